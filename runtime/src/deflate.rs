@@ -1,0 +1,133 @@
+//! Streaming raw-deflate inflation through a 4 KiB ring (spec §1.5b), without allocation.
+//!
+//! The ESPHome 2026.10 client compresses with `wbits = -12`, so no back reference reaches
+//! further than 4 KiB: the ring doubles as the output buffer and the history.
+
+use miniz_oxide::inflate::core::{decompress, inflate_flags, DecompressorOxide};
+use miniz_oxide::inflate::TINFLStatus;
+
+use crate::error::OtaError;
+
+/// The window the client promises (2^12 bytes).
+pub const WINDOW_SIZE: usize = 4096;
+
+/// One deflate stream being inflated as it arrives.
+pub struct Inflater {
+    state: DecompressorOxide,
+    window: [u8; WINDOW_SIZE],
+    pos: usize,
+    done: bool,
+}
+
+impl Default for Inflater {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Inflater {
+    /// A fresh decoder for one raw deflate stream.
+    pub fn new() -> Self {
+        Inflater { state: DecompressorOxide::new(), window: [0; WINDOW_SIZE], pos: 0, done: false }
+    }
+
+    /// True once the stream's final block has been decoded.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Inflates `input`, handing every run of output to `sink` in order.
+    ///
+    /// `more_input` says whether further compressed bytes will follow; when it is false the
+    /// stream must end within `input`. Bytes after the end of the stream are an error.
+    pub fn feed(
+        &mut self,
+        mut input: &[u8],
+        more_input: bool,
+        sink: &mut impl FnMut(&[u8]) -> Result<(), OtaError>,
+    ) -> Result<(), OtaError> {
+        let flags = if more_input { inflate_flags::TINFL_FLAG_HAS_MORE_INPUT } else { 0 };
+        loop {
+            if self.done {
+                return if input.is_empty() { Ok(()) } else { Err(OtaError::InvalidDeflateStream) };
+            }
+            let (status, consumed, produced) =
+                decompress(&mut self.state, input, &mut self.window, self.pos, flags);
+            input = input.get(consumed..).ok_or(OtaError::InvalidDeflateStream)?;
+            if produced > 0 {
+                let run = self
+                    .window
+                    .get(self.pos..self.pos + produced)
+                    .ok_or(OtaError::InvalidDeflateStream)?;
+                sink(run)?;
+                self.pos = (self.pos + produced) & (WINDOW_SIZE - 1);
+            }
+            match status {
+                TINFLStatus::Done => self.done = true,
+                // The ring filled up to its end: continue at its start.
+                TINFLStatus::HasMoreOutput => {}
+                TINFLStatus::NeedsMoreInput if more_input && input.is_empty() => return Ok(()),
+                TINFLStatus::NeedsMoreInput if consumed > 0 || produced > 0 => {}
+                _ => return Err(OtaError::InvalidDeflateStream),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::vec::Vec;
+
+    fn compress(data: &[u8]) -> Vec<u8> {
+        use flate2::{Compress, Compression, FlushCompress};
+        let mut c = Compress::new_with_window_bits(Compression::new(9), false, 12);
+        let mut out = Vec::with_capacity(data.len() + 1024);
+        c.compress_vec(data, &mut out, FlushCompress::Finish).unwrap();
+        out
+    }
+
+    fn inflate_in_pieces(stream: &[u8], piece: usize) -> Result<Vec<u8>, OtaError> {
+        let mut inflater = Inflater::new();
+        let mut out = Vec::new();
+        let mut fed = 0;
+        for part in stream.chunks(piece.max(1)) {
+            fed += part.len();
+            inflater.feed(part, fed < stream.len(), &mut |run| {
+                out.extend_from_slice(run);
+                Ok(())
+            })?;
+        }
+        Ok(out)
+    }
+
+    fn sample(len: usize) -> Vec<u8> {
+        let mut x = 12345u32;
+        (0..len)
+            .map(|i| {
+                x = x.wrapping_mul(1103515245).wrapping_add(12345);
+                if i % 3000 < 1500 { (x >> 24) as u8 } else { b"ferrota"[i % 7] }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn inflates_across_many_windows_in_any_piece_size() {
+        let data = sample(100_000);
+        let stream = compress(&data);
+        assert!(stream.len() < data.len());
+        for piece in [1, 7, 4096, 8192, stream.len()] {
+            assert_eq!(inflate_in_pieces(&stream, piece).unwrap(), data, "piece {piece}");
+        }
+    }
+
+    #[test]
+    fn truncated_and_trailing_streams_fail() {
+        let stream = compress(&sample(10_000));
+        assert_eq!(inflate_in_pieces(&stream[..stream.len() - 3], 100), Err(OtaError::InvalidDeflateStream));
+        let mut long = stream.clone();
+        long.push(0);
+        assert_eq!(inflate_in_pieces(&long, 100), Err(OtaError::InvalidDeflateStream));
+        assert!(inflate_in_pieces(&[0xFF; 64], 10).is_err());
+    }
+}

@@ -1,0 +1,31 @@
+//! ESPHome's native OTA update protocol on the device side, plus safe mode.
+//!
+//! The core (everything outside [`host`]) is `no_std`, allocation-free and sans-IO: sockets,
+//! clocks, randomness, flash and preference storage are the caller's. The `std` feature adds
+//! the host platform, the device every end-to-end test runs against.
+#![cfg_attr(not(any(test, feature = "std")), no_std)]
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod auth;
+pub mod component;
+pub mod deflate;
+pub mod error;
+pub mod events;
+pub mod flash;
+mod hex;
+mod outbox;
+pub mod protocol;
+pub mod safe_mode;
+pub mod wire;
+
+#[cfg(feature = "std")]
+pub mod host;
+
+pub use auth::Rng;
+pub use component::{OtaComponent, OtaConfig, Password, PasswordTooLong};
+pub use error::{FlashError, OtaError};
+pub use events::{Event, OtaListener, OtaState};
+pub use flash::Flash;
+pub use protocol::{ProtocolVersion, Session};
+pub use safe_mode::{BootCounterStore, SafeMode, SafeModeConfig};

@@ -1,0 +1,393 @@
+//! The device side of ESPHome's native OTA protocol (spec §1) as a sans-IO state machine.
+//!
+//! Feed the client's bytes with [`Session::handle_input`], report the clock with
+//! [`Session::handle_timeout`] and the end of the stream with [`Session::handle_close`]; drain
+//! [`Session::poll_transmit`] to the socket and [`Session::poll_event`] to the automations. Once
+//! [`Session::outcome`] is `Some`, flush what is left to send and close the connection.
+
+use md5::{Digest, Md5};
+
+use crate::auth::{self, Rng, SHA256_HEX_LEN};
+use crate::component::Password;
+use crate::deflate::Inflater;
+use crate::error::OtaError;
+use crate::events::{Event, EventQueue};
+use crate::flash::Flash;
+use crate::hex;
+use crate::outbox::Outbox;
+use crate::wire::{client_feature, response, server_feature, BLOCK_SIZE, MAGIC, OTA_TYPE_APP};
+
+/// Milliseconds from the connection to the end of auth (ESPHome's handshake watchdog).
+pub const HANDSHAKE_TIMEOUT_MS: u64 = 20_000;
+/// Milliseconds of silence allowed after auth.
+pub const DATA_TIMEOUT_MS: u64 = 90_000;
+/// Milliseconds the device waits for the client's final `00` before finishing anyway.
+pub const FINAL_ACK_TIMEOUT_MS: u64 = 10_000;
+/// Minimum milliseconds between two progress events.
+pub const PROGRESS_INTERVAL_MS: u64 = 1_000;
+
+/// The protocol version byte the device announces (`version:` in the YAML).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtocolVersion {
+    /// No per-chunk acks.
+    V1 = 1,
+    /// One `47` per 8192 received bytes.
+    V2 = 2,
+}
+
+/// What one session needs to know about its component.
+#[derive(Clone, Copy)]
+pub struct SessionConfig {
+    /// The version byte to announce.
+    pub version: ProtocolVersion,
+    /// The password for this session; empty means no auth.
+    pub password: Password,
+    /// Whether to offer streaming deflate to a client that supports it.
+    pub deflate: bool,
+}
+
+/// Where in spec §1.3 the session is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Magic,
+    Features,
+    AuthReply,
+    OtaType,
+    Size,
+    Md5,
+    Data,
+    FinalAck { deadline: u64 },
+    Closed,
+}
+
+impl Step {
+    /// Bytes a fixed-length field of this step has.
+    fn field_len(self, deflate: bool) -> usize {
+        match self {
+            Step::Magic => MAGIC.len(),
+            Step::AuthReply => 2 * SHA256_HEX_LEN,
+            Step::Size if deflate => 8,
+            Step::Size => 4,
+            Step::Md5 => 32,
+            _ => 1,
+        }
+    }
+}
+
+/// One client connection, from the magic to the final ack.
+pub struct Session<F: Flash> {
+    flash: F,
+    config: SessionConfig,
+    nonce: [u8; SHA256_HEX_LEN],
+    step: Step,
+    field: [u8; 2 * SHA256_HEX_LEN],
+    field_len: usize,
+    started_at: u64,
+    last_input_at: u64,
+    extended: bool,
+    deflate: bool,
+    wire_size: u64,
+    image_size: u64,
+    expected_md5: [u8; 32],
+    md5: Md5,
+    received: u64,
+    acked: u64,
+    written: u64,
+    inflater: Option<Inflater>,
+    flash_begun: bool,
+    last_progress_at: Option<u64>,
+    outbox: Outbox,
+    events: EventQueue,
+    outcome: Option<Result<(), OtaError>>,
+}
+
+impl<F: Flash> Session<F> {
+    /// Starts a session for a client that connected at `now` (milliseconds).
+    pub fn new(config: SessionConfig, flash: F, rng: &mut impl Rng, now: u64) -> Self {
+        let nonce = if config.password.is_empty() { [0; SHA256_HEX_LEN] } else { auth::make_nonce(rng) };
+        Session {
+            flash,
+            config,
+            nonce,
+            step: Step::Magic,
+            field: [0; 2 * SHA256_HEX_LEN],
+            field_len: 0,
+            started_at: now,
+            last_input_at: now,
+            extended: false,
+            deflate: false,
+            wire_size: 0,
+            image_size: 0,
+            expected_md5: [0; 32],
+            md5: Md5::new(),
+            received: 0,
+            acked: 0,
+            written: 0,
+            inflater: None,
+            flash_begun: false,
+            last_progress_at: None,
+            outbox: Outbox::default(),
+            events: EventQueue::default(),
+            outcome: None,
+        }
+    }
+
+    /// Consumes bytes the client sent. Bytes after the session closed are ignored.
+    pub fn handle_input(&mut self, now: u64, mut data: &[u8]) {
+        if self.step == Step::Closed {
+            return;
+        }
+        self.last_input_at = now;
+        while !data.is_empty() && self.step != Step::Closed {
+            if self.step == Step::Data {
+                let take = data.len().min((self.wire_size - self.received) as usize);
+                let (chunk, rest) = data.split_at(take);
+                data = rest;
+                self.receive_data(now, chunk);
+            } else if let Step::FinalAck { .. } = self.step {
+                // Any byte will do: ESPHome logs a wrong final ack and carries on.
+                self.complete();
+            } else {
+                let need = self.step.field_len(self.deflate);
+                let take = data.len().min(need - self.field_len);
+                self.field[self.field_len..self.field_len + take].copy_from_slice(&data[..take]);
+                self.field_len += take;
+                data = &data[take..];
+                if self.field_len == need {
+                    self.field_len = 0;
+                    self.handle_field(need);
+                }
+            }
+        }
+    }
+
+    /// Lets timeouts fire; call it whenever [`Session::poll_timeout`]'s instant has passed.
+    pub fn handle_timeout(&mut self, now: u64) {
+        match self.step {
+            Step::Closed => {}
+            Step::FinalAck { deadline } => {
+                if now >= deadline {
+                    self.complete();
+                }
+            }
+            Step::Magic | Step::Features | Step::AuthReply => {
+                if now >= self.started_at + HANDSHAKE_TIMEOUT_MS {
+                    self.fail(OtaError::HandshakeTimeout);
+                }
+            }
+            Step::OtaType | Step::Size | Step::Md5 | Step::Data => {
+                if now >= self.last_input_at + DATA_TIMEOUT_MS {
+                    self.fail(OtaError::DataTimeout);
+                }
+            }
+        }
+    }
+
+    /// The client closed its side: fatal unless the image is already committed.
+    pub fn handle_close(&mut self) {
+        match self.step {
+            Step::Closed => {}
+            Step::FinalAck { .. } => self.complete(),
+            _ => self.fail(OtaError::PeerClosed),
+        }
+    }
+
+    /// The instant (milliseconds) at which [`Session::handle_timeout`] has something to do.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        match self.step {
+            Step::Closed => None,
+            Step::FinalAck { deadline } => Some(deadline),
+            Step::Magic | Step::Features | Step::AuthReply => Some(self.started_at + HANDSHAKE_TIMEOUT_MS),
+            _ => Some(self.last_input_at + DATA_TIMEOUT_MS),
+        }
+    }
+
+    /// Copies bytes owed to the client into `buf`; returns how many (0: nothing to send).
+    pub fn poll_transmit(&mut self, buf: &mut [u8]) -> usize {
+        self.outbox.pop_into(buf)
+    }
+
+    /// True while bytes are owed to the client.
+    pub fn has_transmit(&self) -> bool {
+        !self.outbox.is_empty()
+    }
+
+    /// The next event for the automations.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop()
+    }
+
+    /// `Some` once the session is over: `Ok` means a new image is committed and the device
+    /// should flush, close and do a safe reboot; `Err` means it keeps running the old image.
+    pub fn outcome(&self) -> Option<Result<(), OtaError>> {
+        self.outcome
+    }
+
+    /// The flash backend, e.g. to learn where a committed image went.
+    pub fn flash(&self) -> &F {
+        &self.flash
+    }
+
+    fn handle_field(&mut self, len: usize) {
+        let mut field = [0u8; 2 * SHA256_HEX_LEN];
+        field[..len].copy_from_slice(&self.field[..len]);
+        let field = &field[..len];
+        match self.step {
+            Step::Magic => {
+                if field != MAGIC {
+                    return self.fail(OtaError::InvalidMagic);
+                }
+                self.outbox.push_all(&[response::OK, self.config.version as u8]);
+                self.step = Step::Features;
+            }
+            Step::Features => self.handle_features(field[0]),
+            Step::AuthReply => {
+                let (cnonce, reply) = field.split_at(SHA256_HEX_LEN);
+                if !auth::verify(self.config.password.as_bytes(), &self.nonce, cnonce, reply) {
+                    return self.fail(OtaError::AuthInvalid);
+                }
+                self.auth_passed();
+            }
+            Step::OtaType => {
+                if field[0] != OTA_TYPE_APP {
+                    return self.fail(OtaError::UnsupportedOtaType(field[0]));
+                }
+                self.step = Step::Size;
+            }
+            Step::Size => self.handle_size(field),
+            Step::Md5 => {
+                self.expected_md5.copy_from_slice(field);
+                self.outbox.push(response::BIN_MD5_OK);
+                self.step = Step::Data;
+                if self.wire_size == 0 {
+                    self.finish_image();
+                }
+            }
+            Step::Data | Step::FinalAck { .. } | Step::Closed => {}
+        }
+    }
+
+    fn handle_features(&mut self, client: u8) {
+        let extended = client & client_feature::EXTENDED_PROTOCOL != 0;
+        self.deflate = extended && self.config.deflate && client & client_feature::DEFLATE != 0;
+        if extended {
+            let flags = if self.deflate { server_feature::DEFLATE } else { 0 };
+            self.outbox.push_all(&[response::FEATURE_FLAGS, flags]);
+        } else {
+            // Never `48` to a client that did not ask: old clients reject it.
+            self.outbox.push(response::HEADER_OK);
+        }
+        self.extended = extended;
+        if self.config.password.is_empty() {
+            self.auth_passed();
+        } else if client & client_feature::SHA256_AUTH != 0 {
+            self.outbox.push(response::REQUEST_SHA256_AUTH);
+            self.outbox.push_all(&self.nonce);
+            self.step = Step::AuthReply;
+        } else {
+            self.fail(OtaError::Sha256Required);
+        }
+    }
+
+    fn auth_passed(&mut self) {
+        self.outbox.push(response::AUTH_OK);
+        self.step = if self.extended { Step::OtaType } else { Step::Size };
+    }
+
+    fn handle_size(&mut self, field: &[u8]) {
+        let be = |b: &[u8]| u64::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        self.wire_size = be(&field[..4]);
+        // With deflate the second field is the inflated size: what the flash receives.
+        self.image_size = if self.deflate { be(&field[4..8]) } else { self.wire_size };
+        self.events.push(Event::Started);
+        // Both sizes came from 32-bit fields, so the conversion cannot fail.
+        let size = u32::try_from(self.image_size).unwrap_or(u32::MAX);
+        if let Err(e) = self.flash.begin(size) {
+            return self.fail(OtaError::Flash(e));
+        }
+        self.flash_begun = true;
+        if self.deflate {
+            self.inflater = Some(Inflater::new());
+        }
+        self.outbox.push(response::UPDATE_PREPARE_OK);
+        self.step = Step::Md5;
+    }
+
+    fn receive_data(&mut self, now: u64, chunk: &[u8]) {
+        self.received += chunk.len() as u64;
+        let more = self.received < self.wire_size;
+        let (flash, md5, written, limit) = (&mut self.flash, &mut self.md5, &mut self.written, self.image_size);
+        let mut store = |data: &[u8]| -> Result<(), OtaError> {
+            *written += data.len() as u64;
+            if *written > limit {
+                return Err(OtaError::InvalidDeflateStream);
+            }
+            md5.update(data);
+            flash.write(data).map_err(OtaError::Flash)
+        };
+        let result = match self.inflater.as_mut() {
+            Some(inflater) => inflater.feed(chunk, more, &mut store),
+            None => store(chunk),
+        };
+        if let Err(e) = result {
+            return self.fail(e);
+        }
+        if self.config.version == ProtocolVersion::V2 {
+            let mut acks = 0;
+            while self.acked + BLOCK_SIZE <= self.received || (!more && self.acked < self.wire_size) {
+                self.acked += BLOCK_SIZE;
+                acks += 1;
+            }
+            self.outbox.push_run(response::CHUNK_OK, acks);
+        }
+        if self.last_progress_at.map_or(true, |at| now >= at + PROGRESS_INTERVAL_MS) {
+            self.last_progress_at = Some(now);
+            self.events.push(Event::Progress(self.received as f32 * 100.0 / self.wire_size as f32));
+        }
+        if !more {
+            self.finish_image();
+        }
+    }
+
+    /// All announced bytes are in: check them, then make the image bootable.
+    fn finish_image(&mut self) {
+        self.outbox.push(response::RECEIVE_OK);
+        if let Some(inflater) = &self.inflater {
+            if !inflater.is_done() || self.written != self.image_size {
+                return self.fail(OtaError::InvalidDeflateStream);
+            }
+        }
+        let mut actual = [0u8; 32];
+        hex::encode_into(&self.md5.finalize_reset(), &mut actual);
+        if !actual.eq_ignore_ascii_case(&self.expected_md5) {
+            return self.fail(OtaError::Md5Mismatch);
+        }
+        if let Err(e) = self.flash.finish() {
+            return self.fail(OtaError::Flash(e));
+        }
+        self.flash_begun = false;
+        self.outbox.push(response::UPDATE_END_OK);
+        self.step = Step::FinalAck { deadline: self.last_input_at + FINAL_ACK_TIMEOUT_MS };
+    }
+
+    fn complete(&mut self) {
+        self.step = Step::Closed;
+        self.outcome = Some(Ok(()));
+        self.events.push(Event::Completed);
+    }
+
+    /// Sends the error byte (when the peer can still read it), drops a partial image, closes.
+    fn fail(&mut self, error: OtaError) {
+        if error != OtaError::PeerClosed {
+            self.outbox.push(error.code());
+        }
+        if self.flash_begun {
+            self.flash_begun = false;
+            self.flash.abort();
+        }
+        self.inflater = None;
+        self.step = Step::Closed;
+        self.outcome = Some(Err(error));
+        self.events.push(Event::Error(error.code()));
+    }
+}

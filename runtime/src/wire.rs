@@ -1,0 +1,50 @@
+//! Byte values of ESPHome's native OTA protocol (spec §1.2), as the device sees them.
+
+/// The five bytes every client opens with.
+pub const MAGIC: [u8; 5] = [0x6C, 0x26, 0xF7, 0x5C, 0x45];
+
+/// The client sends the image in blocks of this size; version 2 acks each one.
+pub const BLOCK_SIZE: u64 = 8192;
+
+/// The OTA-type byte of the extended protocol for an application image.
+pub const OTA_TYPE_APP: u8 = 0x00;
+
+/// Status bytes the device sends (`OTAResponseTypes`); error codes live on the error types.
+pub mod response {
+    /// First byte of the magic ack.
+    pub const OK: u8 = 0x00;
+    /// The device asks for SHA-256 challenge/response; a 64-hex nonce follows.
+    pub const REQUEST_SHA256_AUTH: u8 = 0x02;
+    /// Feature ack without compression (legacy, non-extended clients).
+    pub const HEADER_OK: u8 = 0x40;
+    /// Auth passed, or no password is set.
+    pub const AUTH_OK: u8 = 0x41;
+    /// The flash backend accepted `begin(size)`.
+    pub const UPDATE_PREPARE_OK: u8 = 0x42;
+    /// The image MD5 was received.
+    pub const BIN_MD5_OK: u8 = 0x43;
+    /// All announced bytes arrived.
+    pub const RECEIVE_OK: u8 = 0x44;
+    /// The image was verified and made bootable.
+    pub const UPDATE_END_OK: u8 = 0x45;
+    /// Version 2: one per 8192 received bytes, plus one for a final partial block.
+    pub const CHUNK_OK: u8 = 0x47;
+    /// Extended feature ack marker; a server flags byte follows.
+    pub const FEATURE_FLAGS: u8 = 0x48;
+}
+
+/// Bits of the client feature byte.
+pub mod client_feature {
+    /// The client can do SHA-256 challenge/response.
+    pub const SHA256_AUTH: u8 = 0x02;
+    /// The client understands `48` + flags and sends an OTA-type byte.
+    pub const EXTENDED_PROTOCOL: u8 = 0x04;
+    /// The client can send a raw deflate stream with a 4 KiB window (spec §1.5b).
+    pub const DEFLATE: u8 = 0x10;
+}
+
+/// Bits of the server flags byte that follows `48`.
+pub mod server_feature {
+    /// Binding: the device expects two sizes and a raw deflate stream.
+    pub const DEFLATE: u8 = 0x08;
+}
