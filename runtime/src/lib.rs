@@ -19,7 +19,7 @@ pub mod protocol;
 pub mod safe_mode;
 pub mod wire;
 
-#[cfg(feature = "std")]
+#[cfg(all(feature = "std", unix))]
 pub mod host;
 
 pub use auth::Rng;

@@ -1,0 +1,78 @@
+//! The host's "flash": a staging file that becomes the next A/B slot once verified.
+
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+
+use super::elf;
+use super::slots::Slots;
+use crate::error::FlashError;
+use crate::flash::Flash;
+
+/// ESPHome's host backend refuses images over 256 MiB with `81`.
+pub const MAX_IMAGE_SIZE: u32 = 256 * 1024 * 1024;
+
+/// Writes the upload to `image.ota.new`; `finish` checks it and installs it as the next slot.
+pub struct FileFlash {
+    slots: Slots,
+    file: Option<BufWriter<File>>,
+}
+
+impl FileFlash {
+    /// A backend staging into `slots`.
+    pub fn new(slots: Slots) -> Self {
+        FileFlash { slots, file: None }
+    }
+
+    fn check_and_install(&mut self) -> Result<(), FlashError> {
+        let file = self.file.take().ok_or(FlashError::UpdateEnd)?;
+        let file = file.into_inner().map_err(|_| FlashError::Write)?;
+        file.sync_all().map_err(|_| FlashError::Write)?;
+        drop(file);
+        let mut header = Vec::with_capacity(64);
+        File::open(self.slots.staging_path())
+            .and_then(|f| f.take(64).read_to_end(&mut header))
+            .map_err(|_| FlashError::UpdateEnd)?;
+        if !elf::is_native_executable(&header) {
+            eprintln!("[ota] the image is not an executable for this machine");
+            return Err(FlashError::UpdateEnd);
+        }
+        let state = self.slots.install_staged().map_err(|e| {
+            eprintln!("[ota] installing the image failed: {e}");
+            FlashError::UpdateEnd
+        })?;
+        eprintln!("[ota] installed the new build as slot {:?}", state.current);
+        Ok(())
+    }
+}
+
+impl Flash for FileFlash {
+    fn begin(&mut self, size: u32) -> Result<(), FlashError> {
+        if size > MAX_IMAGE_SIZE {
+            return Err(FlashError::UpdatePrepare);
+        }
+        let file = File::create(self.slots.staging_path()).map_err(|e| {
+            eprintln!("[ota] cannot create the staging file: {e}");
+            FlashError::UpdatePrepare
+        })?;
+        self.file = Some(BufWriter::with_capacity(64 * 1024, file));
+        Ok(())
+    }
+
+    fn write(&mut self, data: &[u8]) -> Result<(), FlashError> {
+        let file = self.file.as_mut().ok_or(FlashError::Write)?;
+        file.write_all(data).map_err(|_| FlashError::Write)
+    }
+
+    fn finish(&mut self) -> Result<(), FlashError> {
+        let result = self.check_and_install();
+        if result.is_err() {
+            self.abort();
+        }
+        result
+    }
+
+    fn abort(&mut self) {
+        self.file = None;
+        let _ = std::fs::remove_file(self.slots.staging_path());
+    }
+}
