@@ -1,6 +1,8 @@
 //! Shared test doubles: an in-memory flash, a repeatable RNG, hex transcripts.
 #![allow(dead_code)]
 
+pub mod host;
+
 use ferrota_ota::{Event, Flash, FlashError, OtaError, Rng, Session};
 
 /// Flash in RAM that records what the session did to it.
