@@ -1,0 +1,290 @@
+//! Other files: reading each once, `!include` (with `vars:` and the included file's
+//! `defaults:`), the four `!include_dir_*` tags, and include cycles.
+//!
+//! A node that comes from another file keeps the span of its `!include` tag, where it is used;
+//! everything inside keeps its own span in the included file.
+
+use super::compose::{or_empty_map, Active, Loader};
+use super::node::{Entry, Node, Value};
+use super::parse::{Raw, RawKind};
+use super::MAX_DEPTH;
+use crate::diagnostics::Diagnostic;
+use crate::source::{FileId, Span};
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+use std::rc::Rc;
+
+/// What an `!include_dir_*` tag makes of the files it finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum DirKind {
+    /// `!include_dir_list`: one item per file.
+    List,
+    /// `!include_dir_merge_list`: the items of every file that is a list.
+    MergeList,
+    /// `!include_dir_named`: a mapping from file stem to content.
+    Named,
+    /// `!include_dir_merge_named`: the entries of every file that is a mapping.
+    MergeNamed,
+}
+
+/// `a/./b/../c` → `a/c`, without touching the file system, so one file has one cache key.
+pub(super) fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+impl Loader<'_> {
+    /// Reads and parses a file, once per load.
+    pub fn read_file(&mut self, path: &Path) -> Result<(FileId, Rc<Raw>), String> {
+        let path = normalize(path);
+        if let Some(cached) = self.files.get(&path) {
+            return cached.clone();
+        }
+        match self.fs.read_to_string(&path) {
+            Ok(text) => {
+                let file = self.sources.add(path.clone(), text);
+                Ok((file, self.parse_file(path, file)))
+            }
+            Err(e) => {
+                let message = format!("Error reading file {}: {e}", path.display());
+                self.files.insert(path, Err(message.clone()));
+                Err(message)
+            }
+        }
+    }
+
+    /// The directory of the file `span` is in: relative paths in tags start there.
+    pub fn dir_of(&self, span: Span) -> PathBuf {
+        self.sources.get(span.file).path.parent().map(Path::to_path_buf).unwrap_or_default()
+    }
+
+    /// Adds "included from here" for each `!include` that led to the current file.
+    pub fn with_include_chain(&self, mut d: Diagnostic) -> Diagnostic {
+        for active in self.active.iter().rev() {
+            if let Some(at) = active.included_at {
+                d = d.with_related(at, format!("{} included from here", active.path.display()));
+            }
+        }
+        d
+    }
+
+    /// `!include file` or `!include {file: …, vars: {…}}`.
+    pub fn include(&mut self, raw: &Raw) -> Node {
+        let span = raw.span;
+        match &raw.kind {
+            RawKind::Scalar { text, .. } => {
+                let file = self.substitute(span, text.clone());
+                self.include_file(span, &self.dir_of(span).join(file), Some(HashMap::new()))
+            }
+            RawKind::Map(pairs) => {
+                let fields = self.map(pairs, None);
+                let field = |name: &str| fields.iter().find(|e| e.key.as_str() == Some(name)).map(|e| &e.value);
+                let Some(file) = field("file").and_then(|f| f.value.to_python_str()) else {
+                    self.error(
+                        Diagnostic::error("yaml::include", span, "Must include 'file'")
+                            .with_help("write `!include {file: other.yaml, vars: {name: value}}`"),
+                    );
+                    return Node::new(span, Value::Null);
+                };
+                let vars = match field("vars") {
+                    None => HashMap::new(),
+                    Some(vars) => self.vars(vars),
+                };
+                self.include_file(span, &self.dir_of(span).join(file), Some(vars))
+            }
+            _ => {
+                self.error(
+                    Diagnostic::error("yaml::include", span, "`!include` needs a file name, but found a list")
+                        .with_help("write `!include other.yaml` or `!include {file: other.yaml, vars: {…}}`"),
+                );
+                Node::new(span, Value::Null)
+            }
+        }
+    }
+
+    /// An `!include`'s `vars:`, stringified as ESPHome does.
+    fn vars(&mut self, vars: &Node) -> HashMap<String, String> {
+        let Some(entries) = vars.as_map() else {
+            if !vars.is_null() {
+                self.error(
+                    Diagnostic::error("yaml::include", vars.span, format!("`vars` must be a mapping, but found {}", vars.value.kind()))
+                        .with_help("write `vars: {name: value, other: value}`"),
+                );
+            }
+            return HashMap::new();
+        };
+        let mut out = HashMap::new();
+        for Entry { key, value } in entries {
+            match value.value.to_python_str() {
+                Some(text) => {
+                    out.insert(key.as_str().unwrap_or_default().to_string(), text);
+                }
+                None => self.error(
+                    Diagnostic::error("yaml::include", value.span, format!("The variable '{}' must be a plain value, but found {}", key.key_text(), value.value.kind()))
+                        .with_help("include variables are text substituted into the included file"),
+                ),
+            }
+        }
+        out
+    }
+
+    /// Loads `path` for a tag at `at`. `vars` is `Some` for `!include` (whose content also gets
+    /// its own `defaults:`), `None` for the files of `!include_dir_*`.
+    fn include_file(&mut self, at: Span, path: &Path, vars: Option<HashMap<String, String>>) -> Node {
+        let path = normalize(path);
+        if let Some(i) = self.active.iter().position(|a| a.path == path) {
+            let chain: Vec<String> =
+                self.active[i..].iter().map(|a| a.path.display().to_string()).chain([path.display().to_string()]).collect();
+            let d = Diagnostic::error("yaml::include-cycle", at, format!("Include cycle: {}", chain.join(" → ")))
+                .with_label("includes a file that is already being included")
+                .with_help("a file can't include itself, directly or through other files");
+            let d = self.with_include_chain(d);
+            self.error(d);
+            return Node::new(at, Value::Null);
+        }
+        let raw = match self.read_file(&path) {
+            Ok((_, raw)) => raw,
+            Err(message) => {
+                let d = Diagnostic::error("yaml::include", at, message).with_label("can't read this file").with_help(format!(
+                    "the path is relative to the directory of {}",
+                    self.sources.get(at.file).path.display()
+                ));
+                let d = self.with_include_chain(d);
+                self.error(d);
+                return Node::new(at, Value::Null);
+            }
+        };
+        self.active.push(Active { path, included_at: Some(at) });
+        let node = match (&raw.kind, vars) {
+            (RawKind::Map(pairs), Some(vars)) => {
+                let defaults = pairs.iter().find(|(k, _)| k.scalar_text() == Some("defaults"));
+                let mut scope = match defaults {
+                    Some((_, value)) => {
+                        let node = self.node(value);
+                        self.vars(&node)
+                    }
+                    None => HashMap::new(),
+                };
+                scope.extend(vars);
+                let scoped = !scope.is_empty();
+                if scoped {
+                    self.subst.push(scope);
+                }
+                let entries = self.map(pairs, Some("defaults"));
+                if scoped {
+                    self.subst.pop();
+                }
+                Node::new(raw.span, Value::Map(entries))
+            }
+            (_, Some(vars)) if !vars.is_empty() => {
+                self.subst.push(vars);
+                let node = self.node(&raw);
+                self.subst.pop();
+                node
+            }
+            _ => self.node(&raw),
+        };
+        self.active.pop();
+        Node { span: at, ..or_empty_map(node) }
+    }
+
+    /// `!include_dir_*`: every `*.yaml` below `dir` (sorted, no dot-files or dot-dirs, no
+    /// `secrets.yaml`), each loaded like an include.
+    pub fn include_dir(&mut self, at: Span, dir: &str, kind: DirKind) -> Node {
+        let dir = normalize(&self.dir_of(at).join(dir));
+        let mut files = Vec::new();
+        if let Err(e) = self.find_yaml_files(&dir, &mut files, 0) {
+            let d = Diagnostic::error("yaml::include", at, format!("Error reading directory {}: {e}", dir.display()))
+                .with_label("can't read this directory")
+                .with_help(format!("the path is relative to the directory of {}", self.sources.get(at.file).path.display()));
+            let d = self.with_include_chain(d);
+            self.error(d);
+            return Node::new(at, Value::Null);
+        }
+        let value = match kind {
+            DirKind::List => Value::Seq(files.iter().map(|f| self.include_file(at, f, None)).collect()),
+            DirKind::MergeList => {
+                let mut items = Vec::new();
+                for f in &files {
+                    if let Value::Seq(more) = self.include_file(at, f, None).value {
+                        items.extend(more);
+                    }
+                }
+                Value::Seq(items)
+            }
+            DirKind::Named => {
+                let mut map = Dict::default();
+                for f in &files {
+                    let stem = f.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+                    let value = self.include_file(at, f, None);
+                    map.set(Entry { key: Node::new(at, Value::Str(stem)), value });
+                }
+                Value::Map(map.entries)
+            }
+            DirKind::MergeNamed => {
+                let mut map = Dict::default();
+                for f in &files {
+                    if let Value::Map(more) = self.include_file(at, f, None).value {
+                        for entry in more {
+                            map.set(entry);
+                        }
+                    }
+                }
+                Value::Map(map.entries)
+            }
+        };
+        Node::new(at, value)
+    }
+
+    /// Like Python's `os.walk`: this directory's files first, then each subdirectory's.
+    fn find_yaml_files(&self, dir: &Path, out: &mut Vec<PathBuf>, depth: usize) -> std::io::Result<()> {
+        let mut entries = self.fs.read_dir(dir)?;
+        entries.sort();
+        let mut subdirs = Vec::new();
+        for entry in entries {
+            let name = entry.file_name().unwrap_or_default().to_string_lossy();
+            if name.starts_with('.') {
+                continue;
+            }
+            if depth < MAX_DEPTH && self.fs.read_dir(&entry).is_ok() {
+                subdirs.push(entry);
+            } else if name.ends_with(".yaml") && name != "secrets.yaml" {
+                out.push(entry);
+            }
+        }
+        for sub in subdirs {
+            // A subdirectory that vanished or can't be read is skipped, as `os.walk` does.
+            let _ = self.find_yaml_files(&sub, out, depth + 1);
+        }
+        Ok(())
+    }
+}
+
+/// Entries with Python's `dict[key] = value`: a known key keeps its place and takes the new value.
+#[derive(Default)]
+struct Dict {
+    entries: Vec<Entry>,
+    index: HashMap<String, usize>,
+}
+
+impl Dict {
+    fn set(&mut self, entry: Entry) {
+        let key = entry.key.as_str().unwrap_or_default().to_string();
+        match self.index.get(&key) {
+            Some(&i) => self.entries[i].value = entry.value,
+            None => {
+                self.index.insert(key, self.entries.len());
+                self.entries.push(entry);
+            }
+        }
+    }
+}

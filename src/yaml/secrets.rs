@@ -1,0 +1,77 @@
+//! `!secret name`: a value from `secrets.yaml` next to the file that holds the tag, or else
+//! (for an included file) next to the main configuration. Each `secrets.yaml` is read once.
+
+use super::compose::{or_empty_map, Active, Loader};
+use super::include::normalize;
+use super::node::{Node, Value};
+use crate::diagnostics::Diagnostic;
+use crate::source::Span;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+const SECRETS_FILE: &str = "secrets.yaml";
+
+impl Loader<'_> {
+    /// The secret's value, with the span of the tag (where it is used) and `secret` set.
+    pub fn secret(&mut self, at: Span, name: &str) -> Node {
+        let here = normalize(&self.dir_of(at).join(SECRETS_FILE));
+        let main = normalize(&self.dir_of(Span::point(self.main_file, 0)).join(SECRETS_FILE));
+        let mut places = vec![here.clone()];
+        // ESPHome falls back to the main file's secrets only from an included file.
+        if at.file != self.main_file && main != here {
+            places.push(main);
+        }
+        let mut errors = Vec::new();
+        for path in places {
+            match self.secrets_file(&path) {
+                Ok(secrets) => return self.lookup_secret(at, name, &path, &secrets),
+                Err(e) => errors.push(e),
+            }
+        }
+        self.error(
+            Diagnostic::error("yaml::secret", at, format!("Secret '{name}' not defined: {}", errors.join("; ")))
+                .with_label("no secrets file")
+                .with_help(format!("create {} with a line `{name}: <value>`", here.display())),
+        );
+        Node::new(at, Value::Null)
+    }
+
+    fn lookup_secret(&mut self, at: Span, name: &str, path: &Path, secrets: &Node) -> Node {
+        match secrets.get(name) {
+            Some(value) => Node { span: at, value: value.value.clone(), secret: Some(name.to_string()) },
+            None => {
+                self.error(
+                    Diagnostic::error("yaml::secret", at, format!("Secret '{name}' not defined"))
+                        .with_label(format!("not in {}", path.display()))
+                        .with_help(format!("add a line `{name}: <value>` to {}", path.display())),
+                );
+                Node::new(at, Value::Null)
+            }
+        }
+    }
+
+    /// One `secrets.yaml` as a mapping, converted once (without substitutions: ESPHome loads
+    /// secrets before substituting, and a warning would print the secret).
+    fn secrets_file(&mut self, path: &PathBuf) -> Result<Rc<Node>, String> {
+        if let Some(cached) = self.secrets.get(path) {
+            return cached.clone();
+        }
+        let (_, raw) = self.read_file(path).inspect_err(|e| {
+            self.secrets.insert(path.clone(), Err(e.clone()));
+        })?;
+        // A secrets file that uses `!secret` itself must not recurse forever.
+        self.secrets.insert(path.clone(), Err(format!("{} refers to its own secrets", path.display())));
+        let scopes = self.subst.suspend();
+        self.active.push(Active { path: path.clone(), included_at: None });
+        let node = or_empty_map(self.node(&raw));
+        self.active.pop();
+        self.subst.restore(scopes);
+        let result = if node.as_map().is_some() {
+            Ok(Rc::new(node))
+        } else {
+            Err(format!("{} is not a mapping of names to values", path.display()))
+        };
+        self.secrets.insert(path.clone(), result.clone());
+        result
+    }
+}
