@@ -72,7 +72,7 @@ impl Diagnostic {
 
 /// Sorts diagnostics by file and position (file-less ones last), keeping insertion order for ties.
 pub fn sort(diagnostics: &mut [Diagnostic]) {
-    diagnostics.sort_by_key(|d| d.span.map(|s| (0, s.file, s.start)).unwrap_or((1, Default::default(), 0)));
+    diagnostics.sort_by_key(|d| d.span.map_or((1, 0, 0), |s| (0, s.file.0, s.start)));
 }
 
 /// The JSON shape of one diagnostic: 1-based lines and columns (columns in characters).
@@ -154,7 +154,7 @@ mod render {
         code: &'static str,
         severity: Severity,
         help: Option<&'a str>,
-        source: Option<NamedSource<&'a str>>,
+        source: Option<NamedSource<String>>,
         labels: Vec<LabeledSpan>,
         related: Vec<Report<'a>>,
     }
@@ -186,7 +186,7 @@ mod render {
                         code: "",
                         severity: Severity::Warning,
                         help: None,
-                        source: Some(NamedSource::new(other.path.display().to_string(), other.text.as_str())),
+                        source: Some(NamedSource::new(other.path.display().to_string(), other.text.clone())),
                         labels: vec![LabeledSpan::new_with_span(Some(l.message.clone()), l.span.range())],
                         related: vec![],
                     });
@@ -197,7 +197,7 @@ mod render {
                 code: d.code,
                 severity: d.severity,
                 help: d.help.as_deref(),
-                source: Some(NamedSource::new(file.path.display().to_string(), file.text.as_str())),
+                source: Some(NamedSource::new(file.path.display().to_string(), file.text.clone())),
                 labels,
                 related,
             }

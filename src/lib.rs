@@ -3,6 +3,12 @@
 //! The compiler reads a device YAML ([`yaml`]), validates it against the declarative schemas in
 //! `schema/` ([`schema`], [`components`]) and reports every problem as a [`diagnostics::Diagnostic`].
 
+pub mod cli;
+pub mod compiler;
+pub mod components;
+pub mod config;
 pub mod diagnostics;
+pub mod schema;
 pub mod source;
+pub mod suggest;
 pub mod yaml;

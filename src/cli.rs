@@ -1,0 +1,90 @@
+//! The `ferrota` command line: a thin shell over the library.
+
+use crate::compiler;
+use crate::diagnostics::{render_terminal, to_json};
+use crate::source::RealFs;
+use crate::yaml::LoadOptions;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(name = "ferrota", version, about = "ESPHome's OTA update system, in Rust")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate a device config and print it with every default filled in.
+    Config(ConfigArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ConfigArgs {
+    /// The device YAML.
+    file: PathBuf,
+    /// How to print problems: `human` (with source excerpts) or `json` (one array, for tools).
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Print passwords and secrets instead of masking them.
+    #[arg(long)]
+    show_secrets: bool,
+    /// Override a substitution: `-s name value` (repeatable).
+    #[arg(short = 's', long = "substitution", num_args = 2, value_names = ["KEY", "VALUE"])]
+    substitutions: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+}
+
+/// Exit codes: 0 valid, 2 invalid config, 1 input unreadable (or another I/O failure).
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Config(args) => config(args),
+    }
+}
+
+fn config(args: ConfigArgs) -> ExitCode {
+    let options = LoadOptions {
+        substitutions: args.substitutions.chunks(2).map(|kv| (kv[0].clone(), kv[1].clone())).collect(),
+    };
+    let checked = match compiler::check(&RealFs, &args.file, &options) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", args.file.display());
+            return ExitCode::from(1);
+        }
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match args.format {
+        Format::Json => {
+            let list: Vec<_> = checked.diagnostics.iter().map(|d| to_json(&checked.sources, d)).collect();
+            let _ = writeln!(out, "{}", serde_json::to_string_pretty(&list).unwrap_or_default());
+        }
+        Format::Human => {
+            let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            let rendered = render_terminal(&checked.sources, &checked.diagnostics, color);
+            eprint!("{rendered}");
+            if checked.has_errors() {
+                let errors = checked.diagnostics.iter().filter(|d| d.is_error()).count();
+                eprintln!("{} is invalid: {errors} error{}", args.file.display(), if errors == 1 { "" } else { "s" });
+            } else {
+                let _ = write!(out, "{}", checked.config.to_yaml(args.show_secrets));
+                eprintln!("Configuration is valid!");
+            }
+        }
+    }
+    if checked.has_errors() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

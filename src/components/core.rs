@@ -1,0 +1,125 @@
+//! The `esphome:` block and the target platform: exactly one platform block, the device name's
+//! rules, and the small string checks they use.
+
+use super::TARGET_PLATFORMS;
+use crate::config::{Config, Item};
+use crate::diagnostics::Diagnostic;
+use crate::schema::engine::Engine;
+use crate::schema::scalar::Invalid;
+use crate::yaml::{Entry, Node};
+
+/// Other spellings of a component's key: ESPHome 2026 calls the RP2040 platform `rp2`.
+pub fn canonical(name: &str) -> &str {
+    match name {
+        "rp2" => "rp2040",
+        other => other,
+    }
+}
+
+/// The one target platform block, or a diagnostic when there is none or more than one.
+pub fn find_target(root: &Node, entries: &[Entry]) -> Result<&'static str, Diagnostic> {
+    let targets: Vec<(&Entry, &'static str)> = entries
+        .iter()
+        .filter_map(|e| {
+            let key = e.key.key_text();
+            TARGET_PLATFORMS.iter().find(|t| **t == canonical(&key)).map(|t| (e, *t))
+        })
+        .collect();
+    match targets.as_slice() {
+        [(_, target)] => Ok(target),
+        [] => {
+            let at = entries.iter().find(|e| e.key.as_str() == Some("esphome")).map_or(root.span, |e| e.key.span);
+            Err(Diagnostic::error(
+                "config::missing-platform",
+                at,
+                format!(
+                    "Platform missing. You must include one of the available platform keys: {}",
+                    TARGET_PLATFORMS.join(", ")
+                ),
+            )
+            .with_help("add the block of the chip this device runs on, e.g. `esp32:` with `board: esp32dev`, or `host:`"))
+        }
+        [(first, _), rest @ ..] => {
+            let names: Vec<String> = targets.iter().map(|(e, _)| e.key.key_text()).collect();
+            let mut d = Diagnostic::error(
+                "config::multiple-platforms",
+                rest[0].0.key.span,
+                format!("Found multiple target platform blocks: {}. Only one is allowed.", names.join(", ")),
+            )
+            .with_related(first.key.span, "first platform block here")
+            .with_help("keep the block of the chip this config is for and remove the others");
+            for (other, _) in &rest[1..] {
+                d = d.with_related(other.key.span, "another platform block");
+            }
+            Err(d)
+        }
+    }
+}
+
+/// Rules across keys of `esphome:` (ESPHome's `validate_hostname`).
+pub fn check(engine: &mut Engine, config: &Config) {
+    let Some(esphome) = config.get("esphome") else { return };
+    let Some(name) = esphome.get("name") else { return };
+    let Some(text) = name.as_str() else { return };
+    let span = name.span.or(esphome.span);
+    let suffix = esphome.get("name_add_mac_suffix").and_then(Item::as_bool).unwrap_or(false);
+    let max = if suffix { 24 } else { 31 };
+    if text.is_empty() {
+        let d = Diagnostic::error("esphome::name", span, "Hostname must not be empty")
+            .with_help("name the device, e.g. `name: living-room`");
+        engine.diagnostics.push(d);
+    } else if text.len() > max {
+        let why = if suffix { " (7 are reserved for the MAC suffix added by `name_add_mac_suffix`)" } else { "" };
+        let d = Diagnostic::error("esphome::name", span, format!("Hostnames can only be {max} characters long"))
+            .with_help(format!("shorten the name to at most {max} characters{why}"));
+        engine.diagnostics.push(d);
+    } else if text.contains('_') {
+        let d = Diagnostic::warning(
+            "esphome::name-underscore",
+            span,
+            format!("'{text}': Using the '_' (underscore) character in the hostname is discouraged as it can cause problems with some DHCP and local name services."),
+        )
+        .with_help(format!("use a dash instead: `{}`", text.replace('_', "-")));
+        engine.diagnostics.push(d);
+    }
+}
+
+/// `cv.valid_name`: lowercase letters, digits, `-` and `_`.
+pub fn valid_name(value: &str) -> Result<String, Invalid> {
+    const ALLOWED: &str = "abcdefghijklmnopqrstuvwxyz0123456789-_";
+    if let Some(c) = value.chars().find(|c| !ALLOWED.contains(*c)) {
+        let fixed: String = value
+            .to_lowercase()
+            .chars()
+            .map(|c| if ALLOWED.contains(c) { c } else { '-' })
+            .collect();
+        return Err(Invalid::new(format!(
+            "'{c}' is an invalid character for names. Valid characters are: {ALLOWED} (lowercase, no spaces)"
+        ))
+        .help(format!("try `{fixed}`; put a display name with spaces and capitals in `friendly_name`")));
+    }
+    Ok(value.to_string())
+}
+
+/// Device and area names may not contain `/` (it separates web server URL paths). ESPHome
+/// 2026.10 still accepts it, replaced by U+2044 FRACTION SLASH, with a deprecation warning.
+pub fn no_slash(value: &str) -> Result<String, Invalid> {
+    Ok(value.replace('/', "\u{2044}"))
+}
+
+/// `cv.mac_address`: six hex bytes separated by colons.
+pub fn mac_address(value: &str) -> Result<String, Invalid> {
+    let parts: Vec<&str> = value.split(':').collect();
+    if parts.len() == 6 && parts.iter().all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit())) {
+        return Ok(value.to_uppercase());
+    }
+    Err(Invalid::new("MAC Address must be format XX:XX:XX:XX:XX:XX").help("write six hex bytes, e.g. `98:35:69:AB:F6:79`"))
+}
+
+/// `cv.ipv4address`: four decimal octets.
+pub fn ipv4(value: &str) -> Result<String, Invalid> {
+    value
+        .parse::<std::net::Ipv4Addr>()
+        .map(|ip| ip.to_string())
+        .map_err(|_| Invalid::new(format!("{value} is not a valid IPv4 address")).help("write an address such as `192.168.1.50`"))
+}

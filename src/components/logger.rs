@@ -1,0 +1,115 @@
+//! `logger:` and its `logger.log` action: per-tag levels may not be more verbose than the
+//! global level, and a format needs exactly one argument per printf placeholder.
+
+use crate::config::{Config, Item};
+use crate::diagnostics::Diagnostic;
+use crate::schema::engine::Engine;
+use crate::schema::scalar::Invalid;
+
+const SEVERITY: &[&str] = &["NONE", "ERROR", "WARN", "INFO", "CONFIG", "DEBUG", "VERBOSE", "VERY_VERBOSE"];
+
+fn rank(level: &str) -> usize {
+    SEVERITY.iter().position(|l| *l == level).unwrap_or(0)
+}
+
+pub fn check(engine: &mut Engine, config: &Config) {
+    let Some(logger) = config.get("logger") else { return };
+    let global = logger.get("level").and_then(Item::as_str).unwrap_or("DEBUG");
+    let tags = logger.get("logs").map(Item::fields).unwrap_or_default();
+    let initial = logger.field("initial_level").map(|f| (f.key.as_str(), &f.value));
+    for (tag, level) in tags.iter().map(|f| (f.key.as_str(), &f.value)).chain(initial) {
+        let Some(text) = level.as_str() else { continue };
+        if rank(text) > rank(global) {
+            let message = if tag == "initial_level" {
+                format!("The initial log level ({text}) must not be less severe than the global log level ({global})")
+            } else {
+                format!("The configured log level for {tag} ({text}) must not be less severe than the global log level ({global})")
+            };
+            let d = Diagnostic::error("logger::level", level.span, message)
+                .with_help(format!("raise the global `level:` to {text}, or lower this one to {global} or less"));
+            engine.diagnostics.push(d);
+        }
+    }
+}
+
+/// `logger.log`: the format's printf placeholders must match `args` one to one (ESPHome
+/// counts `%%` as a placeholder too, so we do as well).
+pub fn check_log_action(action: &Item) -> Result<(), Invalid> {
+    let format = action.get("format").and_then(Item::as_str).unwrap_or_default();
+    let args = action.get("args").map(|a| a.items().len()).unwrap_or(0);
+    let patterns = printf_patterns(format);
+    if patterns.len() == args {
+        return Ok(());
+    }
+    Err(Invalid::new(format!(
+        "Found {} printf-patterns ({}), but {args} args were given!",
+        patterns.len(),
+        patterns.join(", ")
+    ))
+    .help(format!("give `args:` one expression per placeholder ({} here)", patterns.len())))
+}
+
+/// The printf conversions in `format`, as ESPHome's `validate_printf` regex finds them:
+/// `%` flags{0,5} width? .precision? length? conversion.
+fn printf_patterns(format: &str) -> Vec<&str> {
+    const FLAGS: &[u8] = b"-+0 #";
+    const CONVERSIONS: &[u8] = b"cCdiouxXeEfgGaAnpsSZ";
+    const LENGTHS: [&str; 11] = ["hh", "h", "ll", "l", "j", "z", "t", "L", "w", "I64", "I32"];
+    let bytes = format.as_bytes();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'%' {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut j = i + 1;
+        let mut flags = 0;
+        while j < bytes.len() && flags < 5 && FLAGS.contains(&bytes[j]) {
+            j += 1;
+            flags += 1;
+        }
+        let digits = |mut k: usize| {
+            if k < bytes.len() && bytes[k] == b'*' {
+                return k + 1;
+            }
+            while k < bytes.len() && bytes[k].is_ascii_digit() {
+                k += 1;
+            }
+            k
+        };
+        j = digits(j);
+        if j < bytes.len() && bytes[j] == b'.' {
+            let after = digits(j + 1);
+            if after > j + 1 {
+                j = after;
+            }
+        }
+        if let Some(len) = LENGTHS.iter().find(|l| format[j..].starts_with(**l)) {
+            if j + len.len() < bytes.len() && CONVERSIONS.contains(&bytes[j + len.len()]) {
+                j += len.len();
+            }
+        }
+        if j < bytes.len() && CONVERSIONS.contains(&bytes[j]) {
+            found.push(&format[start..=j]);
+            i = j + 1;
+        } else {
+            i = start + 1;
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_printf_patterns_like_esphome() {
+        assert_eq!(printf_patterns("OTA progress %0.1f%%"), vec!["%0.1f"]);
+        assert_eq!(printf_patterns("100%% done"), vec!["% d"]);
+        assert_eq!(printf_patterns("%d %s %lu %5.2f"), vec!["%d", "%s", "%lu", "%5.2f"]);
+        assert!(printf_patterns("no placeholders").is_empty());
+    }
+}

@@ -1,0 +1,327 @@
+//! Validates a whole device config: the top-level components, their platforms, auto-loads and
+//! dependencies, then the rules a schema can't say (one per module: core, ota, safe_mode, wifi,
+//! ids).
+
+pub mod boards;
+pub mod core;
+pub mod ids;
+pub mod logger;
+pub mod ota;
+pub mod safe_mode;
+pub mod wifi;
+
+use crate::config::{Config, Field, Item, Val};
+use crate::diagnostics::Diagnostic;
+use crate::schema::engine::Engine;
+use crate::schema::scalar::Invalid;
+use crate::schema::Registry;
+use crate::source::{Sources, Span};
+use crate::yaml::{Entry, Node, Value};
+
+/// The target platform blocks; a config has exactly one.
+pub const TARGET_PLATFORMS: &[&str] = &["esp32", "esp8266", "rp2040", "bk72xx", "rtl87xx", "ln882x", "host"];
+
+/// The outcome of validation: the config (complete only when there are no errors) and every
+/// diagnostic.
+#[derive(Debug)]
+pub struct Validated {
+    pub config: Config,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Validated {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Validates the loaded tree of a device config.
+pub fn validate(root: &Node, sources: &Sources) -> Validated {
+    let registry = Registry::get();
+    let empty = Vec::new();
+    let entries = match &root.value {
+        Value::Map(entries) => entries,
+        Value::Null => &empty,
+        other => {
+            let d = Diagnostic::error(
+                "config::not-a-mapping",
+                root.span,
+                format!("A device config must be a mapping of components, got {}", other.kind()),
+            )
+            .with_help("start with `esphome:` and a platform block such as `esp32:`");
+            return Validated { config: Config::default(), diagnostics: vec![d] };
+        }
+    };
+    let target = core::find_target(root, entries);
+    let mut engine = Engine::new(registry, sources, target.as_ref().ok().map(|t| t.to_string()));
+    if let Err(d) = target {
+        engine.diagnostics.push(d);
+    }
+    engine.loaded = loaded_integrations(registry, entries);
+
+    let mut config = Config::default();
+    for entry in entries.iter().filter(|e| !is_hidden(e)) {
+        let name = core::canonical(&entry.key.key_text()).to_string();
+        let Some(component) = registry.component(&name).filter(|_| !name.contains('.')) else {
+            unknown_component(&mut engine, entry, &name);
+            continue;
+        };
+        if let Some(target) = engine.target.clone().filter(|t| !component.only_on.is_empty() && !component.only_on.contains(t)) {
+            let d = Diagnostic::error(
+                "config::only-on",
+                entry.key.span,
+                format!("This feature is only available on [{}]", component.only_on.join(", ")),
+            )
+            .with_help(format!("`{name}` does not work on `{target}:`; remove it"));
+            engine.diagnostics.push(d);
+            continue;
+        }
+        let value = if component.platforms {
+            platform_list(&mut engine, &entry.value, &name)
+        } else {
+            engine.at(name.clone(), |e| e.map(&entry.value, &component.config, &name))
+        };
+        if let Some(value) = value {
+            config.components.push(Field { key: name, key_span: Some(entry.key.span), value });
+        }
+    }
+    if !entries.iter().any(|e| e.key.as_str() == Some("esphome")) {
+        let d = Diagnostic::error("config::missing-esphome", root.span, "'esphome' section missing from configuration.")
+            .with_help("add an `esphome:` block with at least `name: my-device`");
+        engine.diagnostics.push(d);
+    }
+
+    auto_load(&mut engine, &mut config, root.span);
+    check_dependencies(&mut engine, &config);
+    core::check(&mut engine, &config);
+    wifi::check(&mut engine, &config);
+    logger::check(&mut engine, &config);
+    boards::check(&mut engine, &mut config);
+    ota::final_validate(&mut engine, &mut config);
+    safe_mode::finish(&mut config);
+    ids::check(&mut engine, &mut config);
+
+    let mut diagnostics = engine.diagnostics;
+    crate::diagnostics::sort(&mut diagnostics);
+    Validated { config, diagnostics }
+}
+
+/// Top-level keys starting with `.` hold YAML anchors for reuse; ESPHome ignores them.
+fn is_hidden(entry: &Entry) -> bool {
+    entry.key.as_str().is_some_and(|k| k.starts_with('.'))
+}
+
+fn unknown_component(engine: &mut Engine, entry: &Entry, name: &str) {
+    let close = crate::suggest::close_matches(name, engine.registry.top_level());
+    let help = match close.first() {
+        Some(best) => format!("did you mean `{best}`?"),
+        None => format!(
+            "ferrota supports these components: {}",
+            engine.registry.top_level().collect::<Vec<_>>().join(", ")
+        ),
+    };
+    let d = Diagnostic::error("config::unknown-component", entry.key.span, format!("Component not found: {name}."))
+        .with_help(help);
+    engine.diagnostics.push(d);
+}
+
+/// A platform component (`ota:`): a list of entries, each validated against its platform's
+/// schema plus the keys every platform of the component shares.
+fn platform_list(engine: &mut Engine, node: &Node, component: &str) -> Option<Item> {
+    let registry = engine.registry;
+    // A single mapping (the pre-2024.6 style) or scalar counts as a one-entry list, as in ESPHome.
+    let single;
+    let items: &[Node] = match &node.value {
+        Value::Seq(items) => items,
+        Value::Null => &[],
+        _ => {
+            single = [node.clone()];
+            &single
+        }
+    };
+    let old_style = matches!(node.value, Value::Map(_));
+    let shared = registry.component(component).map(|c| c.config.clone()).unwrap_or_default();
+    let mut out = Vec::new();
+    let mut ok = true;
+    for (i, item) in items.iter().enumerate() {
+        let validated = engine.at(format!("{component}->{i}"), |e| platform_entry(e, item, component, &shared, old_style));
+        match validated {
+            Some(v) => out.push(v),
+            None => ok = false,
+        }
+    }
+    ok.then(|| Item::new(Val::List(out), Some(node.span)))
+}
+
+/// One platform entry. `old_style` when it was written as a single mapping instead of a list.
+fn platform_entry(
+    engine: &mut Engine,
+    item: &Node,
+    component: &str,
+    shared: &crate::schema::model::MapSchema,
+    old_style: bool,
+) -> Option<Item> {
+    let registry = engine.registry;
+    let Some(entries) = item.as_map() else {
+        let invalid = Invalid::new("Platform schemas must be key-value pairs.")
+            .help("each list item needs `platform:` and that platform's keys");
+        engine.error("config::platform-list", item.span, invalid);
+        return None;
+    };
+    let Some(platform) = item.entry("platform").filter(|p| !p.value.is_null()) else {
+        let example = registry.platforms(component).next().map_or("…", |p| platform_name(p));
+        let help = if old_style {
+            format!("since ESPHome 2024.6 `{component}:` is a list of platforms; write:\n\n  {component}:\n    - platform: {example}\n      …the keys you have now…")
+        } else {
+            format!("add `platform: {example}` to this entry")
+        };
+        let d = Diagnostic::error(
+            "config::missing-platform",
+            item.span,
+            format!("'{component}' requires a 'platform' key but it was not specified."),
+        )
+        .with_help(help);
+        engine.diagnostics.push(d);
+        return None;
+    };
+    let name = match crate::schema::scalar::string(&platform.value) {
+        Ok(n) => n,
+        Err(invalid) => {
+            engine.error("config::platform", platform.value.span, invalid);
+            return None;
+        }
+    };
+    let full = format!("{component}.{name}");
+    let Some(schema) = registry.component(&full) else {
+        let names: Vec<&str> = registry.platforms(component).map(platform_name).collect();
+        let close = crate::suggest::close_matches(&name, names.iter().copied());
+        let help = match close.first() {
+            Some(best) => format!("did you mean `{best}`?"),
+            None => format!("platforms of `{component}`: {}", names.join(", ")),
+        };
+        let d = Diagnostic::error("config::unknown-platform", platform.value.span, format!("Platform not found: '{full}'"))
+            .with_help(help);
+        engine.diagnostics.push(d);
+        return None;
+    };
+    let mut keys = schema.config.clone();
+    keys.keys.extend(shared.keys.iter().cloned());
+    let without_platform = Node::new(
+        item.span,
+        Value::Map(entries.iter().filter(|e| e.key.as_str() != Some("platform")).cloned().collect()),
+    );
+    let mut validated = engine.map(&without_platform, &keys, &full)?;
+    if let Val::Map(fields) = &mut validated.value {
+        let mut platform_item = Item::new(Val::Str(name), Some(platform.value.span));
+        platform_item.secret = platform.value.secret.clone();
+        fields.insert(0, Field { key: "platform".into(), key_span: Some(platform.key.span), value: platform_item });
+    }
+    Some(validated)
+}
+
+fn platform_name(c: &crate::schema::model::Component) -> &str {
+    c.name.split_once('.').map_or(c.name.as_str(), |(_, p)| p)
+}
+
+/// Every integration the config loads: its components, their platforms, and what they
+/// auto-load (transitively). An ID may not take one of these names.
+fn loaded_integrations(registry: &Registry, entries: &[Entry]) -> Vec<String> {
+    let mut loaded: Vec<String> = vec!["esphome".into()];
+    for entry in entries.iter().filter(|e| !is_hidden(e)) {
+        let name = core::canonical(&entry.key.key_text()).to_string();
+        loaded.push(name.clone());
+        for item in entry.value.as_seq().unwrap_or_default() {
+            if let Some(p) = item.get("platform").and_then(Node::as_str) {
+                loaded.push(p.to_string());
+                loaded.push(format!("{name}.{p}"));
+            }
+        }
+    }
+    let mut i = 0;
+    while i < loaded.len() {
+        if let Some(c) = registry.component(&loaded[i]) {
+            for auto in &c.auto_load {
+                if !loaded.contains(auto) {
+                    loaded.push(auto.clone());
+                }
+            }
+        }
+        i += 1;
+    }
+    loaded
+}
+
+/// Adds auto-loaded components that have a schema (e.g. `safe_mode` for `ota`) with their
+/// defaults, after the user's components.
+fn auto_load(engine: &mut Engine, config: &mut Config, root_span: Span) {
+    let registry = engine.registry;
+    let mut i = 0;
+    while i < engine.loaded.len() {
+        let name = engine.loaded[i].clone();
+        i += 1;
+        if config.get(&name).is_some() || name.contains('.') {
+            continue;
+        }
+        let Some(component) = registry.component(&name) else { continue };
+        if component.platforms || component.target {
+            continue;
+        }
+        let empty = Node::new(root_span, Value::Map(Vec::new()));
+        if let Some(mut value) = engine.at(name.clone(), |e| e.map(&empty, &component.config, &name)) {
+            value.span = None;
+            config.components.push(Field { key: name, key_span: None, value });
+        }
+    }
+}
+
+/// ESPHome's DEPENDENCIES: `Component ota.esphome requires component network.`
+fn check_dependencies(engine: &mut Engine, config: &Config) {
+    let registry = engine.registry;
+    let mut users: Vec<(String, Span)> = Vec::new();
+    for field in &config.components {
+        let span = field.key_span.or(field.value.span);
+        users.push((field.key.clone(), span.unwrap_or(Span::point(crate::source::FileId(0), 0))));
+        for item in field.value.items() {
+            if let Some(p) = item.get("platform").and_then(Item::as_str) {
+                users.push((format!("{}.{p}", field.key), item.span.unwrap_or(Span::point(crate::source::FileId(0), 0))));
+            }
+        }
+    }
+    for (user, span) in users {
+        let Some(component) = registry.component(&user) else { continue };
+        for dep in &component.dependencies {
+            if !engine.loaded.contains(dep) {
+                let provider = registry
+                    .components
+                    .iter()
+                    .find(|c| c.auto_load.contains(dep) && !c.name.contains('.'))
+                    .map(|c| format!("add `{}:` (it provides `{dep}`)", c.name))
+                    .unwrap_or_else(|| format!("add `{dep}:`"));
+                let d = Diagnostic::error("config::missing-dependency", span, format!("Component {user} requires component {dep}."))
+                    .with_help(provider);
+                engine.diagnostics.push(d);
+            }
+        }
+    }
+}
+
+/// Rules an action's schema can't say, by action name.
+pub fn check_action(name: &str, action: &Item) -> Result<(), Invalid> {
+    match name {
+        "logger.log" => logger::check_log_action(action),
+        _ => Ok(()),
+    }
+}
+
+/// Named string checks that schema files refer to with `check:`.
+pub fn check_string(check: &str, value: &str) -> Result<String, Invalid> {
+    match check {
+        "name" => core::valid_name(value),
+        "no_slash" => core::no_slash(value),
+        "ssid" => wifi::valid_ssid(value),
+        "wifi_password" => wifi::valid_password(value),
+        "mac_address" => core::mac_address(value),
+        "ipv4" => core::ipv4(value),
+        other => Err(Invalid::new(format!("internal error: unknown check `{other}` in schema/"))),
+    }
+}

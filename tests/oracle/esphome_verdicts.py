@@ -1,0 +1,32 @@
+"""Asks the real ESPHome for its verdict on many configs in one process.
+
+Usage: python esphome_verdicts.py FILE...  (run with the venv from scripts/esphome-venv)
+Prints one JSON object per line: {"file", "valid", "errors": [messages]}. Loading ESPHome once
+and resetting CORE between files is ~20x faster than one `esphome config` process per file.
+"""
+import json
+import logging
+import sys
+from pathlib import Path
+
+from esphome.config import load_config
+from esphome.core import CORE, EsphomeError
+
+logging.disable(logging.CRITICAL)
+
+
+def verdict(path: str) -> dict:
+    CORE.reset()
+    CORE.config_path = Path(path).resolve()
+    try:
+        result = load_config({})
+    except EsphomeError as err:
+        return {"file": path, "valid": False, "errors": [str(err)]}
+    except Exception as err:  # noqa: BLE001 - a crash of the oracle is a verdict too
+        return {"file": path, "valid": False, "errors": [f"{type(err).__name__}: {err}"], "crash": True}
+    errors = [str(err.msg) for err in result.errors]
+    return {"file": path, "valid": not errors, "errors": errors}
+
+
+for arg in sys.argv[1:]:
+    print(json.dumps(verdict(arg)), flush=True)
