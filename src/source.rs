@@ -170,13 +170,15 @@ impl FileSystem for MemoryFs {
         self.env.get(name).cloned()
     }
 
+    /// The files in `path` and, like a real directory listing, the subdirectories that deeper
+    /// files imply (so `!include_dir_*` can recurse).
     fn read_dir(&self, path: &Path) -> io::Result<Vec<PathBuf>> {
-        let entries: Vec<PathBuf> = self
+        let mut entries: Vec<PathBuf> = self
             .files
             .keys()
-            .filter(|p| p.parent() == Some(path))
-            .cloned()
+            .filter_map(|p| Some(path.join(p.strip_prefix(path).ok()?.components().next()?)))
             .collect();
+        entries.dedup();
         if entries.is_empty() {
             return Err(io::Error::new(io::ErrorKind::NotFound, "No such file or directory"));
         }

@@ -288,3 +288,103 @@ impl Dict {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_util::*;
+    use super::super::LoadOptions;
+    use super::*;
+
+    #[test]
+    fn normalize_is_lexical() {
+        assert_eq!(normalize(Path::new("a/./b/../c.yaml")), Path::new("a/c.yaml"));
+        assert_eq!(normalize(Path::new("../x/../y")), Path::new("../y"));
+        assert_eq!(normalize(Path::new("./d.yaml")), Path::new("d.yaml"));
+    }
+
+    #[test]
+    fn include_relative_to_the_including_file() {
+        let files = [
+            ("conf/device.yaml", "wifi: !include common/wifi.yaml\n"),
+            ("conf/common/wifi.yaml", "ssid: home\nap: !include ap.yaml\n"),
+            ("conf/common/ap.yaml", "password: x\n"),
+        ];
+        let (s, l) = load_files(&files, &LoadOptions::default());
+        assert_eq!(problems(&s, &l), Vec::<String>::new());
+        let wifi = get(&l.root, &["wifi"]);
+        assert_eq!(at(&s, wifi.span), "conf/device.yaml:1:7");
+        assert_eq!(at(&s, get(wifi, &["ssid"]).span), "conf/common/wifi.yaml:1:7");
+        assert_eq!(at(&s, get(wifi, &["ap", "password"]).span), "conf/common/ap.yaml:1:11");
+    }
+
+    #[test]
+    fn missing_file_shows_the_include_chain() {
+        let files = [("device.yaml", "a: !include b.yaml\n"), ("b.yaml", "x: 1\nc: !include missing.yaml\n")];
+        let (s, l) = load_files(&files, &LoadOptions::default());
+        assert_eq!(problems(&s, &l), ["yaml::include b.yaml:2:4 Error reading file missing.yaml: No such file or directory"]);
+        let related = &l.diagnostics[0].related;
+        assert_eq!(related.len(), 1);
+        assert_eq!(at(&s, related[0].span), "device.yaml:1:4");
+        assert_eq!(related[0].message, "b.yaml included from here");
+        assert_eq!(get(&l.root, &["a", "x"]).value, Value::Int(1));
+    }
+
+    #[test]
+    fn include_cycle_is_an_error() {
+        let files = [("device.yaml", "a: !include b.yaml\n"), ("b.yaml", "c: !include device.yaml\n")];
+        let (s, l) = load_files(&files, &LoadOptions::default());
+        assert_eq!(problems(&s, &l), ["yaml::include-cycle b.yaml:1:4 Include cycle: device.yaml → b.yaml → device.yaml"]);
+        assert_eq!(at(&s, l.diagnostics[0].related[0].span), "device.yaml:1:4");
+    }
+
+    #[test]
+    fn include_with_vars_and_defaults() {
+        let files = [
+            ("device.yaml", "a: !include {file: light.yaml, vars: {name: kitchen, pin: 5}}\nb: !include light.yaml\nc: $name\n"),
+            ("light.yaml", "defaults:\n  name: default\n  pin: 1\nlabel: ${name} light\npin: $pin\n"),
+        ];
+        let (s, l) = load_files(&files, &LoadOptions::default());
+        assert_eq!(problems(&s, &l), Vec::<String>::new());
+        assert_eq!(keys(get(&l.root, &["a"])), ["label", "pin"]);
+        assert_eq!(get(&l.root, &["a", "label"]).value, Value::Str("kitchen light".into()));
+        assert_eq!(get(&l.root, &["a", "pin"]).value, Value::Str("5".into()));
+        assert_eq!(get(&l.root, &["b", "label"]).value, Value::Str("default light".into()));
+        // Vars apply inside the included file only.
+        assert_eq!(get(&l.root, &["c"]).value, Value::Str("$name".into()));
+    }
+
+    #[test]
+    fn include_mapping_form_needs_file() {
+        let (s, l) = load_text("a: !include {vars: {x: 1}}\n");
+        assert_eq!(problems(&s, &l), ["yaml::include device.yaml:1:4 Must include 'file'"]);
+    }
+
+    #[test]
+    fn include_dir_variants() {
+        let fs = crate::source::MemoryFs::default()
+            .with("device.yaml", "list: !include_dir_list d\nmlist: !include_dir_merge_list d\nnamed: !include_dir_named d\nmnamed: !include_dir_merge_named d\n")
+            .with("d/b.yaml", "[1, 2]\n")
+            .with("d/a.yaml", "k: v\n")
+            .with("d/sub/c.yaml", "k: w\nz: 1\n")
+            .with("d/.hidden.yaml", "h: 1\n")
+            .with("d/.git/x.yaml", "h: 1\n")
+            .with("d/secrets.yaml", "h: 1\n")
+            .with("d/notes.txt", "h: 1\n");
+        let (s, l) = load_fs(&fs, "device.yaml", &LoadOptions::default());
+        assert_eq!(problems(&s, &l), Vec::<String>::new());
+        let list = get(&l.root, &["list"]).as_seq().unwrap();
+        assert_eq!(list.len(), 3);
+        assert_eq!(get(&list[1], &["0"]).value, Value::Int(1));
+        assert_eq!(get(&l.root, &["mlist"]).as_seq().unwrap().len(), 2);
+        assert_eq!(keys(get(&l.root, &["named"])), ["a", "b", "c"]);
+        let mnamed = get(&l.root, &["mnamed"]);
+        assert_eq!(keys(mnamed), ["k", "z"]);
+        assert_eq!(get(mnamed, &["k"]).value, Value::Str("w".into()));
+    }
+
+    #[test]
+    fn include_dir_missing_directory() {
+        let (s, l) = load_text("a: !include_dir_list nowhere\n");
+        assert_eq!(problems(&s, &l), ["yaml::include device.yaml:1:4 Error reading directory nowhere: No such file or directory"]);
+    }
+}

@@ -124,10 +124,9 @@ impl Cursor<'_> {
 
     /// `(?:[eE][-+][0-9]+)?` at the end. Note the mandatory sign: `1.5e3` is a string.
     fn optional_exponent_then_end(&mut self) -> bool {
-        if self.eat(b'e') || self.eat(b'E') {
-            if !(self.eat(b'-') || self.eat(b'+')) || self.skip(|c| c.is_ascii_digit()) == 0 {
-                return false;
-            }
+        let has_exponent = self.eat(b'e') || self.eat(b'E');
+        if has_exponent && (!(self.eat(b'-') || self.eat(b'+')) || self.skip(|c| c.is_ascii_digit()) == 0) {
+            return false;
         }
         self.done()
     }

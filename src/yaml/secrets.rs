@@ -75,3 +75,79 @@ impl Loader<'_> {
         result
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_util::*;
+    use super::super::LoadOptions;
+    use super::*;
+
+    #[test]
+    fn secret_from_next_to_the_config() {
+        let (s, l) = load_files(
+            &[("conf/device.yaml", "wifi:\n  password: !secret wifi_pw\n  port: !secret port\n"), ("conf/secrets.yaml", "wifi_pw: hunter2\nport: 8266\n")],
+            &LoadOptions::default(),
+        );
+        assert_eq!(problems(&s, &l), Vec::<String>::new());
+        let pw = get(&l.root, &["wifi", "password"]);
+        assert_eq!(pw.value, Value::Str("hunter2".into()));
+        assert_eq!(pw.secret.as_deref(), Some("wifi_pw"));
+        assert_eq!(at(&s, pw.span), "conf/device.yaml:2:13");
+        assert_eq!(s.text(pw.span), "!secret wifi_pw");
+        assert_eq!(get(&l.root, &["wifi", "port"]).value, Value::Int(8266));
+        // Read once, even though two secrets come from it.
+        assert_eq!(s.iter().count(), 2);
+    }
+
+    #[test]
+    fn missing_secret_key_and_missing_file() {
+        let (s, l) = load_files(&[("device.yaml", "a: !secret nope\n"), ("secrets.yaml", "other: 1\n")], &LoadOptions::default());
+        assert_eq!(problems(&s, &l), ["yaml::secret device.yaml:1:4 Secret 'nope' not defined"]);
+        assert_eq!(l.diagnostics[0].label, "not in secrets.yaml");
+        assert!(get(&l.root, &["a"]).is_null());
+
+        let (s, l) = load_text("a: !secret pw\n");
+        assert_eq!(
+            problems(&s, &l),
+            ["yaml::secret device.yaml:1:4 Secret 'pw' not defined: Error reading file secrets.yaml: No such file or directory"]
+        );
+    }
+
+    #[test]
+    fn included_file_falls_back_to_the_main_secrets() {
+        let files = [
+            ("device.yaml", "wifi: !include sub/wifi.yaml\n"),
+            ("sub/wifi.yaml", "password: !secret pw\nssid: !secret ssid\n"),
+            ("secrets.yaml", "pw: main\nssid: home\n"),
+        ];
+        let (s, l) = load_files(&files, &LoadOptions::default());
+        assert_eq!(problems(&s, &l), Vec::<String>::new());
+        let pw = get(&l.root, &["wifi", "password"]);
+        assert_eq!(pw.value, Value::Str("main".into()));
+        assert_eq!(at(&s, pw.span), "sub/wifi.yaml:1:11");
+
+        // Next to the included file first; both failures are named when neither has it.
+        let files = [("device.yaml", "wifi: !include sub/wifi.yaml\n"), ("sub/wifi.yaml", "password: !secret pw\n")];
+        let (s, l) = load_files(&files, &LoadOptions::default());
+        assert_eq!(
+            problems(&s, &l),
+            ["yaml::secret sub/wifi.yaml:1:11 Secret 'pw' not defined: Error reading file sub/secrets.yaml: No such file or directory; \
+              Error reading file secrets.yaml: No such file or directory"]
+        );
+    }
+
+    #[test]
+    fn secrets_are_not_substituted() {
+        let files = [("device.yaml", "substitutions:\n  x: X\na: !secret pw\n"), ("secrets.yaml", "pw: a$x\n")];
+        let (s, l) = load_files(&files, &LoadOptions::default());
+        assert_eq!(problems(&s, &l), Vec::<String>::new());
+        assert_eq!(get(&l.root, &["a"]).value, Value::Str("a$x".into()));
+    }
+
+    #[test]
+    fn a_secrets_file_using_its_own_secrets_does_not_recurse() {
+        let files = [("device.yaml", "a: !secret a\n"), ("secrets.yaml", "a: !secret a\n")];
+        let (s, l) = load_files(&files, &LoadOptions::default());
+        assert_eq!(problems(&s, &l).len(), 1, "{:?}", problems(&s, &l));
+    }
+}

@@ -96,10 +96,7 @@ fn references(text: &str) -> impl Iterator<Item = Reference> + '_ {
 
 /// Replaces each reference `lookup` knows; returns the new text (if anything changed) and the
 /// references it didn't know. Inserted text is not scanned again, as in ESPHome.
-fn expand<'t>(
-    text: &'t str,
-    mut lookup: impl FnMut(&str) -> Option<String>,
-) -> (Option<String>, Vec<(&'t str, Range<usize>)>) {
+fn expand(text: &str, mut lookup: impl FnMut(&str) -> Option<String>) -> (Option<String>, Vec<(&str, Range<usize>)>) {
     let mut out: Option<String> = None;
     let mut copied = 0;
     let mut unknown = Vec::new();
@@ -374,5 +371,90 @@ mod tests {
     #[test]
     fn inserted_text_is_not_rescanned() {
         assert_eq!(expand_with("$a", &[("a", "$b"), ("b", "x")]).0, "$b");
+    }
+}
+
+#[cfg(test)]
+mod load_tests {
+    use super::super::test_util::*;
+    use super::super::{LoadOptions, Value};
+
+    #[test]
+    fn values_keys_and_lambdas_are_substituted_and_the_block_removed() {
+        let text = "substitutions:\n  name: kitchen\n  pin: '5'\nesphome:\n  name: ${name}\n  ${name}_x: $pin\n  l: !lambda return $pin;\n  n: 5\n";
+        let (s, l) = load_text(text);
+        assert_eq!(problems(&s, &l), Vec::<String>::new());
+        assert_eq!(keys(&l.root), ["esphome"]);
+        let e = get(&l.root, &["esphome"]);
+        assert_eq!(get(e, &["name"]).value, Value::Str("kitchen".into()));
+        assert_eq!(at(&s, get(e, &["name"]).span), "device.yaml:5:9");
+        assert_eq!(keys(e), ["name", "kitchen_x", "l", "n"]);
+        assert_eq!(get(e, &["kitchen_x"]).value, Value::Str("5".into()));
+        assert_eq!(get(e, &["l"]).value, Value::Lambda("return 5;".into()));
+    }
+
+    #[test]
+    fn values_refer_to_each_other_and_cli_wins() {
+        let text = "substitutions:\n  full: ${first}_${last}\n  first: a\n  last: b\nx: $full\n";
+        let (s, l) = load_text(text);
+        assert_eq!(problems(&s, &l), Vec::<String>::new());
+        assert_eq!(get(&l.root, &["x"]).value, Value::Str("a_b".into()));
+
+        let options = LoadOptions { substitutions: vec![("last".into(), "cli".into())] };
+        let (_, l) = load_files(&[("device.yaml", text)], &options);
+        assert_eq!(get(&l.root, &["x"]).value, Value::Str("a_cli".into()));
+    }
+
+    #[test]
+    fn undeclared_is_a_warning_at_the_reference() {
+        let (s, l) = load_text("substitutions:\n  a: 1\nx: pre_${nope}_post\ny: \"$nope\"\n");
+        assert_eq!(
+            problems(&s, &l),
+            [
+                "yaml::undeclared-substitution device.yaml:3:8 Found 'pre_${nope}_post' which looks like a substitution, but 'nope' was not declared",
+                "yaml::undeclared-substitution device.yaml:4:4 Found '$nope' which looks like a substitution, but 'nope' was not declared",
+            ]
+        );
+        assert!(!l.diagnostics[0].is_error());
+        assert_eq!(s.text(l.diagnostics[0].span.unwrap()), "${nope}");
+        assert_eq!(get(&l.root, &["x"]).value, Value::Str("pre_${nope}_post".into()));
+    }
+
+    #[test]
+    fn no_substitutions_no_warnings() {
+        let (s, l) = load_text("password: pa$$word\n");
+        assert_eq!(problems(&s, &l), Vec::<String>::new());
+    }
+
+    #[test]
+    fn cycles_and_bad_names_are_errors() {
+        let (s, l) = load_text("substitutions:\n  a: $b\n  b: ${a}\n  1x: y\n  bad-name: z\n  $ok: fine\nv: $ok\n");
+        assert_eq!(
+            problems(&s, &l),
+            [
+                "yaml::substitution-cycle device.yaml:3:6 Substitution 'b' refers to itself through 'a'",
+                "yaml::substitutions device.yaml:4:3 First character in substitutions cannot be a digit.",
+                "yaml::substitutions device.yaml:5:3 Substitution must only consist of upper/lowercase characters, the underscore and numbers. The character '-' cannot be used",
+            ]
+        );
+        assert_eq!(get(&l.root, &["v"]).value, Value::Str("fine".into()));
+    }
+
+    #[test]
+    fn substitutions_must_be_a_mapping() {
+        let (s, l) = load_text("substitutions: [a]\nx: 1\n");
+        assert_eq!(problems(&s, &l), ["yaml::substitutions device.yaml:1:16 Substitutions must be a key to value mapping, got a list"]);
+        assert_eq!(keys(&l.root), ["x"]);
+    }
+
+    #[test]
+    fn exponential_values_are_bounded() {
+        let mut text = String::from("substitutions:\n  v0: xxxxxxxxxxxxxxxx\n");
+        for i in 1..40 {
+            text.push_str(&format!("  v{i}: $v{0}$v{0}\n", i - 1));
+        }
+        text.push_str("a: [$v39, $v39, $v39]\n");
+        let (_, l) = load_text(&text);
+        assert!(l.diagnostics.iter().any(|d| d.message.contains("expands to more than")));
     }
 }

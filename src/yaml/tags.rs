@@ -70,9 +70,8 @@ impl Loader<'_> {
         match &raw.kind {
             RawKind::Scalar { text, style } => f(self, text, *style),
             _ => {
-                let found = if matches!(raw.kind, RawKind::Seq(_)) { "a list" } else { "a mapping" };
                 self.error(
-                    Diagnostic::error("yaml::tag-value", raw.span, format!("`{name}` needs a single value, but found {found}"))
+                    Diagnostic::error("yaml::tag-value", raw.span, format!("`{name}` needs a single value, but found {}", kind_of(raw)))
                         .with_help(format!("write it as `{name} value` on one line")),
                 );
                 Node::new(raw.span, Value::Null)
@@ -208,5 +207,78 @@ fn kind_of(raw: &Raw) -> &'static str {
         RawKind::Scalar { .. } => "a single value",
         RawKind::Seq(_) => "a list",
         RawKind::Map(_) | RawKind::Ref { .. } => "a mapping",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_util::*;
+    use super::super::LoadOptions;
+    use super::*;
+    use crate::source::MemoryFs;
+
+    #[test]
+    fn lambda_span_starts_at_the_code() {
+        let text = "a: !lambda |-\n    if (x) {\n      return 1;\n    }\nb: !lambda return 2;\nc: !lambda \"return 3;\"\n";
+        let (s, l) = load_text(text);
+        assert_eq!(problems(&s, &l), Vec::<String>::new());
+        let a = get(&l.root, &["a"]);
+        assert_eq!(a.value, Value::Lambda("if (x) {\n  return 1;\n}".into()));
+        assert_eq!(at(&s, a.span), "device.yaml:2:5");
+        assert!(s.text(a.span).starts_with("if (x) {"));
+        let b = get(&l.root, &["b"]);
+        assert_eq!((at(&s, b.span), s.text(b.span)), ("device.yaml:5:12".into(), "return 2;"));
+        let c = get(&l.root, &["c"]);
+        assert_eq!((at(&s, c.span), s.text(c.span)), ("device.yaml:6:13".into(), "return 3;"));
+    }
+
+    #[test]
+    fn env_var_with_and_without_default() {
+        let mut fs = MemoryFs::default().with("device.yaml", "a: !env_var HOME\nb: !env_var NOPE fall back\nc: !env_var NOPE\n");
+        fs.env.insert("HOME".into(), "/root".into());
+        let (s, l) = load_fs(&fs, "device.yaml", &LoadOptions::default());
+        assert_eq!(problems(&s, &l), ["yaml::env-var device.yaml:3:4 Environment variable 'NOPE' not defined"]);
+        assert_eq!(get(&l.root, &["a"]).value, Value::Str("/root".into()));
+        assert_eq!(get(&l.root, &["b"]).value, Value::Str("fall back".into()));
+        assert!(get(&l.root, &["c"]).is_null());
+    }
+
+    #[test]
+    fn literal_keeps_text_and_skips_substitution() {
+        let text = "substitutions:\n  x: X\na: !literal 5\nb: !force ${x}\nc: !literal [$x, 1]\nd: $x\n";
+        let (s, l) = load_text(text);
+        assert_eq!(problems(&s, &l), Vec::<String>::new());
+        assert_eq!(get(&l.root, &["a"]).value, Value::Str("5".into()));
+        assert_eq!(get(&l.root, &["b"]).value, Value::Str("${x}".into()));
+        assert_eq!(get(&l.root, &["c", "0"]).value, Value::Str("$x".into()));
+        assert_eq!(get(&l.root, &["c", "1"]).value, Value::Int(1));
+        assert_eq!(get(&l.root, &["d"]).value, Value::Str("X".into()));
+    }
+
+    #[test]
+    fn standard_tags() {
+        let (s, l) = load_text("a: !!str 5\nb: !!int '7'\nc: !!float 1e3\nd: !!bool 'yEs'\ne: !!null x\nf: !!int abc\n");
+        assert_eq!(problems(&s, &l), ["yaml::tag-value device.yaml:6:4 `abc` is not a valid `!!int` value"]);
+        assert_eq!(get(&l.root, &["a"]).value, Value::Str("5".into()));
+        assert_eq!(get(&l.root, &["b"]).value, Value::Int(7));
+        assert_eq!(get(&l.root, &["c"]).value, Value::Float(1000.0));
+        assert_eq!(get(&l.root, &["d"]).value, Value::Bool(true));
+        assert!(get(&l.root, &["e"]).is_null());
+    }
+
+    #[test]
+    fn unknown_and_misused_tags() {
+        let (s, l) = load_text("a: !sekret pw\nb: !secret [x]\nc: !extend foo\n");
+        assert_eq!(
+            problems(&s, &l),
+            [
+                "yaml::unknown-tag device.yaml:1:4 Unknown tag `!sekret`",
+                "yaml::tag-value device.yaml:2:4 `!secret` needs a single value, but found a list",
+                "yaml::unsupported-tag device.yaml:3:4 `!extend` is not supported yet",
+            ]
+        );
+        assert!(l.diagnostics[0].help.as_deref().unwrap().contains("`!secret`"));
+        // An unknown tag's value is still read, to avoid follow-up errors.
+        assert_eq!(get(&l.root, &["a"]).value, Value::Str("pw".into()));
     }
 }
