@@ -3,7 +3,7 @@
 use crate::components::{self, Validated};
 use crate::config::Config;
 use crate::diagnostics::{self, Diagnostic};
-use crate::source::{FileSystem, Sources};
+use crate::source::{FileSystem, Sources, Span};
 use crate::yaml::{self, LoadOptions};
 use std::path::Path;
 
@@ -25,9 +25,23 @@ impl Checked {
 pub fn check(fs: &dyn FileSystem, path: &Path, options: &LoadOptions) -> std::io::Result<Checked> {
     let mut sources = Sources::default();
     let loaded = yaml::load(fs, &mut sources, path, options)?;
-    let Validated { config, diagnostics: found } = components::validate(&loaded.root, &sources);
     let mut all = loaded.diagnostics;
-    all.extend(found);
+    // A tree cut short by a syntax error would only give false alarms (missing keys …).
+    if all.iter().any(|d| d.code == "yaml::syntax") {
+        diagnostics::sort(&mut all);
+        return Ok(Checked { sources, config: Config::default(), diagnostics: all });
+    }
+    let Validated { config, diagnostics: found } = components::validate(&loaded.root, &sources);
+    // Where the loader already failed (a missing secret, include or variable), the validator
+    // only sees the placeholder it left: drop the knock-on errors on those lines.
+    let line_of = |s: Span| (s.file, sources.get(s.file).line_col(s.start as usize).line);
+    let failed: Vec<_> = all
+        .iter()
+        .filter(|d| d.is_error())
+        .flat_map(|d| d.span.into_iter().chain(d.related.iter().map(|l| l.span)))
+        .map(line_of)
+        .collect();
+    all.extend(found.into_iter().filter(|d| !d.span.is_some_and(|s| failed.contains(&line_of(s)))));
     diagnostics::sort(&mut all);
     all.dedup();
     Ok(Checked { sources, config, diagnostics: all })

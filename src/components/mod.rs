@@ -91,7 +91,8 @@ pub fn validate(root: &Node, sources: &Sources) -> Validated {
         engine.diagnostics.push(d);
     }
 
-    auto_load(&mut engine, &mut config, root.span);
+    let written: Vec<String> = entries.iter().map(|e| core::canonical(&e.key.key_text()).to_string()).collect();
+    auto_load(&mut engine, &mut config, &written, root.span);
     check_dependencies(&mut engine, &config);
     core::check(&mut engine, &config);
     wifi::check(&mut engine, &config);
@@ -252,14 +253,15 @@ fn loaded_integrations(registry: &Registry, entries: &[Entry]) -> Vec<String> {
 }
 
 /// Adds auto-loaded components that have a schema (e.g. `safe_mode` for `ota`) with their
-/// defaults, after the user's components.
-fn auto_load(engine: &mut Engine, config: &mut Config, root_span: Span) {
+/// defaults, after the user's components. `written` are the user's own top-level keys (a
+/// component that failed validation is absent from `config` but must not be loaded again).
+fn auto_load(engine: &mut Engine, config: &mut Config, written: &[String], root_span: Span) {
     let registry = engine.registry;
     let mut i = 0;
     while i < engine.loaded.len() {
         let name = engine.loaded[i].clone();
         i += 1;
-        if config.get(&name).is_some() || name.contains('.') {
+        if written.contains(&name) || config.get(&name).is_some() || name.contains('.') {
             continue;
         }
         let Some(component) = registry.component(&name) else { continue };
@@ -294,7 +296,7 @@ fn check_dependencies(engine: &mut Engine, config: &Config) {
                 let provider = registry
                     .components
                     .iter()
-                    .find(|c| c.auto_load.contains(dep) && !c.name.contains('.'))
+                    .find(|c| c.auto_load.contains(dep) && !c.name.contains('.') && !c.target)
                     .map(|c| format!("add `{}:` (it provides `{dep}`)", c.name))
                     .unwrap_or_else(|| format!("add `{dep}:`"));
                 let d = Diagnostic::error("config::missing-dependency", span, format!("Component {user} requires component {dep}."))
