@@ -26,6 +26,13 @@ pub const FINAL_ACK_TIMEOUT_MS: u64 = 10_000;
 /// Minimum milliseconds between two progress events.
 pub const PROGRESS_INTERVAL_MS: u64 = 1_000;
 
+/// The MD5 a client announces for `image`, as lowercase hex (what the session checks).
+pub fn image_md5_hex(image: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    hex::encode_into(&Md5::digest(image), &mut out);
+    out
+}
+
 /// The protocol version byte the device announces (`version:` in the YAML).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProtocolVersion {
