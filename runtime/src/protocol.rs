@@ -347,7 +347,7 @@ impl<F: Flash> Session<F> {
             }
             self.outbox.push_run(response::CHUNK_OK, acks);
         }
-        if self.last_progress_at.map_or(true, |at| now >= at + PROGRESS_INTERVAL_MS) {
+        if self.last_progress_at.is_none_or(|at| now >= at + PROGRESS_INTERVAL_MS) {
             self.last_progress_at = Some(now);
             self.events.push(Event::Progress(self.received as f32 * 100.0 / self.wire_size as f32));
         }

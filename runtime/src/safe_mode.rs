@@ -159,7 +159,6 @@ mod tests {
         assert_eq!(sm.failed_boots(), 3);
         assert_eq!(sm.poll(4999), None);
         assert_eq!(sm.poll(5000), Some(SafeModeAction::Reboot));
-        drop(sm);
         assert_eq!(mem.0, 0);
         assert!(!SafeMode::boot(CFG, &mut mem, 0).is_active());
     }
@@ -171,7 +170,6 @@ mod tests {
         assert_eq!(sm.poll(1100), None);
         assert_eq!(sm.poll(1101), Some(SafeModeAction::BootGood));
         assert_eq!(sm.poll(9999), None);
-        drop(sm);
         assert_eq!(mem.0, 0);
     }
 
@@ -182,12 +180,10 @@ mod tests {
         sm.on_safe_shutdown();
         sm.set_pending(true);
         sm.on_safe_shutdown();
-        drop(sm);
         assert_eq!(mem.0, PENDING_MAGIC);
         let mut sm = SafeMode::boot(CFG, &mut mem, 0);
         assert!(sm.is_active() && sm.invoked_manually());
         sm.set_pending(false);
-        drop(sm);
         assert_eq!(mem.0, 0);
     }
 }

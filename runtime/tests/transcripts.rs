@@ -301,3 +301,11 @@ fn progress_is_reported_at_most_once_a_second() {
     }
     assert_eq!(seen, [Event::Started, Event::Progress(20.0), Event::Progress(60.0), Event::Progress(100.0)]);
 }
+
+#[test]
+fn session_state_is_small_enough_for_a_microcontroller() {
+    // Deflate's decoder tables and 4 KiB window dominate; no allocation happens anywhere.
+    let size = std::mem::size_of::<Session<&mut MemFlash>>();
+    println!("Session<&mut F> is {size} bytes");
+    assert!(size < 24 * 1024, "{size}");
+}
