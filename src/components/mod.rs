@@ -294,8 +294,7 @@ fn check_dependencies(engine: &mut Engine, config: &Config) {
         for dep in &component.dependencies {
             if !engine.loaded.contains(dep) {
                 let provider = registry
-                    .components
-                    .iter()
+                    .components()
                     .find(|c| c.auto_load.contains(dep) && !c.name.contains('.') && !c.target)
                     .map(|c| format!("add `{}:` (it provides `{dep}`)", c.name))
                     .unwrap_or_else(|| format!("add `{dep}:`"));

@@ -430,8 +430,8 @@ impl<'a> Engine<'a> {
         };
         let entry = &entries[0];
         let name = entry.key.key_text();
-        let Some(action) = registry.actions.iter().find(|a| a.name == name) else {
-            let close = crate::suggest::close_matches(&name, registry.actions.iter().map(|a| a.name.as_str()));
+        let Some(action) = registry.actions().iter().find(|a| a.name == name) else {
+            let close = crate::suggest::close_matches(&name, registry.actions().iter().map(|a| a.name.as_str()));
             let mut d = Diagnostic::error(
                 "schema::unknown-action",
                 entry.key.span,
@@ -477,7 +477,7 @@ impl<'a> Engine<'a> {
 }
 
 fn action_help(registry: &Registry) -> String {
-    let names: Vec<&str> = registry.actions.iter().map(|a| a.name.as_str()).collect();
+    let names: Vec<&str> = registry.actions().iter().map(|a| a.name.as_str()).collect();
     format!("write an action such as `- {}: …`; available: {}", names.first().copied().unwrap_or("lambda"), names.join(", "))
 }
 
