@@ -11,4 +11,5 @@ pub mod diagnostics;
 pub mod schema;
 pub mod source;
 pub mod suggest;
+pub mod upload;
 pub mod yaml;

@@ -1,0 +1,206 @@
+//! A firmware image and what the protocol derives from it (MD5, gzip, 4 KiB-window deflate),
+//! each computed at most once and shared by every upload of the same image (fleets).
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use flate2::{Compress, Compression, FlushCompress, Status};
+use md5::{Digest, Md5};
+
+/// ESPHome compresses with level 9 (spec §1.5, §1.5b).
+const LEVEL: u32 = 9;
+/// The deflate window the device inflates through: 2^12 = 4 KiB (`wbits = -12`).
+pub const DEFLATE_WINDOW_BITS: u8 = 12;
+const WINDOW: usize = 1 << DEFLATE_WINDOW_BITS;
+/// Below this size a deflate segment is not worth a thread of its own.
+const MIN_SEGMENT: usize = 1 << 20;
+
+/// The bytes to upload plus their lazily computed forms.
+pub struct Image {
+    bytes: Vec<u8>,
+    md5: OnceLock<String>,
+    deflate: OnceLock<Vec<u8>>,
+    gzip: OnceLock<(Vec<u8>, String)>,
+}
+
+impl Image {
+    pub fn new(bytes: Vec<u8>) -> Image {
+        Image { bytes, md5: OnceLock::new(), deflate: OnceLock::new(), gzip: OnceLock::new() }
+    }
+
+    pub fn read(path: &Path) -> std::io::Result<Image> {
+        std::fs::read(path).map(Image::new)
+    }
+
+    /// The image as built.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Lowercase hex MD5 of the image.
+    pub fn md5_hex(&self) -> &str {
+        self.md5.get_or_init(|| hex(&Md5::digest(&self.bytes)))
+    }
+
+    /// Raw deflate, level 9, 4 KiB window: what a device offering streaming deflate inflates.
+    pub fn deflate(&self) -> &[u8] {
+        self.deflate.get_or_init(|| deflate_4k(&self.bytes))
+    }
+
+    /// The gzip container (level 9) and its MD5: what a device answering `46` stores.
+    pub fn gzip(&self) -> (&[u8], &str) {
+        let (bytes, md5) = self.gzip.get_or_init(|| {
+            let mut encoder = flate2::write::GzEncoder::new(Vec::new(), Compression::new(LEVEL));
+            // Writing into a Vec cannot fail.
+            let bytes = encoder.write_all(&self.bytes).and_then(|()| encoder.finish()).unwrap_or_default();
+            let md5 = hex(&Md5::digest(&bytes));
+            (bytes, md5)
+        });
+        (bytes, md5)
+    }
+}
+
+/// Lowercase hex, as every hash goes on the wire.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    out
+}
+
+/// A raw deflate stream of `data` with no back reference further than 4 KiB.
+///
+/// Level 9 is slow, so large images are cut into one segment per core, pigz style: each
+/// segment is primed with the 4 KiB before it (all the window can see anyway) and ends with a
+/// sync flush, so the segments concatenate into one valid stream.
+pub fn deflate_4k(data: &[u8]) -> Vec<u8> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let segments = (data.len() / MIN_SEGMENT).clamp(1, cores);
+    let size = data.len().div_ceil(segments).max(1);
+    let bounds: Vec<(usize, usize)> =
+        (0..segments).map(|i| (i * size, ((i + 1) * size).min(data.len()))).filter(|(s, e)| s < e || *s == 0).collect();
+    let last = bounds.len() - 1;
+    let parts: Vec<Vec<u8>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = bounds
+            .iter()
+            .enumerate()
+            .map(|(i, &(start, end))| scope.spawn(move || deflate_segment(data, start, end, i == last)))
+            .collect();
+        // A compression thread only panics on a bug in the compressor; fall back to one thread.
+        handles.into_iter().map(|h| h.join()).collect::<Result<_, _>>().unwrap_or_else(|_| vec![deflate_segment(data, 0, data.len(), true)])
+    });
+    parts.concat()
+}
+
+/// Compresses `data[start..end]` with the preceding window as dictionary.
+fn deflate_segment(data: &[u8], start: usize, end: usize, last: bool) -> Vec<u8> {
+    let mut c = Compress::new_with_window_bits(Compression::new(LEVEL), false, DEFLATE_WINDOW_BITS);
+    if start > 0 {
+        // Only fails on a stream already started; this one is fresh.
+        let _ = c.set_dictionary(&data[start.saturating_sub(WINDOW)..start]);
+    }
+    let mut input = &data[start..end];
+    let mut out = Vec::with_capacity(input.len() / 2 + 1024);
+    let flush = if last { FlushCompress::Finish } else { FlushCompress::Sync };
+    loop {
+        if out.capacity() - out.len() < 64 {
+            out.reserve(out.capacity().max(4096));
+        }
+        let before = c.total_in();
+        let status = c.compress_vec(input, &mut out, flush);
+        input = &input[(c.total_in() - before) as usize..];
+        match status {
+            Ok(Status::StreamEnd) => break,
+            // Sync flush: done once all input is in and the output buffer was not filled.
+            Ok(_) if !last && input.is_empty() && out.len() < out.capacity() => break,
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::{Decompress, FlushDecompress};
+
+    fn sample(len: usize) -> Vec<u8> {
+        let mut x = 7u32;
+        (0..len)
+            .map(|i| {
+                x = x.wrapping_mul(1103515245).wrapping_add(12345);
+                if i % 3000 < 1000 { (x >> 24) as u8 } else { b"ferrota"[i % 7] }
+            })
+            .collect()
+    }
+
+    fn inflate_full(stream: &[u8], len: usize) -> Vec<u8> {
+        let mut d = Decompress::new(false);
+        let mut out = Vec::with_capacity(len + 16);
+        d.decompress_vec(stream, &mut out, FlushDecompress::Finish).unwrap();
+        out
+    }
+
+    /// Inflating through the device's own 4 KiB ring proves no distance exceeds the window.
+    fn inflate_ring(stream: &[u8]) -> Vec<u8> {
+        let mut inflater = ferrota_ota::deflate::Inflater::new();
+        let mut out = Vec::new();
+        for (i, piece) in stream.chunks(8192).enumerate() {
+            let more = (i + 1) * 8192 < stream.len();
+            inflater
+                .feed(piece, more, &mut |run: &[u8]| {
+                    out.extend_from_slice(run);
+                    Ok(())
+                })
+                .unwrap();
+        }
+        assert!(inflater.is_done());
+        out
+    }
+
+    #[test]
+    fn deflate_round_trips_through_the_device_ring() {
+        for len in [1, 4095, 4097, 100_000, 3 * MIN_SEGMENT + 12345] {
+            let data = sample(len);
+            let stream = deflate_4k(&data);
+            assert!(stream.len() < data.len() || len < 5000, "{len}: {}", stream.len());
+            assert_eq!(inflate_full(&stream, len), data, "{len}");
+            assert_eq!(inflate_ring(&stream), data, "{len}");
+        }
+    }
+
+    #[test]
+    fn deflate_of_repeats_far_apart_stays_in_window() {
+        // A block repeated 6 KiB later: a 32 KiB window would reference it, 4 KiB must not.
+        let block = sample(2048);
+        let mut data = block.clone();
+        data.extend(std::iter::repeat_n(0u8, 6000).chain(block.iter().copied()));
+        data.extend(sample(2 * MIN_SEGMENT));
+        let stream = deflate_4k(&data);
+        assert_eq!(inflate_ring(&stream), data);
+    }
+
+    #[test]
+    fn gzip_is_a_gzip_container_of_the_image() {
+        let image = Image::new(sample(50_000));
+        let (gz, md5) = image.gzip();
+        assert_eq!(&gz[..2], &[0x1f, 0x8b]);
+        assert_eq!(md5, hex(&Md5::digest(gz)));
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gz), &mut out).unwrap();
+        assert_eq!(out, image.bytes());
+    }
+
+    #[test]
+    fn md5_is_lowercase_hex() {
+        let image = Image::new(b"Hello world, ferrota!".to_vec());
+        assert_eq!(image.md5_hex(), hex(&Md5::digest(image.bytes())));
+        assert_eq!(image.md5_hex().len(), 32);
+        assert_eq!(image.md5_hex(), image.md5_hex().to_lowercase());
+    }
+}

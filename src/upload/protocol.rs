@@ -1,0 +1,484 @@
+//! The client half of ESPHome's native OTA protocol (spec §1) as a sans-IO state machine.
+//!
+//! No sockets, clocks or randomness: the caller feeds device bytes to [`Client::handle_input`],
+//! writes what [`Client::pending`] holds and reports it with [`Client::sent`], and tells the
+//! client about a closed connection or a network error. Every byte sequence is therefore
+//! testable as an exact transcript.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferrota_ota::wire::{self, client_feature, response, server_feature};
+use md5::{Digest, Md5};
+use sha2::Sha256;
+
+use super::errors::{Step, UploadError};
+use super::image::{hex, Image};
+
+/// Wire bytes the device crate does not define (it never sends or reads them); defined once here.
+pub mod extra {
+    /// The device asks for MD5 challenge/response; a 32-hex nonce follows (devices before 2025.10).
+    pub const REQUEST_AUTH: u8 = 0x01;
+    /// Legacy feature ack: the device wants a gzip image.
+    pub const SUPPORTS_COMPRESSION: u8 = 0x46;
+    /// Client feature bit: can send gzip when asked.
+    pub const CLIENT_COMPRESSION: u8 = 0x01;
+    /// Server flag (after `48`): the device wants gzip.
+    pub const SERVER_COMPRESSION: u8 = 0x01;
+}
+
+/// Every feature this client implements: gzip, SHA-256 auth, the extended protocol and
+/// streaming deflate (0x17, what ESPHome 2026.10 sends without an encryption key).
+pub const ALL_FEATURES: u8 = extra::CLIENT_COMPRESSION
+    | client_feature::SHA256_AUTH
+    | client_feature::EXTENDED_PROTOCOL
+    | client_feature::DEFLATE;
+
+/// Socket timeout from connect through auth (spec §1.8).
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
+/// Socket timeout once auth passed: the device may erase flash or verify a large image.
+pub const DATA_TIMEOUT: Duration = Duration::from_secs(90);
+
+const BLOCK: usize = wire::BLOCK_SIZE as usize;
+
+/// How the image travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    /// A gzip file the device stores and inflates at boot (`46` / flag 0x01).
+    Gzip,
+    /// Raw deflate, 4 KiB window, inflated while receiving (flag 0x08, spec §1.5b).
+    Deflate,
+}
+
+/// The challenge/response hash the device asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    Md5,
+    Sha256,
+}
+
+/// Something the user may want to hear about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The device answered the magic bytes.
+    Connected { version: u8 },
+    /// The image was compressed for this device.
+    Compressed { mode: Compression, size: usize },
+    /// Auth passed (`None`: the device has no password).
+    Authenticated(Option<AuthMethod>),
+    /// The device prepared its flash; the data phase starts.
+    DataStarted { total: usize },
+    /// `sent` of `total` payload bytes were handed to the network.
+    Progress { sent: usize, total: usize },
+    /// The device has every byte (`44`).
+    Received,
+    /// The device verified and committed the image (`45`).
+    Committed,
+}
+
+/// What the client waits for from the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Version,
+    Features,
+    FeatureFlags,
+    Auth,
+    Nonce(AuthMethod),
+    AuthResult(AuthMethod),
+    Prepare,
+    ChecksumResult,
+    Data,
+    Receive,
+    End,
+    Done,
+}
+
+/// One upload session over one connection.
+pub struct Client {
+    image: Arc<Image>,
+    password: Option<String>,
+    features: u8,
+    /// Random bytes for the cnonce (the first 16 for MD5, all 32 for SHA-256).
+    cnonce_seed: [u8; 32],
+    state: State,
+    version: u8,
+    extended: bool,
+    mode: Compression,
+    /// Control bytes not yet written, from `out_pos`.
+    out: Vec<u8>,
+    out_pos: usize,
+    /// The step the bytes in `out` belong to, for send errors.
+    out_step: Step,
+    /// A multi-byte device message being collected (version, nonce).
+    partial: Vec<u8>,
+    /// Payload bytes written so far, and the end of what may be written before the next ack.
+    data_sent: usize,
+    data_limit: usize,
+    events: VecDeque<Event>,
+    outcome: Option<Result<(), UploadError>>,
+}
+
+impl Client {
+    /// A session that uploads `image`; it starts with the magic bytes pending.
+    pub fn new(image: Arc<Image>, password: Option<String>, cnonce_seed: [u8; 32]) -> Client {
+        Client::with_features(image, password, cnonce_seed, ALL_FEATURES)
+    }
+
+    /// Like [`Client::new`] but offering only `features` (tests; old-client emulation).
+    pub fn with_features(image: Arc<Image>, password: Option<String>, cnonce_seed: [u8; 32], features: u8) -> Client {
+        let mut client = Client {
+            image,
+            password,
+            features,
+            cnonce_seed,
+            state: State::Version,
+            version: 0,
+            extended: false,
+            mode: Compression::None,
+            out: wire::MAGIC.to_vec(),
+            out_pos: 0,
+            out_step: Step::Magic,
+            partial: Vec::new(),
+            data_sent: 0,
+            data_limit: 0,
+            events: VecDeque::new(),
+            outcome: None,
+        };
+        let len = client.image.bytes().len() as u64;
+        if len == 0 || len > u64::from(u32::MAX) {
+            client.fail(UploadError::BadImageSize(len));
+        }
+        client
+    }
+
+    /// Bytes to write now; empty while the client waits for the device.
+    pub fn pending(&self) -> &[u8] {
+        if self.outcome.as_ref().is_some_and(|o| o.is_err()) {
+            return &[];
+        }
+        if self.out_pos < self.out.len() {
+            return &self.out[self.out_pos..];
+        }
+        if self.state == State::Data {
+            let payload = self.payload();
+            return payload.get(self.data_sent..self.data_limit).unwrap_or_default();
+        }
+        &[]
+    }
+
+    /// `n` bytes of [`Client::pending`] were written.
+    pub fn sent(&mut self, n: usize) {
+        if self.out_pos < self.out.len() {
+            self.out_pos = (self.out_pos + n).min(self.out.len());
+            if self.out_pos == self.out.len() {
+                self.out.clear();
+                self.out_pos = 0;
+                if self.state == State::Done && self.outcome.is_none() {
+                    // Our final ack is out: the update is done (spec §1.3 step 13).
+                    self.outcome = Some(Ok(()));
+                }
+            }
+            return;
+        }
+        if self.state == State::Data && n > 0 {
+            self.data_sent = (self.data_sent + n).min(self.data_limit);
+            let total = self.payload().len();
+            self.events.push_back(Event::Progress { sent: self.data_sent, total });
+            if self.data_sent == total && self.version == 1 {
+                self.state = State::Receive;
+            }
+        }
+    }
+
+    /// Feeds bytes the device sent.
+    pub fn handle_input(&mut self, mut input: &[u8]) {
+        while let Some((&byte, rest)) = input.split_first() {
+            if self.outcome.is_some() {
+                return;
+            }
+            input = rest;
+            self.handle_byte(byte);
+        }
+    }
+
+    /// The device closed the connection.
+    pub fn handle_close(&mut self) {
+        if self.outcome.is_none() {
+            let committed = self.committed();
+            self.fail(UploadError::Closed { step: self.receive_step(), committed });
+        }
+    }
+
+    /// Reading from the device failed (including a read timeout).
+    pub fn receive_failed(&mut self, err: &std::io::Error) {
+        if self.outcome.is_none() {
+            self.fail(UploadError::network(self.receive_step(), err, self.committed()));
+        }
+    }
+
+    /// Writing [`Client::pending`] failed.
+    pub fn send_failed(&mut self, err: &std::io::Error) {
+        if self.outcome.is_none() {
+            let step = if self.out_pos < self.out.len() { self.out_step } else { Step::Data };
+            // The final ack: the device already committed (it ignores a missing ack).
+            let committed = self.committed() || step == Step::EndAck;
+            self.fail(UploadError::network(step, err, committed));
+        }
+    }
+
+    /// `Some` once the session is over: `Ok` after `45` and our final ack.
+    pub fn outcome(&self) -> Option<&Result<(), UploadError>> {
+        self.outcome.as_ref()
+    }
+
+    /// The next thing worth reporting.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The socket read timeout for the current step.
+    pub fn read_timeout(&self) -> Duration {
+        match self.state {
+            State::Version | State::Features | State::FeatureFlags | State::Auth | State::Nonce(_) | State::AuthResult(_) => {
+                HANDSHAKE_TIMEOUT
+            }
+            _ => DATA_TIMEOUT,
+        }
+    }
+
+    /// True while the payload is being sent (where a write error may hide a device error byte).
+    pub fn in_data_phase(&self) -> bool {
+        self.state == State::Data
+    }
+
+    /// The protocol version the device speaks (0 before it said).
+    pub fn version(&self) -> u8 {
+        self.version
+    }
+
+    /// How the image is sent to this device.
+    pub fn compression(&self) -> Compression {
+        self.mode
+    }
+
+    /// The device had every payload byte: from here on nothing may be retried.
+    fn committed(&self) -> bool {
+        matches!(self.state, State::Data | State::Receive | State::End | State::Done) && self.data_sent == self.payload().len()
+    }
+
+    fn payload(&self) -> &[u8] {
+        match self.mode {
+            Compression::None => self.image.bytes(),
+            Compression::Gzip => self.image.gzip().0,
+            Compression::Deflate => self.image.deflate(),
+        }
+    }
+
+    fn fail(&mut self, err: UploadError) {
+        self.outcome = Some(Err(err));
+    }
+
+    fn send(&mut self, step: Step, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+        self.out_step = step;
+    }
+
+    /// The step whose answer the client is waiting for.
+    fn receive_step(&self) -> Step {
+        match self.state {
+            State::Version => Step::Version,
+            State::Features => Step::Features,
+            State::FeatureFlags => Step::FeatureFlags,
+            State::Auth => Step::Auth,
+            State::Nonce(_) => Step::AuthNonce,
+            State::AuthResult(_) => Step::AuthResult,
+            State::Prepare => Step::Prepare,
+            State::ChecksumResult => Step::ChecksumResult,
+            State::Data => Step::Chunk,
+            State::Receive => Step::Receive,
+            State::End => Step::End,
+            State::Done => Step::EndAck,
+        }
+    }
+
+    /// Error bytes end the session at every step (the newest client checks even nonces).
+    fn check_error(&mut self, byte: u8) -> bool {
+        if byte >= 0x80 {
+            self.fail(UploadError::Device { step: self.receive_step(), code: byte });
+            return true;
+        }
+        false
+    }
+
+    fn unexpected(&mut self, byte: u8) {
+        self.fail(UploadError::Unexpected { step: self.receive_step(), byte });
+    }
+
+    fn handle_byte(&mut self, byte: u8) {
+        if self.check_error(byte) {
+            return;
+        }
+        match self.state {
+            State::Version => {
+                self.partial.push(byte);
+                if self.partial.len() == 1 && byte != response::OK {
+                    return self.unexpected(byte);
+                }
+                if self.partial.len() == 2 {
+                    self.partial.clear();
+                    if byte != 1 && byte != 2 {
+                        return self.fail(UploadError::UnsupportedVersion(byte));
+                    }
+                    self.version = byte;
+                    self.events.push_back(Event::Connected { version: byte });
+                    self.send(Step::FeatureByte, &[self.features]);
+                    self.state = State::Features;
+                }
+            }
+            State::Features => match byte {
+                response::FEATURE_FLAGS if self.features & client_feature::EXTENDED_PROTOCOL != 0 => {
+                    self.extended = true;
+                    self.state = State::FeatureFlags;
+                }
+                response::HEADER_OK => self.negotiated(0),
+                extra::SUPPORTS_COMPRESSION => self.negotiated(extra::SERVER_COMPRESSION),
+                _ => self.unexpected(byte),
+            },
+            State::FeatureFlags => self.negotiated(byte),
+            State::Auth => match byte {
+                response::AUTH_OK => self.authenticated(None),
+                extra::REQUEST_AUTH | response::REQUEST_SHA256_AUTH => {
+                    if self.password.is_none() {
+                        return self.fail(UploadError::PasswordRequired);
+                    }
+                    let method = if byte == extra::REQUEST_AUTH { AuthMethod::Md5 } else { AuthMethod::Sha256 };
+                    self.state = State::Nonce(method);
+                }
+                _ => self.unexpected(byte),
+            },
+            State::Nonce(method) => {
+                if !byte.is_ascii_hexdigit() {
+                    return self.unexpected(byte);
+                }
+                self.partial.push(byte);
+                let len = match method {
+                    AuthMethod::Md5 => 32,
+                    AuthMethod::Sha256 => 64,
+                };
+                if self.partial.len() == len {
+                    let nonce = std::mem::take(&mut self.partial);
+                    self.answer_challenge(method, &nonce);
+                }
+            }
+            State::AuthResult(method) => match byte {
+                response::AUTH_OK => self.authenticated(Some(method)),
+                _ => self.unexpected(byte),
+            },
+            State::Prepare => match byte {
+                response::UPDATE_PREPARE_OK => {
+                    let md5 = match self.mode {
+                        // The device hashes what it writes: the inflated image for deflate.
+                        Compression::None | Compression::Deflate => self.image.md5_hex().to_owned(),
+                        Compression::Gzip => self.image.gzip().1.to_owned(),
+                    };
+                    self.send(Step::Checksum, md5.as_bytes());
+                    self.state = State::ChecksumResult;
+                }
+                _ => self.unexpected(byte),
+            },
+            State::ChecksumResult => match byte {
+                response::BIN_MD5_OK => {
+                    let total = self.payload().len();
+                    self.state = State::Data;
+                    self.data_limit = if self.version == 1 { total } else { total.min(BLOCK) };
+                    self.events.push_back(Event::DataStarted { total });
+                }
+                _ => self.unexpected(byte),
+            },
+            State::Data => {
+                // Version 2: one `47` per block, and only once the whole block was written.
+                if byte != response::CHUNK_OK || self.version != 2 || self.data_sent < self.data_limit {
+                    return self.unexpected(byte);
+                }
+                let total = self.payload().len();
+                if self.data_sent == total {
+                    self.state = State::Receive;
+                } else {
+                    self.data_limit = (self.data_limit + BLOCK).min(total);
+                }
+            }
+            State::Receive => match byte {
+                response::RECEIVE_OK => {
+                    self.events.push_back(Event::Received);
+                    self.state = State::End;
+                }
+                _ => self.unexpected(byte),
+            },
+            State::End => match byte {
+                response::UPDATE_END_OK => {
+                    self.events.push_back(Event::Committed);
+                    self.send(Step::EndAck, &[response::OK]);
+                    self.state = State::Done;
+                }
+                _ => self.unexpected(byte),
+            },
+            State::Done => self.unexpected(byte),
+        }
+    }
+
+    /// The feature ack arrived: pick the compression and wait for the auth request.
+    fn negotiated(&mut self, flags: u8) {
+        let offered = |bit: u8| self.features & bit != 0;
+        self.mode = if self.extended && flags & server_feature::DEFLATE != 0 && offered(client_feature::DEFLATE) {
+            Compression::Deflate
+        } else if flags & extra::SERVER_COMPRESSION != 0 && offered(extra::CLIENT_COMPRESSION) {
+            Compression::Gzip
+        } else {
+            Compression::None
+        };
+        self.state = State::Auth;
+    }
+
+    fn answer_challenge(&mut self, method: AuthMethod, nonce: &[u8]) {
+        let password = self.password.as_deref().unwrap_or_default().as_bytes();
+        let (cnonce, result) = match method {
+            AuthMethod::Md5 => {
+                let cnonce = hex(&self.cnonce_seed[..16]);
+                let digest = Md5::new().chain_update(password).chain_update(nonce).chain_update(&cnonce).finalize();
+                (cnonce, hex(&digest))
+            }
+            AuthMethod::Sha256 => {
+                let cnonce = hex(&self.cnonce_seed);
+                let digest = Sha256::new().chain_update(password).chain_update(nonce).chain_update(&cnonce).finalize();
+                (cnonce, hex(&digest))
+            }
+        };
+        self.send(Step::AuthResponse, cnonce.as_bytes());
+        self.send(Step::AuthResponse, result.as_bytes());
+        self.state = State::AuthResult(method);
+    }
+
+    /// Auth passed: send the OTA type (extended), the size(s), and wait for the prepare ack.
+    fn authenticated(&mut self, method: Option<AuthMethod>) {
+        self.events.push_back(Event::Authenticated(method));
+        let raw_len = self.image.bytes().len();
+        let payload_len = self.payload().len();
+        if self.mode != Compression::None {
+            self.events.push_back(Event::Compressed { mode: self.mode, size: payload_len });
+        }
+        let Ok(size) = u32::try_from(payload_len) else {
+            return self.fail(UploadError::BadImageSize(payload_len as u64));
+        };
+        if self.extended {
+            self.send(Step::OtaType, &[wire::OTA_TYPE_APP]);
+        }
+        self.send(Step::Size, &size.to_be_bytes());
+        if self.mode == Compression::Deflate {
+            // Checked in `with_features`: the raw image fits 32 bits.
+            self.send(Step::Size, &(raw_len as u32).to_be_bytes());
+        }
+        self.state = State::Prepare;
+    }
+}
