@@ -123,3 +123,40 @@ pub fn ipv4(value: &str) -> Result<String, Invalid> {
         .map(|ip| ip.to_string())
         .map_err(|_| Invalid::new(format!("{value} is not a valid IPv4 address")).help("write an address such as `192.168.1.50`"))
 }
+
+/// An API/OTA encryption key: 32 bytes in base64, not all zero.
+pub fn api_key(value: &str) -> Result<String, Invalid> {
+    let help = "generate one with `openssl rand -base64 32`";
+    let bytes = base64_decode(value).ok_or_else(|| Invalid::new("Invalid key format, please check it's using base64").help(help))?;
+    if bytes.len() != 32 {
+        return Err(Invalid::new("Encryption key must be base64 and 32 bytes long").help(help));
+    }
+    if bytes.iter().all(|b| *b == 0) {
+        return Err(Invalid::new("Encryption key must not be all zeros").help(help));
+    }
+    Ok(value.to_string())
+}
+
+/// Standard base64 with padding; `None` when it is not.
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim_end_matches('=');
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in text.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
+}

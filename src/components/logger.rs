@@ -5,6 +5,7 @@ use crate::config::{Config, Item};
 use crate::diagnostics::Diagnostic;
 use crate::schema::engine::Engine;
 use crate::schema::scalar::Invalid;
+use crate::source::Span;
 
 const SEVERITY: &[&str] = &["NONE", "ERROR", "WARN", "INFO", "CONFIG", "DEBUG", "VERBOSE", "VERY_VERBOSE"];
 
@@ -34,24 +35,28 @@ pub fn check(engine: &mut Engine, config: &Config) {
 
 /// `logger.log`: the format's printf placeholders must match `args` one to one (ESPHome
 /// counts `%%` as a placeholder too, so we do as well).
-pub fn check_log_action(action: &Item) -> Result<(), Invalid> {
+pub fn check_log_action(action: &Item) -> Result<(), (Invalid, Option<Span>)> {
     let format = action.get("format").and_then(Item::as_str).unwrap_or_default();
     let args = action.get("args").map(|a| a.items().len()).unwrap_or(0);
     let patterns = printf_patterns(format);
     if patterns.len() == args {
         return Ok(());
     }
-    Err(Invalid::new(format!(
-        "Found {} printf-patterns ({}), but {args} args were given!",
-        patterns.len(),
-        patterns.join(", ")
-    ))
-    .help(format!("give `args:` one expression per placeholder ({} here)", patterns.len())))
+    let texts: Vec<&str> = patterns.iter().map(|(_, p)| *p).collect();
+    let mut help = format!("give `args:` one expression per placeholder ({} here)", patterns.len());
+    if let Some((_, p)) = patterns.iter().find(|(at, _)| *at > 0 && format.as_bytes()[at - 1] == b'%') {
+        help.push_str(&format!(
+            "; note that ESPHome reads `%{p}` as `%` followed by the placeholder `{p}`, so rephrase that part (e.g. write `percent`)"
+        ));
+    }
+    let invalid = Invalid::new(format!("Found {} printf-patterns ({}), but {args} args were given!", patterns.len(), texts.join(", ")))
+        .help(help);
+    Err((invalid, action.get("format").and_then(|f| f.span)))
 }
 
-/// The printf conversions in `format`, as ESPHome's `validate_printf` regex finds them:
-/// `%` flags{0,5} width? .precision? length? conversion.
-fn printf_patterns(format: &str) -> Vec<&str> {
+/// The printf conversions in `format` with their byte offsets, as ESPHome's `validate_printf`
+/// regex finds them: `%` flags{0,5} width? .precision? length? conversion.
+fn printf_patterns(format: &str) -> Vec<(usize, &str)> {
     const FLAGS: &[u8] = b"-+0 #";
     const CONVERSIONS: &[u8] = b"cCdiouxXeEfgGaAnpsSZ";
     const LENGTHS: [&str; 11] = ["hh", "h", "ll", "l", "j", "z", "t", "L", "w", "I64", "I32"];
@@ -92,7 +97,7 @@ fn printf_patterns(format: &str) -> Vec<&str> {
             }
         }
         if j < bytes.len() && CONVERSIONS.contains(&bytes[j]) {
-            found.push(&format[start..=j]);
+            found.push((start, &format[start..=j]));
             i = j + 1;
         } else {
             i = start + 1;
@@ -107,9 +112,11 @@ mod tests {
 
     #[test]
     fn counts_printf_patterns_like_esphome() {
-        assert_eq!(printf_patterns("OTA progress %0.1f%%"), vec!["%0.1f"]);
-        assert_eq!(printf_patterns("100%% done"), vec!["% d"]);
-        assert_eq!(printf_patterns("%d %s %lu %5.2f"), vec!["%d", "%s", "%lu", "%5.2f"]);
-        assert!(printf_patterns("no placeholders").is_empty());
+        let texts = |f| printf_patterns(f).into_iter().map(|(_, p)| p).collect::<Vec<_>>();
+        assert_eq!(texts("OTA progress %0.1f%%"), vec!["%0.1f"]);
+        assert_eq!(texts("100%% done"), vec!["% d"]);
+        assert_eq!(texts("%.0f%% of %s"), vec!["%.0f", "% o", "%s"]);
+        assert_eq!(texts("%d %s %lu %5.2f"), vec!["%d", "%s", "%lu", "%5.2f"]);
+        assert!(texts("no placeholders").is_empty());
     }
 }

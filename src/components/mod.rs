@@ -63,7 +63,9 @@ pub fn validate(root: &Node, sources: &Sources) -> Validated {
     for entry in entries.iter().filter(|e| !is_hidden(e)) {
         let name = core::canonical(&entry.key.key_text()).to_string();
         let Some(component) = registry.component(&name).filter(|_| !name.contains('.')) else {
-            unknown_component(&mut engine, entry, &name);
+            if let Some(value) = unchecked_component(&mut engine, entry, &name) {
+                config.components.push(Field { key: name, key_span: Some(entry.key.span), value });
+            }
             continue;
         };
         if let Some(target) = engine.target.clone().filter(|t| !component.only_on.is_empty() && !component.only_on.contains(t)) {
@@ -112,8 +114,38 @@ fn is_hidden(entry: &Entry) -> bool {
     entry.key.as_str().is_some_and(|k| k.starts_with('.'))
 }
 
+/// Every component ESPHome 2026.10 has, so a typo can be told from a real component that
+/// ferrota does not check yet.
+const ESPHOME_COMPONENTS: &str = include_str!("data/esphome-components.txt");
+
+fn esphome_components() -> impl Iterator<Item = &'static str> {
+    ESPHOME_COMPONENTS.lines().filter(|l| !l.starts_with('#'))
+}
+
+/// A component without a schema here: one ESPHome knows is kept as written, with a warning
+/// (its IDs still count, so lambdas may refer to them); anything else is an error.
+fn unchecked_component(engine: &mut Engine, entry: &Entry, name: &str) -> Option<Item> {
+    if !esphome_components().any(|c| c == name) {
+        unknown_component(engine, entry, name);
+        return None;
+    }
+    let d = Diagnostic::warning(
+        "config::unchecked",
+        entry.key.span,
+        format!("ferrota does not check `{name}:` yet; its keys are kept as written"),
+    )
+    .with_help("ESPHome validates it; ferrota checks only the IDs and lambdas inside it");
+    engine.diagnostics.push(d);
+    engine.at(name.to_string(), |e| e.collect_ids(&entry.value));
+    engine.value(&entry.value, &crate::schema::model::Type::Any, name)
+}
+
 fn unknown_component(engine: &mut Engine, entry: &Entry, name: &str) {
-    let close = crate::suggest::close_matches(name, engine.registry.top_level());
+    let mut known: Vec<&str> = engine.registry.top_level().collect();
+    for name in esphome_components() {
+        known.push(name);
+    }
+    let close = crate::suggest::close_matches(name, known.iter().copied());
     let help = match close.first() {
         Some(best) => format!("did you mean `{best}`?"),
         None => format!(
@@ -306,8 +338,8 @@ fn check_dependencies(engine: &mut Engine, config: &Config) {
     }
 }
 
-/// Rules an action's schema can't say, by action name.
-pub fn check_action(name: &str, action: &Item) -> Result<(), Invalid> {
+/// Rules an action's schema can't say, by action name; the error may point into the action.
+pub fn check_action(name: &str, action: &Item) -> Result<(), (Invalid, Option<Span>)> {
     match name {
         "logger.log" => logger::check_log_action(action),
         _ => Ok(()),
@@ -323,6 +355,7 @@ pub fn check_string(check: &str, value: &str) -> Result<String, Invalid> {
         "wifi_password" => wifi::valid_password(value),
         "mac_address" => core::mac_address(value),
         "ipv4" => core::ipv4(value),
+        "api_key" => core::api_key(value),
         other => Err(Invalid::new(format!("internal error: unknown check `{other}` in schema/"))),
     }
 }

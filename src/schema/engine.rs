@@ -270,6 +270,35 @@ impl<'a> Engine<'a> {
         Ok(Val::Id { name, auto: false })
     }
 
+    /// In a part of the config kept as written: every `id:` counts as declared, and every
+    /// lambda's `id(x)` as a reference.
+    pub fn collect_ids(&mut self, node: &Node) {
+        match &node.value {
+            Value::Map(entries) => {
+                for e in entries {
+                    match (e.key.as_str(), &e.value.value) {
+                        (Some("id"), Value::Str(name)) => self.declared.push(Declared {
+                            name: name.clone(),
+                            class: String::new(),
+                            span: e.value.span,
+                            path: self.path_text(),
+                        }),
+                        // ESPHome takes a plain string as a lambda under a `lambda:` key.
+                        (Some("lambda"), Value::Str(_)) => {
+                            let _ = self.lambda(&e.value);
+                        }
+                        _ => self.at(e.key.key_text(), |en| en.collect_ids(&e.value)),
+                    }
+                }
+            }
+            Value::Seq(items) => items.iter().enumerate().for_each(|(i, n)| self.at(i.to_string(), |e| e.collect_ids(n))),
+            Value::Lambda(_) => {
+                let _ = self.lambda(node);
+            }
+            _ => {}
+        }
+    }
+
     /// `cv.lambda_`: a `!lambda` or a plain string; records every `id(x)` it mentions.
     fn lambda(&mut self, node: &Node) -> Result<Val, Invalid> {
         let code = match &node.value {
@@ -467,8 +496,8 @@ impl<'a> Engine<'a> {
             _ => entry.value.clone(),
         };
         let validated = self.at(name.clone(), |e| e.value(&value, &action.ty, &name))?;
-        if let Err(invalid) = crate::components::check_action(&name, &validated) {
-            self.error("schema::action", entry.value.span, invalid);
+        if let Err((invalid, at)) = crate::components::check_action(&name, &validated) {
+            self.error("schema::action", at.unwrap_or(entry.value.span), invalid);
             return None;
         }
         let field = Field { key: name, key_span: Some(entry.key.span), value: validated };
