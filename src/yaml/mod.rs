@@ -58,3 +58,28 @@ pub fn parse_str(sources: &mut Sources, path: &Path, text: &str) -> Loaded {
 
 #[cfg(test)]
 mod test_util;
+
+#[cfg(test)]
+mod tests {
+    use super::test_util::*;
+    use super::LoadOptions;
+    use crate::diagnostics::render_terminal;
+
+    /// How the loader's problems look in the terminal: labels, related places in other files, help.
+    #[test]
+    fn rendered_diagnostics() {
+        let files = [
+            ("device.yaml", "esphome:\n  name: a\n  name: b\nwifi: !include wifi.yaml\nlogger:\n\tlevel: DEBUG\n"),
+            ("wifi.yaml", "ssid: !secret ssid\nap: !include ap.yaml\n"),
+            ("secrets.yaml", "password: x\n"),
+        ];
+        let (s, l) = load_files(&files, &LoadOptions::default());
+        insta::assert_snapshot!(render_terminal(&s, &l.diagnostics, false));
+    }
+
+    #[test]
+    fn rendered_syntax_error() {
+        let (s, l) = load_text("sensor:\n  - platform: template\n    name: Temp: outside\n");
+        insta::assert_snapshot!(render_terminal(&s, &l.diagnostics, false));
+    }
+}
