@@ -3,6 +3,7 @@
 use crate::compiler;
 use crate::diagnostics::{render_terminal, to_json};
 use crate::source::RealFs;
+use crate::upload::command::{run_command, upload_command, Platform, UploadOptions};
 use crate::yaml::LoadOptions;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::{IsTerminal, Write};
@@ -20,6 +21,68 @@ pub struct Cli {
 enum Command {
     /// Validate a device config and print it with every default filled in.
     Config(ConfigArgs),
+    /// Update devices over the air with an image (ESPHome's OTA protocol, or the web server).
+    Upload(UploadArgs),
+    /// Check the config and update the device; a `host:` device is started here instead.
+    Run(UploadArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct UploadArgs {
+    /// Device configs; several make a fleet (one device each).
+    #[arg(required = true)]
+    configs: Vec<PathBuf>,
+    /// IP, hostname or `name.local` (default `<esphome.name>.local`). Repeatable: addresses of
+    /// the same device, tried in turn; with --jobs, separate devices.
+    #[arg(long = "device", value_name = "HOST")]
+    devices: Vec<String>,
+    /// The image to send (default: what `ferrota compile` built for the config).
+    #[arg(long, value_name = "IMAGE")]
+    file: Option<PathBuf>,
+    /// Override the OTA (or web server) port from the config.
+    #[arg(long, value_name = "N")]
+    port: Option<u16>,
+    /// Override the OTA password (web_server: the `auth:` password).
+    #[arg(long, value_name = "P")]
+    password: Option<String>,
+    /// Override the web server `auth:` username.
+    #[arg(long, value_name = "U")]
+    username: Option<String>,
+    /// Which OTA server to use.
+    #[arg(long, value_enum, default_value_t = OtaPlatform::Esphome)]
+    ota_platform: OtaPlatform,
+    /// Upload to this many devices at once; one result line per device and a summary.
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
+    /// Print only errors.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OtaPlatform {
+    Esphome,
+    #[value(name = "web_server")]
+    WebServer,
+}
+
+impl UploadArgs {
+    fn options(self) -> UploadOptions {
+        UploadOptions {
+            configs: self.configs,
+            devices: self.devices,
+            file: self.file,
+            port: self.port,
+            password: self.password,
+            username: self.username,
+            platform: match self.ota_platform {
+                OtaPlatform::Esphome => Platform::Esphome,
+                OtaPlatform::WebServer => Platform::WebServer,
+            },
+            jobs: self.jobs,
+            quiet: self.quiet,
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -48,6 +111,8 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Config(args) => config(args),
+        Command::Upload(args) => upload_command(&args.options()),
+        Command::Run(args) => run_command(&args.options()),
     }
 }
 

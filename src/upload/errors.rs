@@ -282,6 +282,7 @@ impl fmt::Display for UploadError {
                 }
                 Ok(())
             }
+            UploadError::Network { step: Step::Connect, message, .. } => write!(f, "connecting to {message}"),
             UploadError::Network { step, message, committed, .. } => {
                 write!(f, "{}: {message}", step.label())?;
                 if *committed {

@@ -1,5 +1,91 @@
 //! `ferrota upload`: the client half of ESPHome's OTA (spec §1 native protocol, §8 web_server).
+//!
+//! [`protocol`] is the sans-IO client, [`session`] runs it over TCP, [`upload`] adds address
+//! resolution and the retry policy; [`web_server`] is the HTTP alternative and [`fleet`] runs
+//! many uploads at once.
 
+pub mod command;
 pub mod errors;
+pub mod fleet;
 pub mod image;
+pub mod progress;
 pub mod protocol;
+pub mod resolve;
+pub mod session;
+pub mod target;
+pub mod web_server;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use errors::UploadError;
+use image::Image;
+use progress::Reporter;
+
+/// Retries after network failures (never after a device error byte, never once the device had
+/// the whole image): every address once, plus `extra_attempts` shared across them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub extra_attempts: usize,
+    /// Wait before revisiting an address, or after an attempt that reached the device, so a
+    /// flaky link recovers and the device drops a half-open session.
+    pub delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy { extra_attempts: 2, delay: Duration::from_secs(2) }
+    }
+}
+
+/// One device to update over the native protocol.
+#[derive(Clone)]
+pub struct Request {
+    /// Names or IPs of the device, tried in order.
+    pub hosts: Vec<String>,
+    pub port: u16,
+    pub password: Option<String>,
+    pub image: Arc<Image>,
+    pub retry: RetryPolicy,
+}
+
+/// Uploads to the first address that works; returns that address.
+pub fn upload(request: &Request, reporter: &mut dyn Reporter) -> Result<SocketAddr, UploadError> {
+    let addrs = resolve::resolve_all(&request.hosts, request.port)?;
+    let total = addrs.len() + request.retry.extra_attempts;
+    let mut reached_device = false;
+    let mut last = None;
+    for attempt in 0..total {
+        let addr = addrs[attempt % addrs.len()];
+        // Moving on to a new address is immediate; a retry waits.
+        if reached_device || attempt >= addrs.len() {
+            reporter.info(&format!(
+                "Retrying in {:.1} seconds (attempt {} of {total})...",
+                request.retry.delay.as_secs_f64(),
+                attempt + 1
+            ));
+            std::thread::sleep(request.retry.delay);
+        }
+        reached_device = false;
+        reporter.info(&format!("Connecting to {addr}..."));
+        let result = session::connect(addr).and_then(|stream| {
+            reached_device = true;
+            reporter.info(&format!("Connected to {addr}"));
+            session::run(stream, request.image.clone(), request.password.clone(), reporter)
+        });
+        match result {
+            Ok(()) => {
+                reporter.info("OTA successful");
+                return Ok(addr);
+            }
+            Err(e) if e.is_retryable() => {
+                reporter.warn(&e.to_string());
+                last = Some(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let last = last.unwrap_or(UploadError::Resolve { host: request.hosts.join(", "), message: "no address".into() });
+    Err(UploadError::AttemptsExhausted { attempts: total, last: Box::new(last) })
+}

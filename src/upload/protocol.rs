@@ -162,8 +162,9 @@ impl Client {
             return &self.out[self.out_pos..];
         }
         if self.state == State::Data {
-            let payload = self.payload();
-            return payload.get(self.data_sent..self.data_limit).unwrap_or_default();
+            // One block at a time even in version 1, so progress and device errors are seen per block.
+            let end = self.data_limit.min(self.data_sent + BLOCK);
+            return self.payload().get(self.data_sent..end).unwrap_or_default();
         }
         &[]
     }

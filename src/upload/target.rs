@@ -1,0 +1,137 @@
+//! What a device config says about uploading to it: name, OTA port and password, web_server
+//! port and auth, and where `ferrota compile` puts the image.
+
+use std::path::{Path, PathBuf};
+
+use crate::config::Config;
+
+/// ESPHome's host device serves OTA here when `port:` is not set (spec §2.3); the schema
+/// fills it in, so this is only used for a config without a target.
+const DEFAULT_WEB_PORT: u16 = 80;
+
+/// The upload settings of one device config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// `esphome: name:`.
+    pub name: String,
+    /// From the first `ota: - platform: esphome` entry; `None` when there is none.
+    pub ota: Option<OtaSettings>,
+    /// `web_server: port:` and `auth:`; `None` without a web server.
+    pub web_server: Option<WebServerSettings>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtaSettings {
+    pub port: u16,
+    /// After `!secret` resolution; `None` without a password.
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebServerSettings {
+    pub port: u16,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+impl Target {
+    /// Reads the settings out of a validated config.
+    pub fn from_config(config: &Config) -> Target {
+        let name = config.get("esphome").and_then(|e| e.get("name")).and_then(|n| n.as_str()).unwrap_or_default().to_owned();
+        let ota = config
+            .get("ota")
+            .into_iter()
+            .flat_map(|ota| ota.items())
+            .find(|entry| entry.get("platform").and_then(|p| p.as_str()) == Some("esphome"))
+            .map(|entry| OtaSettings {
+                port: entry.get("port").and_then(|p| p.as_int()).and_then(|p| u16::try_from(p).ok()).unwrap_or(8266),
+                password: entry.get("password").and_then(|p| p.as_str()).filter(|p| !p.is_empty()).map(str::to_owned),
+            });
+        let web_server = config.get("web_server").map(|ws| {
+            let auth = ws.get("auth");
+            let text = |key: &str| auth.and_then(|a| a.get(key)).and_then(|v| v.as_str()).map(str::to_owned);
+            WebServerSettings {
+                port: ws.get("port").and_then(|p| p.as_int()).and_then(|p| u16::try_from(p).ok()).unwrap_or(DEFAULT_WEB_PORT),
+                username: text("username"),
+                password: text("password"),
+            }
+        });
+        Target { name, ota, web_server }
+    }
+
+    /// The device's mDNS name, the default `--device`.
+    pub fn default_host(&self) -> String {
+        format!("{}.local", self.name)
+    }
+}
+
+/// Where `ferrota compile` leaves the image of the config at `config_path` for device `name`:
+/// `<config dir>/.ferrota/build/<name>/firmware.bin` (`.ferrota/` is git-ignored).
+pub fn default_image_path(config_path: &Path, name: &str) -> PathBuf {
+    let dir = config_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    dir.join(".ferrota").join("build").join(name).join("firmware.bin")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::MemoryFs;
+    use crate::yaml::LoadOptions;
+
+    fn target(yaml: &str, secrets: &str) -> Target {
+        let fs = MemoryFs::default().with("/dev/device.yaml", yaml).with("/dev/secrets.yaml", secrets);
+        let checked = crate::compiler::check(&fs, Path::new("/dev/device.yaml"), &LoadOptions::default()).unwrap();
+        assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+        Target::from_config(&checked.config)
+    }
+
+    #[test]
+    fn first_esphome_entry_with_its_secret() {
+        let t = target(
+            "esphome:\n  name: kitchen\nesp32:\n  board: esp32dev\nwifi:\n  ssid: x\n  password: yyyyyyyy\n\
+             ota:\n  - platform: web_server\n  - platform: esphome\n    port: 3000\n    password: !secret ota\n",
+            "ota: s3cret\n",
+        );
+        assert_eq!(t.name, "kitchen");
+        assert_eq!(t.ota, Some(OtaSettings { port: 3000, password: Some("s3cret".into()) }));
+        assert_eq!(t.default_host(), "kitchen.local");
+        // `platform: web_server` brings in `web_server:` with its defaults.
+        assert_eq!(t.web_server, Some(WebServerSettings { port: 80, username: None, password: None }));
+    }
+
+    #[test]
+    fn defaults_come_from_the_schema() {
+        let t = target("esphome:\n  name: plain\nhost:\nota:\n  - platform: esphome\n", "");
+        assert_eq!(t.ota, Some(OtaSettings { port: 8082, password: None }));
+    }
+
+    #[test]
+    fn no_esphome_ota_entry() {
+        let t = target("esphome:\n  name: none\nhost:\n", "");
+        assert_eq!(t.ota, None);
+    }
+
+    #[test]
+    fn web_server_port_and_auth() {
+        let t = target(
+            "esphome:\n  name: ws\nesp32:\n  board: esp32dev\nwifi:\n  ssid: x\n  password: yyyyyyyy\n\
+             web_server:\n  port: 8080\n  auth:\n    username: admin\n    password: !secret web\n\
+             ota:\n  - platform: web_server\n",
+            "web: hunter2\n",
+        );
+        assert_eq!(t.ota, None);
+        assert_eq!(
+            t.web_server,
+            Some(WebServerSettings { port: 8080, username: Some("admin".into()), password: Some("hunter2".into()) })
+        );
+    }
+
+    #[test]
+    fn image_path_convention() {
+        assert_eq!(
+            default_image_path(Path::new("configs/kitchen.yaml"), "kitchen"),
+            PathBuf::from("configs/.ferrota/build/kitchen/firmware.bin")
+        );
+        assert_eq!(default_image_path(Path::new("kitchen.yaml"), "k"), PathBuf::from("./.ferrota/build/k/firmware.bin"));
+    }
+}

@@ -1,0 +1,95 @@
+//! `ferrota upload` (the real CLI) against our own host device (`ferrota-host-device` from
+//! runtime/): the device must boot the uploaded image afterwards.
+
+mod common;
+
+use common::*;
+
+/// A `host:` config with this OTA block; secrets beside it.
+fn write_config(dir: &TempDir, ota: &str, secrets: &str) -> String {
+    let path = dir.path("device.yaml");
+    std::fs::write(&path, format!("esphome:\n  name: upload-test\nhost:\nlogger:\nota:\n  - platform: esphome\n{ota}")).unwrap();
+    std::fs::write(dir.path("secrets.yaml"), secrets).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+/// Uploads a new build to a device started with `device_args`; returns the CLI log.
+fn upload_and_check(name: &str, device_args: &[&str], ota: &str, extra: &[&str]) -> String {
+    let dir = TempDir::new(name);
+    let device = HostDevice::ours(&dir, device_args);
+    let factory = device.image_of_boot(1);
+    let image = dir.path("new.bin");
+    let new_id = make_image(&host_device_binary(), &image, name);
+    assert_ne!(factory, new_id);
+    let config = write_config(&dir, ota, "ota_password: s3cret pass\n");
+    let port = device.port.to_string();
+    let mut args = vec!["upload", &config, "--device", "127.0.0.1", "--port", &port, "--file", image.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let (code, log) = ferrota(&args);
+    assert_eq!(code, 0, "ferrota upload failed:\n{log}\ndevice:\n{}", device.output());
+    assert!(log.contains("OTA successful"), "{log}");
+    assert_eq!(device.image_of_boot(2), new_id, "device:\n{}", device.output());
+    log
+}
+
+#[test]
+fn password_from_a_secret_with_sha256_and_deflate() {
+    let log = upload_and_check("up-sha", &["--password", "s3cret pass"], "    password: !secret ota_password\n", &[]);
+    assert!(log.contains("SHA-256"), "{log}");
+    assert!(log.contains("(deflate)"), "{log}");
+}
+
+#[test]
+fn without_password_version_2_no_deflate() {
+    let log = upload_and_check("up-v2", &["--no-deflate"], "", &[]);
+    assert!(log.contains("device supports OTA version 2"), "{log}");
+    assert!(!log.contains("Compressed to"), "{log}");
+    assert!(log.contains("Handshake complete (no password)"), "{log}");
+}
+
+#[test]
+fn version_1_streaming() {
+    let log = upload_and_check("up-v1", &["--version", "1", "--password", "pw"], "", &["--password", "pw"]);
+    assert!(log.contains("device supports OTA version 1"), "{log}");
+}
+
+#[test]
+fn wrong_password_is_a_clear_error_and_the_device_keeps_its_image() {
+    let dir = TempDir::new("up-wrong");
+    let device = HostDevice::ours(&dir, &["--password", "right"]);
+    let factory = device.image_of_boot(1);
+    let image = dir.path("new.bin");
+    make_image(&host_device_binary(), &image, "wrong");
+    let config = write_config(&dir, "    password: wrong\n", "");
+    let port = device.port.to_string();
+    let (code, log) = ferrota(&["upload", &config, "--device", "127.0.0.1", "--port", &port, "--file", image.to_str().unwrap()]);
+    assert_eq!(code, 1, "{log}");
+    assert!(log.contains("error 0x82 (ERROR_AUTH_INVALID)"), "{log}");
+    assert!(log.contains("check the OTA password"), "{log}");
+    assert_eq!(log.matches("Connecting to").count(), 1, "device errors are never retried:\n{log}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(device.count("ferrota-host-device name="), 1, "no reboot");
+    assert_eq!(device.image_of_boot(1), factory);
+}
+
+#[test]
+fn port_from_the_config_and_the_default_image_path() {
+    let dir = TempDir::new("up-defaults");
+    let port = free_port();
+    let fw = dir.path("fw");
+    std::fs::copy(host_device_binary(), &fw).unwrap();
+    let device = HostDevice::spawn(&fw, &["--port", &port.to_string(), "--state-dir", dir.path("state").to_str().unwrap()], &[], port);
+    device.wait_for("listening on port", 1);
+    let config = write_config(&dir, &format!("    port: {port}\n"), "");
+    // Without --file: the image `ferrota compile` would have built.
+    let (code, log) = ferrota(&["upload", &config, "--device", "127.0.0.1"]);
+    assert_eq!(code, 1);
+    assert!(log.contains(".ferrota/build/upload-test/firmware.bin: run `ferrota compile"), "{log}");
+    let built = dir.path(".ferrota/build/upload-test/firmware.bin");
+    std::fs::create_dir_all(built.parent().unwrap()).unwrap();
+    let new_id = make_image(&host_device_binary(), &built, "default-path");
+    let (code, log) = ferrota(&["upload", &config, "--device", "127.0.0.1", "--quiet"]);
+    assert_eq!(code, 0, "{log}");
+    assert!(!log.contains("Connecting"), "--quiet prints only errors:\n{log}");
+    assert_eq!(device.image_of_boot(2), new_id);
+}
