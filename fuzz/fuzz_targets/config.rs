@@ -1,12 +1,14 @@
-//! Any bytes as a device configuration: the loader must never panic, hang or blow up, and every
-//! span it reports must lie inside its file on character boundaries.
+//! Any bytes as a device configuration: loading and validating must never panic, hang or blow
+//! up, every span reported must lie inside its file on character boundaries, and a config
+//! without errors must print.
 //!
 //! The input is split at NUL bytes into the main file, `secrets.yaml` and an include file
 //! (`inc.yaml`, also `dir/a.yaml`), so one input can exercise tags across files.
 
 #![no_main]
 
-use ferrota::diagnostics::render_terminal;
+use ferrota::compiler::check;
+use ferrota::diagnostics::{render_terminal, to_json};
 use ferrota::source::{MemoryFs, Sources, Span};
 use ferrota::yaml::{load, LoadOptions, Node, Value};
 use libfuzzer_sys::fuzz_target;
@@ -34,6 +36,18 @@ fuzz_target!(|data: &[u8]| {
     }
     // Rendering must cope with every span too.
     render_terminal(&sources, &loaded.diagnostics, false);
+
+    // The whole front half: load and validate.
+    let checked = check(&fs, Path::new("device.yaml"), &options).expect("the main file exists");
+    for d in &checked.diagnostics {
+        d.span.into_iter().chain(d.related.iter().map(|l| l.span)).for_each(|s| check_span(&checked.sources, s));
+        let _ = to_json(&checked.sources, d);
+    }
+    render_terminal(&checked.sources, &checked.diagnostics, false);
+    if !checked.has_errors() {
+        assert!(checked.config.get("esphome").is_some(), "a valid config has `esphome:`");
+        let _ = checked.config.to_yaml(false);
+    }
 });
 
 fn check_span(sources: &Sources, span: Span) {

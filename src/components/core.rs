@@ -17,7 +17,7 @@ pub fn canonical(name: &str) -> &str {
 }
 
 /// The one target platform block, or a diagnostic when there is none or more than one.
-pub fn find_target(root: &Node, entries: &[Entry]) -> Result<&'static str, Diagnostic> {
+pub fn find_target(root: &Node, entries: &[Entry]) -> Result<&'static str, Box<Diagnostic>> {
     let targets: Vec<(&Entry, &'static str)> = entries
         .iter()
         .filter_map(|e| {
@@ -29,7 +29,7 @@ pub fn find_target(root: &Node, entries: &[Entry]) -> Result<&'static str, Diagn
         [(_, target)] => Ok(target),
         [] => {
             let at = entries.iter().find(|e| e.key.as_str() == Some("esphome")).map_or(root.span, |e| e.key.span);
-            Err(Diagnostic::error(
+            Err(Box::new(Diagnostic::error(
                 "config::missing-platform",
                 at,
                 format!(
@@ -37,7 +37,7 @@ pub fn find_target(root: &Node, entries: &[Entry]) -> Result<&'static str, Diagn
                     TARGET_PLATFORMS.join(", ")
                 ),
             )
-            .with_help("add the block of the chip this device runs on, e.g. `esp32:` with `board: esp32dev`, or `host:`"))
+            .with_help("add the block of the chip this device runs on, e.g. `esp32:` with `board: esp32dev`, or `host:`")))
         }
         [(first, _), rest @ ..] => {
             let names: Vec<String> = targets.iter().map(|(e, _)| e.key.key_text()).collect();
@@ -51,7 +51,7 @@ pub fn find_target(root: &Node, entries: &[Entry]) -> Result<&'static str, Diagn
             for (other, _) in &rest[1..] {
                 d = d.with_related(other.key.span, "another platform block");
             }
-            Err(d)
+            Err(Box::new(d))
         }
     }
 }

@@ -119,7 +119,7 @@ fn mask_comments(code: &str) -> String {
                     if n == '\n' {
                         break;
                     }
-                    out.extend(std::iter::repeat(' ').take(n.len_utf8()));
+                    blank(&mut out, n);
                     chars.next();
                 }
             }
@@ -127,7 +127,7 @@ fn mask_comments(code: &str) -> String {
                 out.push(' ');
                 let mut prev = ' ';
                 for (_, n) in chars.by_ref() {
-                    out.extend(std::iter::repeat(if n == '\n' { '\n' } else { ' ' }).take(if n == '\n' { 1 } else { n.len_utf8() }));
+                    blank(&mut out, n);
                     if prev == '*' && n == '/' {
                         break;
                     }
@@ -138,6 +138,15 @@ fn mask_comments(code: &str) -> String {
         }
     }
     out
+}
+
+/// Blanks out `c`, keeping line breaks and byte offsets.
+fn blank(out: &mut String, c: char) {
+    if c == '\n' {
+        out.push('\n');
+    } else {
+        out.extend(std::iter::repeat_n(' ', c.len_utf8()));
+    }
 }
 
 /// Duplicate declarations, dangling references, and automatic IDs that collide with manual ones.

@@ -55,7 +55,7 @@ pub fn validate(root: &Node, sources: &Sources) -> Validated {
     let target = core::find_target(root, entries);
     let mut engine = Engine::new(registry, sources, target.as_ref().ok().map(|t| t.to_string()));
     if let Err(d) = target {
-        engine.diagnostics.push(d);
+        engine.diagnostics.push(*d);
     }
     engine.loaded = loaded_integrations(registry, entries);
 

@@ -181,10 +181,6 @@ impl<'a> Engine<'a> {
         name
     }
 
-    pub fn auto_ids(&self) -> &[String] {
-        &self.auto_ids
-    }
-
     /// Validates any value against its type.
     pub fn value(&mut self, node: &Node, ty: &Type, name: &str) -> Option<Item> {
         let span = Some(node.span);
@@ -436,7 +432,7 @@ impl<'a> Engine<'a> {
         let registry = self.registry;
         let entries = match node.as_map() {
             Some(entries) if entries.len() == 1 => entries,
-            Some(entries) if entries.is_empty() => {
+            Some([]) => {
                 self.error("schema::action", node.span, Invalid::new("Action is empty.").help(action_help(registry)));
                 return None;
             }

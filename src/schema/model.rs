@@ -100,7 +100,7 @@ fn err<T>(node: &Node, msg: impl std::fmt::Display) -> Result<T, SchemaError> {
 fn str_list(node: Option<&Node>) -> Result<Vec<String>, SchemaError> {
     let Some(node) = node else { return Ok(Vec::new()) };
     match &node.value {
-        Value::Seq(items) => items.iter().map(|i| scalar(i)).collect(),
+        Value::Seq(items) => items.iter().map(scalar).collect(),
         _ => err(node, "expected a list of names"),
     }
 }

@@ -193,7 +193,7 @@ pub fn one_of(node: &Node, values: &[String], conv: crate::schema::model::OneOfC
             (s.clone(), Val::Str(s))
         }
     };
-    if values.iter().any(|v| *v == text) {
+    if values.contains(&text) {
         return Ok(val);
     }
     let options: Vec<String> = values.iter().map(|v| format!("'{v}'")).collect();
