@@ -32,8 +32,8 @@ struct UploadArgs {
     /// Device configs; several make a fleet (one device each).
     #[arg(required = true)]
     configs: Vec<PathBuf>,
-    /// IP, hostname or `name.local` (default `<esphome.name>.local`). Repeatable: addresses of
-    /// the same device, tried in turn; with --jobs, separate devices.
+    /// IP, hostname or `name.local`, optionally with `:PORT` (default `<esphome.name>.local`).
+    /// Repeatable: addresses of the same device, tried in turn; with --jobs, separate devices.
     #[arg(long = "device", value_name = "HOST")]
     devices: Vec<String>,
     /// The image to send (default: what `ferrota compile` built for the config).

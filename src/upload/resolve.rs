@@ -35,8 +35,21 @@ pub fn resolve_all(hosts: &[String], port: u16) -> Result<Vec<SocketAddr>, Uploa
     }
 }
 
-/// The addresses of one host.
-pub fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, UploadError> {
+/// Splits `host:port` (or `[v6]:port`); a bare host or IPv6 literal has no port.
+pub fn split_port(spec: &str) -> (&str, Option<u16>) {
+    if let Some((host, port)) = spec.rsplit_once(':') {
+        let bracketed = host.starts_with('[') && host.ends_with(']');
+        if let (true, Ok(port)) = (bracketed || !host.contains(':'), port.parse::<u16>()) {
+            return (host.trim_start_matches('[').trim_end_matches(']'), Some(port));
+        }
+    }
+    (spec, None)
+}
+
+/// The addresses of one device: `host`, `host:port` or `[v6]:port` (the port overrides `port`).
+pub fn resolve(spec: &str, port: u16) -> Result<Vec<SocketAddr>, UploadError> {
+    let (host, own_port) = split_port(spec);
+    let port = own_port.unwrap_or(port);
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     if let Ok(ip) = bare.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
@@ -101,6 +114,16 @@ mod tests {
         assert_eq!(resolve("192.168.1.7", 3232).unwrap(), ["192.168.1.7:3232".parse().unwrap()]);
         assert_eq!(resolve("::1", 8082).unwrap(), ["[::1]:8082".parse().unwrap()]);
         assert_eq!(resolve("[::1]", 8082).unwrap(), ["[::1]:8082".parse().unwrap()]);
+    }
+
+    #[test]
+    fn a_device_may_name_its_own_port() {
+        assert_eq!(split_port("10.0.0.5:3232"), ("10.0.0.5", Some(3232)));
+        assert_eq!(split_port("kitchen.local:8266"), ("kitchen.local", Some(8266)));
+        assert_eq!(split_port("[fe80::1]:8082"), ("fe80::1", Some(8082)));
+        assert_eq!(split_port("fe80::1"), ("fe80::1", None));
+        assert_eq!(split_port("kitchen.local"), ("kitchen.local", None));
+        assert_eq!(resolve("127.0.0.1:9", 1).unwrap(), ["127.0.0.1:9".parse().unwrap()]);
     }
 
     #[test]
