@@ -92,6 +92,29 @@ pub fn lambda_references(code: &str) -> Vec<(String, usize)> {
     out
 }
 
+/// A Home Assistant entity ID written as `id(sensor.kitchen)`, which `id()` can't reach
+/// (ESPHome rejects it; its regex needs a non-word character before `id(`).
+pub fn entity_id_reference(code: &str) -> Option<&str> {
+    let bytes = code.as_bytes();
+    let mut from = 0;
+    while let Some(found) = code[from..].find("id(") {
+        let at = from + found;
+        from = at + 3;
+        if at == 0 || bytes[at - 1].is_ascii_alphanumeric() || bytes[at - 1] == b'_' {
+            continue;
+        }
+        let inner = code[from..].split(')').next().unwrap_or_default().trim();
+        let (head, tail) = inner.split_once('.').unwrap_or((inner, ""));
+        let word = |s: &str, dots: bool| {
+            !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || (dots && b == b'.'))
+        };
+        if word(head, false) && word(tail, true) {
+            return Some(inner);
+        }
+    }
+    None
+}
+
 /// The code with `//` and `/* */` comments blanked out (same length, so offsets still hold).
 fn mask_comments(code: &str) -> String {
     let mut out = String::with_capacity(code.len());
@@ -210,6 +233,13 @@ mod tests {
         let code = "id(my_ota).set_auth_password(\"id(x)\"); // id(commented)\n/* id(block) */ id( other ).foo();";
         let refs: Vec<String> = lambda_references(code).into_iter().map(|(n, _)| n).collect();
         assert_eq!(refs, vec!["my_ota", "x", "other"]);
+    }
+
+    #[test]
+    fn spots_entity_style_ids() {
+        assert_eq!(entity_id_reference("return id(sensor.kitchen_temp).state;"), Some("sensor.kitchen_temp"));
+        assert_eq!(entity_id_reference("id(my_ota).set_auth_password(\"x\");"), None);
+        assert_eq!(entity_id_reference("id(sensor.x)"), None, "ESPHome needs a character before id(");
     }
 
     #[test]

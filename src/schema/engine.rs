@@ -301,6 +301,12 @@ impl<'a> Engine<'a> {
             Value::Lambda(code) => code.clone(),
             _ => scalar::string_strict(node)?,
         };
+        if let Some(entity) = crate::components::ids::entity_id_reference(&code) {
+            return Err(Invalid::new(format!(
+                "Lambda contains reference to entity-id-style ID '{entity}'. The id() wrapper only works for ESPHome-internal types. For importing states from Home Assistant use the 'homeassistant' sensor platforms."
+            ))
+            .help("give the component an `id:` and use that, or import the Home Assistant entity with a `homeassistant` sensor"));
+        }
         let text = self.sources.text(node.span);
         for (name, offset) in crate::components::ids::lambda_references(&code) {
             // Point at the reference itself when the lambda's text can be found verbatim in
