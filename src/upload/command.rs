@@ -163,9 +163,6 @@ fn jobs_for(
             image
         }
     };
-    if !options.quiet && !fleet_mode {
-        eprintln!("INFO Uploading {} ({} bytes)", path.display(), image.bytes().len());
-    }
     let devices = if options.devices.is_empty() { vec![target.default_host()] } else { options.devices.clone() };
     let groups: Vec<Vec<String>> = if fleet_mode { devices.into_iter().map(|d| vec![d]).collect() } else { vec![devices] };
     let mut jobs = Vec::new();
@@ -198,6 +195,9 @@ fn jobs_for(
             }
         };
         jobs.push((label, job));
+    }
+    if !options.quiet && !fleet_mode {
+        eprintln!("INFO Uploading {} ({} bytes)", path.display(), image.bytes().len());
     }
     Ok(jobs)
 }

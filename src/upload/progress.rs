@@ -98,7 +98,7 @@ impl Reporter for Bar {
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
         // The template is a constant; fall back to the default style if indicatif rejects it.
         if let Ok(style) = ProgressStyle::with_template(
-            "{prefix}Uploading [{bar:40}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+            "{prefix}Uploading [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
         ) {
             bar.set_style(style.progress_chars("=> "));
         }

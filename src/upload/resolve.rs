@@ -141,3 +141,22 @@ mod tests {
         assert!(text.contains("--device <IP>"), "{text}");
     }
 }
+
+#[cfg(test)]
+mod mdns_tests {
+    use super::*;
+    use mdns_sd::ServiceInfo;
+
+    #[test]
+    fn a_local_name_answers_over_mdns() {
+        let daemon = ServiceDaemon::new().unwrap();
+        let name = format!("ferrota-mdns-{}", std::process::id());
+        let host = format!("{name}.local.");
+        let ip = "127.0.0.1";
+        let info = ServiceInfo::new("_esphomelib._tcp.local.", &name, &host, ip, 6053, None).unwrap();
+        daemon.register(info).unwrap();
+        let found = resolve(&format!("{name}.local"), 3232);
+        let _ = daemon.shutdown();
+        assert_eq!(found.unwrap(), [format!("{ip}:3232").parse().unwrap()]);
+    }
+}
