@@ -25,6 +25,8 @@ enum Command {
     Upload(UploadArgs),
     /// Check the config and update the device; a `host:` device is started here instead.
     Run(UploadArgs),
+    /// Serve diagnostics to an editor (Language Server Protocol over stdin/stdout).
+    Lsp,
 }
 
 #[derive(Debug, clap::Args)]
@@ -113,6 +115,13 @@ pub fn run() -> ExitCode {
         Command::Config(args) => config(args),
         Command::Upload(args) => upload_command(&args.options()),
         Command::Run(args) => run_command(&args.options()),
+        Command::Lsp => match crate::lsp::run() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: language server: {e}");
+                ExitCode::from(1)
+            }
+        },
     }
 }
 

@@ -8,6 +8,7 @@ pub mod compiler;
 pub mod components;
 pub mod config;
 pub mod diagnostics;
+pub mod lsp;
 pub mod schema;
 pub mod source;
 pub mod suggest;

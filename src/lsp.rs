@@ -1,0 +1,243 @@
+//! `ferrota lsp`: a language server that shows ferrota's diagnostics in editors as you type.
+//!
+//! A thin shell over [`compiler::check`]: unsaved buffers are read through the same
+//! [`FileSystem`] trait the CLI uses, every open config is re-checked on each change, and the
+//! diagnostics of every file it touched (includes, secrets) are published with UTF-16 columns.
+
+use crate::compiler;
+use crate::diagnostics::{Diagnostic, Severity};
+use crate::source::{FileSystem, RealFs, Sources};
+use crate::yaml::LoadOptions;
+use lsp_server::{Connection, Message, Notification};
+use lsp_types::notification::{
+    DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, DidSaveTextDocument, Notification as _,
+    PublishDiagnostics,
+};
+use lsp_types::{
+    DiagnosticRelatedInformation, DiagnosticSeverity, InitializeParams, Location, NumberOrString, Position,
+    PublishDiagnosticsParams, Range, ServerCapabilities, TextDocumentSyncCapability, TextDocumentSyncKind, Uri,
+};
+use std::collections::{BTreeMap, BTreeSet};
+use std::error::Error;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// Runs the server on stdin/stdout until the editor shuts it down.
+pub fn run() -> Result<(), Box<dyn Error + Send + Sync>> {
+    let (connection, threads) = Connection::stdio();
+    serve(&connection)?;
+    threads.join()?;
+    Ok(())
+}
+
+/// The server loop over any connection (tests use an in-memory one).
+pub fn serve(connection: &Connection) -> Result<(), Box<dyn Error + Send + Sync>> {
+    let capabilities = ServerCapabilities {
+        text_document_sync: Some(TextDocumentSyncCapability::Kind(TextDocumentSyncKind::FULL)),
+        ..ServerCapabilities::default()
+    };
+    let params = connection.initialize(serde_json::to_value(capabilities)?)?;
+    let _: InitializeParams = serde_json::from_value(params)?;
+    let mut state = State::default();
+    for message in &connection.receiver {
+        match message {
+            Message::Request(request) => {
+                if connection.handle_shutdown(&request)? {
+                    return Ok(());
+                }
+                // No requests beyond shutdown are advertised; answer politely anyway.
+                let reply = lsp_server::Response::new_err(
+                    request.id,
+                    lsp_server::ErrorCode::MethodNotFound as i32,
+                    format!("ferrota lsp does not handle {}", request.method),
+                );
+                connection.sender.send(Message::Response(reply))?;
+            }
+            Message::Notification(notification) => {
+                if state.apply(notification) {
+                    for params in state.check() {
+                        let note = Notification::new(PublishDiagnostics::METHOD.to_string(), params);
+                        connection.sender.send(Message::Notification(note))?;
+                    }
+                }
+            }
+            Message::Response(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Open buffers, and which files last got diagnostics (to clear them when they are fixed).
+#[derive(Default)]
+struct State {
+    buffers: BTreeMap<PathBuf, String>,
+    published: BTreeSet<PathBuf>,
+}
+
+impl State {
+    /// Applies a document notification; `true` when the documents changed.
+    fn apply(&mut self, notification: Notification) -> bool {
+        let params = notification.params;
+        match notification.method.as_str() {
+            DidOpenTextDocument::METHOD => {
+                let Ok(p) = serde_json::from_value::<lsp_types::DidOpenTextDocumentParams>(params) else { return false };
+                self.buffers.insert(uri_to_path(&p.text_document.uri), p.text_document.text);
+            }
+            DidChangeTextDocument::METHOD => {
+                let Ok(p) = serde_json::from_value::<lsp_types::DidChangeTextDocumentParams>(params) else { return false };
+                // Full sync: the last change holds the whole text.
+                let Some(change) = p.content_changes.into_iter().last() else { return false };
+                self.buffers.insert(uri_to_path(&p.text_document.uri), change.text);
+            }
+            DidCloseTextDocument::METHOD => {
+                let Ok(p) = serde_json::from_value::<lsp_types::DidCloseTextDocumentParams>(params) else { return false };
+                self.buffers.remove(&uri_to_path(&p.text_document.uri));
+            }
+            DidSaveTextDocument::METHOD => {}
+            _ => return false,
+        }
+        true
+    }
+
+    /// Checks every open device config and returns the diagnostics to publish, per file.
+    fn check(&mut self) -> Vec<PublishDiagnosticsParams> {
+        let mut by_file: BTreeMap<PathBuf, Vec<lsp_types::Diagnostic>> = BTreeMap::new();
+        let configs: Vec<PathBuf> = self.buffers.iter().filter(|(_, text)| is_device_config(text)).map(|(p, _)| p.clone()).collect();
+        for path in configs {
+            let overlay = Overlay { buffers: &self.buffers };
+            let Ok(checked) = compiler::check(&overlay, &path, &LoadOptions::default()) else { continue };
+            by_file.entry(path.clone()).or_default();
+            for d in &checked.diagnostics {
+                let Some(span) = d.span else { continue };
+                let file = checked.sources.get(span.file).path.clone();
+                let list = by_file.entry(file).or_default();
+                let converted = to_lsp(&checked.sources, d);
+                if !list.contains(&converted) {
+                    list.push(converted);
+                }
+            }
+        }
+        let stale: Vec<PathBuf> = self.published.iter().filter(|p| !by_file.contains_key(*p)).cloned().collect();
+        for path in stale {
+            by_file.insert(path, Vec::new());
+        }
+        self.published = by_file.iter().filter(|(_, d)| !d.is_empty()).map(|(p, _)| p.clone()).collect();
+        by_file
+            .into_iter()
+            .filter_map(|(path, diagnostics)| Some(PublishDiagnosticsParams { uri: path_to_uri(&path)?, diagnostics, version: None }))
+            .collect()
+    }
+}
+
+/// A device config (not an included fragment or `secrets.yaml`) has a top-level `esphome:`.
+fn is_device_config(text: &str) -> bool {
+    text.lines().any(|l| l.starts_with("esphome:"))
+}
+
+/// The file system as the editor sees it: open buffers first, then the disk.
+struct Overlay<'a> {
+    buffers: &'a BTreeMap<PathBuf, String>,
+}
+
+impl FileSystem for Overlay<'_> {
+    fn read_to_string(&self, path: &Path) -> io::Result<String> {
+        match self.buffers.get(path) {
+            Some(text) => Ok(text.clone()),
+            None => RealFs.read_to_string(path),
+        }
+    }
+
+    fn env_var(&self, name: &str) -> Option<String> {
+        RealFs.env_var(name)
+    }
+
+    fn read_dir(&self, path: &Path) -> io::Result<Vec<PathBuf>> {
+        RealFs.read_dir(path)
+    }
+}
+
+fn to_lsp(sources: &Sources, d: &Diagnostic) -> lsp_types::Diagnostic {
+    let range = |span: crate::source::Span| {
+        let file = sources.get(span.file);
+        let position = |offset: u32| {
+            let lc = file.line_col(offset as usize);
+            Position::new(lc.line as u32 - 1, lc.column_utf16 as u32 - 1)
+        };
+        Range::new(position(span.start), position(span.end))
+    };
+    let message = match &d.help {
+        Some(help) => format!("{}\nhelp: {help}", d.message),
+        None => d.message.clone(),
+    };
+    let related = d
+        .related
+        .iter()
+        .filter_map(|l| {
+            let uri = path_to_uri(&sources.get(l.span.file).path)?;
+            Some(DiagnosticRelatedInformation { location: Location::new(uri, range(l.span)), message: l.message.clone() })
+        })
+        .collect::<Vec<_>>();
+    lsp_types::Diagnostic {
+        range: d.span.map(range).unwrap_or_default(),
+        severity: Some(match d.severity {
+            Severity::Error => DiagnosticSeverity::ERROR,
+            Severity::Warning => DiagnosticSeverity::WARNING,
+        }),
+        code: Some(NumberOrString::String(d.code.to_string())),
+        source: Some("ferrota".into()),
+        message,
+        related_information: (!related.is_empty()).then_some(related),
+        ..lsp_types::Diagnostic::default()
+    }
+}
+
+/// `file:///a%20b/c.yaml` → `/a b/c.yaml`.
+fn uri_to_path(uri: &Uri) -> PathBuf {
+    let text = uri.as_str();
+    let path = text.strip_prefix("file://").unwrap_or(text);
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).and_then(|b| hex(*b)), bytes.get(i + 2).and_then(|b| hex(*b))) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    PathBuf::from(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// An absolute path as a `file://` URI (percent-encoding what URIs don't allow).
+fn path_to_uri(path: &Path) -> Option<Uri> {
+    let absolute = if path.is_absolute() { path.to_path_buf() } else { std::env::current_dir().ok()?.join(path) };
+    let mut text = String::from("file://");
+    for b in absolute.to_string_lossy().bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            text.push(b as char);
+        } else {
+            text.push_str(&format!("%{b:02X}"));
+        }
+    }
+    Uri::from_str(&text).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_and_paths_round_trip() {
+        let path = Path::new("/tmp/my device/ota ü.yaml");
+        let uri = path_to_uri(path).unwrap();
+        assert_eq!(uri.as_str(), "file:///tmp/my%20device/ota%20%C3%BC.yaml");
+        assert_eq!(uri_to_path(&uri), path);
+    }
+}

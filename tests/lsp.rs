@@ -1,0 +1,63 @@
+//! `ferrota lsp` end to end over an in-memory connection: open a broken config, get its
+//! diagnostics with editor positions; fix it, get them cleared.
+
+use lsp_server::{Connection, Message, Notification, Request, RequestId};
+use lsp_types::notification::{DidChangeTextDocument, DidOpenTextDocument, Initialized, Notification as _, PublishDiagnostics};
+use lsp_types::{PublishDiagnosticsParams, Uri};
+use std::str::FromStr;
+use std::time::Duration;
+
+fn notify<N: lsp_types::notification::Notification>(conn: &Connection, params: N::Params) {
+    conn.sender.send(Message::Notification(Notification::new(N::METHOD.to_string(), params))).unwrap();
+}
+
+fn next_diagnostics(conn: &Connection) -> PublishDiagnosticsParams {
+    loop {
+        match conn.receiver.recv_timeout(Duration::from_secs(10)).expect("the server answers") {
+            Message::Notification(n) if n.method == PublishDiagnostics::METHOD => return serde_json::from_value(n.params).unwrap(),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn publishes_and_clears_diagnostics_for_unsaved_buffers() {
+    let dir = std::env::temp_dir().join(format!("ferrota-lsp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("device.yaml");
+    let uri = Uri::from_str(&format!("file://{}", path.display())).unwrap();
+    let (client, server) = Connection::memory();
+    let handle = std::thread::spawn(move || ferrota::lsp::serve(&server).map_err(|e| e.to_string()));
+
+    let init = Request::new(RequestId::from(1), "initialize".into(), serde_json::json!({"capabilities": {}}));
+    client.sender.send(Message::Request(init)).unwrap();
+    assert!(matches!(client.receiver.recv_timeout(Duration::from_secs(10)).unwrap(), Message::Response(_)));
+    notify::<Initialized>(&client, lsp_types::InitializedParams {});
+
+    // Never saved to disk: the server must read the buffer, not the file.
+    let broken = "esphome:\n  name: test-device\nhost:\nota:\n  - platform: esphome\n    pasword: x\n";
+    notify::<DidOpenTextDocument>(&client, lsp_types::DidOpenTextDocumentParams {
+        text_document: lsp_types::TextDocumentItem::new(uri.clone(), "yaml".into(), 1, broken.into()),
+    });
+    let published = next_diagnostics(&client);
+    assert_eq!(published.uri, uri);
+    assert_eq!(published.diagnostics.len(), 1, "{:?}", published.diagnostics);
+    let d = &published.diagnostics[0];
+    assert_eq!((d.range.start.line, d.range.start.character, d.range.end.character), (5, 4, 11));
+    assert!(d.message.starts_with("[pasword] is an invalid option for [ota.esphome]. Did you mean [password]?"));
+    assert!(d.message.contains("help: rename `pasword` to `password`"));
+
+    let fixed = broken.replace("pasword", "password");
+    notify::<DidChangeTextDocument>(&client, lsp_types::DidChangeTextDocumentParams {
+        text_document: lsp_types::VersionedTextDocumentIdentifier::new(uri.clone(), 2),
+        content_changes: vec![lsp_types::TextDocumentContentChangeEvent { range: None, range_length: None, text: fixed }],
+    });
+    let cleared = next_diagnostics(&client);
+    assert_eq!(cleared.uri, uri);
+    assert!(cleared.diagnostics.is_empty(), "{:?}", cleared.diagnostics);
+
+    let shutdown = Request::new(RequestId::from(2), "shutdown".into(), serde_json::Value::Null);
+    client.sender.send(Message::Request(shutdown)).unwrap();
+    client.sender.send(Message::Notification(Notification::new("exit".into(), serde_json::Value::Null))).unwrap();
+    handle.join().unwrap().unwrap();
+}
