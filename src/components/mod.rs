@@ -173,6 +173,15 @@ fn platform_list(engine: &mut Engine, node: &Node, component: &str) -> Option<It
         }
     };
     let old_style = matches!(node.value, Value::Map(_));
+    if old_style && node.get("platform").is_some() {
+        let d = Diagnostic::warning(
+            "config::platform-mapping",
+            node.span,
+            format!("`{component}:` takes a list of platform entries; this single mapping is read as a list of one"),
+        )
+        .with_help(format!("write `- platform: …` under `{component}:`, as ESPHome has since 2024.6"));
+        engine.diagnostics.push(d);
+    }
     let shared = registry.component(component).map(|c| c.config.clone()).unwrap_or_default();
     let mut out = Vec::new();
     let mut ok = true;
