@@ -163,15 +163,7 @@ fn unknown_component(engine: &mut Engine, entry: &Entry, name: &str) {
 fn platform_list(engine: &mut Engine, node: &Node, component: &str) -> Option<Item> {
     let registry = engine.registry;
     // A single mapping (the pre-2024.6 style) or scalar counts as a one-entry list, as in ESPHome.
-    let single;
-    let items: &[Node] = match &node.value {
-        Value::Seq(items) => items,
-        Value::Null => &[],
-        _ => {
-            single = [node.clone()];
-            &single
-        }
-    };
+    let items = node.as_list();
     let old_style = matches!(node.value, Value::Map(_));
     if old_style && node.get("platform").is_some() {
         let d = Diagnostic::warning(

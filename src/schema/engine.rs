@@ -322,15 +322,7 @@ impl<'a> Engine<'a> {
     }
 
     fn list(&mut self, node: &Node, item_ty: &Type, name: &str) -> Option<Item> {
-        let single;
-        let items: &[Node] = match &node.value {
-            Value::Seq(items) => items,
-            Value::Null => &[],
-            _ => {
-                single = [node.clone()];
-                &single
-            }
-        };
+        let items = node.as_list();
         let mut out = Vec::new();
         let mut ok = true;
         for (i, item) in items.iter().enumerate() {
@@ -398,6 +390,12 @@ impl<'a> Engine<'a> {
                 return ok.then(|| Item::new(Val::List(out), Some(node.span)));
             }
             Value::Map(_) if node.get("then").is_some() => one(self, node)?,
+            Value::Null => {
+                let invalid = Invalid::new(format!("expected a dictionary, got {}", node.value.kind()))
+                    .help(format!("list the actions under `{name}:`, e.g. `- logger.log: \"hello\"`"));
+                self.error("schema::automation", node.span, invalid);
+                return None;
+            }
             _ => {
                 // A list of actions or a single action: one automation with default trigger keys.
                 let actions = self.actions(node, args)?;
@@ -415,14 +413,7 @@ impl<'a> Engine<'a> {
 
     /// A list of actions (or one action), each a mapping with exactly one action name.
     pub fn actions(&mut self, node: &Node, args: &[(String, String)]) -> Option<Item> {
-        let single;
-        let items: &[Node] = match &node.value {
-            Value::Seq(items) => items,
-            _ => {
-                single = [node.clone()];
-                &single
-            }
-        };
+        let items = node.as_list();
         let mut out = Vec::new();
         let mut ok = true;
         for (i, item) in items.iter().enumerate() {

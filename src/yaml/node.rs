@@ -61,6 +61,16 @@ impl Node {
         }
     }
 
+    /// ESPHome's `ensure_list`: a list as it is, null as an empty list, anything else as a
+    /// list of one.
+    pub fn as_list(&self) -> std::borrow::Cow<'_, [Node]> {
+        match &self.value {
+            Value::Seq(items) => std::borrow::Cow::Borrowed(items),
+            Value::Null => std::borrow::Cow::Borrowed(&[]),
+            _ => std::borrow::Cow::Owned(vec![self.clone()]),
+        }
+    }
+
     pub fn is_null(&self) -> bool {
         matches!(self.value, Value::Null)
     }
