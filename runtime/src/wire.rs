@@ -1,4 +1,6 @@
-//! Byte values of ESPHome's native OTA protocol (spec §1.2), as the device sees them.
+//! Byte values of ESPHome's native OTA protocol (spec §1.2), for both ends: the device here and
+//! the client in `ferrota upload`. Values only a client meets (MD5 auth, gzip) are here too, so
+//! every byte of the protocol is defined once.
 
 /// The five bytes every client opens with.
 pub const MAGIC: [u8; 5] = [0x6C, 0x26, 0xF7, 0x5C, 0x45];
@@ -13,6 +15,9 @@ pub const OTA_TYPE_APP: u8 = 0x00;
 pub mod response {
     /// First byte of the magic ack.
     pub const OK: u8 = 0x00;
+    /// The device asks for MD5 challenge/response; a 32-hex nonce follows (devices before
+    /// 2025.10; this device never asks for it).
+    pub const REQUEST_AUTH: u8 = 0x01;
     /// The device asks for SHA-256 challenge/response; a 64-hex nonce follows.
     pub const REQUEST_SHA256_AUTH: u8 = 0x02;
     /// Feature ack without compression (legacy, non-extended clients).
@@ -29,12 +34,16 @@ pub mod response {
     pub const UPDATE_END_OK: u8 = 0x45;
     /// Version 2: one per 8192 received bytes, plus one for a final partial block.
     pub const CHUNK_OK: u8 = 0x47;
+    /// Legacy feature ack: the device wants a gzip image (ESP8266; this device never asks).
+    pub const SUPPORTS_COMPRESSION: u8 = 0x46;
     /// Extended feature ack marker; a server flags byte follows.
     pub const FEATURE_FLAGS: u8 = 0x48;
 }
 
 /// Bits of the client feature byte.
 pub mod client_feature {
+    /// The client can send a gzip image when the device asks for it.
+    pub const COMPRESSION: u8 = 0x01;
     /// The client can do SHA-256 challenge/response.
     pub const SHA256_AUTH: u8 = 0x02;
     /// The client understands `48` + flags and sends an OTA-type byte.
@@ -45,6 +54,8 @@ pub mod client_feature {
 
 /// Bits of the server flags byte that follows `48`.
 pub mod server_feature {
+    /// The device wants a gzip image (ESP8266; this device never sets it).
+    pub const COMPRESSION: u8 = 0x01;
     /// Binding: the device expects two sizes and a raw deflate stream.
     pub const DEFLATE: u8 = 0x08;
 }

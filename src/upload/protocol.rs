@@ -16,21 +16,9 @@ use sha2::Sha256;
 use super::errors::{Step, UploadError};
 use super::image::{hex, Image};
 
-/// Wire bytes the device crate does not define (it never sends or reads them); defined once here.
-pub mod extra {
-    /// The device asks for MD5 challenge/response; a 32-hex nonce follows (devices before 2025.10).
-    pub const REQUEST_AUTH: u8 = 0x01;
-    /// Legacy feature ack: the device wants a gzip image.
-    pub const SUPPORTS_COMPRESSION: u8 = 0x46;
-    /// Client feature bit: can send gzip when asked.
-    pub const CLIENT_COMPRESSION: u8 = 0x01;
-    /// Server flag (after `48`): the device wants gzip.
-    pub const SERVER_COMPRESSION: u8 = 0x01;
-}
-
 /// Every feature this client implements: gzip, SHA-256 auth, the extended protocol and
 /// streaming deflate (0x17, what ESPHome 2026.10 sends without an encryption key).
-pub const ALL_FEATURES: u8 = extra::CLIENT_COMPRESSION
+pub const ALL_FEATURES: u8 = client_feature::COMPRESSION
     | client_feature::SHA256_AUTH
     | client_feature::EXTENDED_PROTOCOL
     | client_feature::DEFLATE;
@@ -344,17 +332,17 @@ impl Client {
                     self.state = State::FeatureFlags;
                 }
                 response::HEADER_OK => self.negotiated(0),
-                extra::SUPPORTS_COMPRESSION => self.negotiated(extra::SERVER_COMPRESSION),
+                response::SUPPORTS_COMPRESSION => self.negotiated(server_feature::COMPRESSION),
                 _ => self.unexpected(byte),
             },
             State::FeatureFlags => self.negotiated(byte),
             State::Auth => match byte {
                 response::AUTH_OK => self.authenticated(None),
-                extra::REQUEST_AUTH | response::REQUEST_SHA256_AUTH => {
+                response::REQUEST_AUTH | response::REQUEST_SHA256_AUTH => {
                     if self.password.is_none() {
                         return self.fail(UploadError::PasswordRequired);
                     }
-                    let method = if byte == extra::REQUEST_AUTH { AuthMethod::Md5 } else { AuthMethod::Sha256 };
+                    let method = if byte == response::REQUEST_AUTH { AuthMethod::Md5 } else { AuthMethod::Sha256 };
                     self.state = State::Nonce(method);
                 }
                 _ => self.unexpected(byte),
@@ -434,7 +422,7 @@ impl Client {
         let offered = |bit: u8| self.features & bit != 0;
         self.mode = if self.extended && flags & server_feature::DEFLATE != 0 && offered(client_feature::DEFLATE) {
             Compression::Deflate
-        } else if flags & extra::SERVER_COMPRESSION != 0 && offered(extra::CLIENT_COMPRESSION) {
+        } else if flags & server_feature::COMPRESSION != 0 && offered(client_feature::COMPRESSION) {
             Compression::Gzip
         } else {
             Compression::None
