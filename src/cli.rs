@@ -21,12 +21,40 @@ pub struct Cli {
 enum Command {
     /// Validate a device config and print it with every default filled in.
     Config(ConfigArgs),
+    /// Generate the config's Rust firmware project and build it; prints the image's path last.
+    Compile(CompileArgs),
     /// Update devices over the air with an image (ESPHome's OTA protocol, or the web server).
     Upload(UploadArgs),
     /// Check the config and update the device; a `host:` device is started here instead.
     Run(UploadArgs),
     /// Serve diagnostics to an editor (Language Server Protocol over stdin/stdout).
     Lsp,
+}
+
+#[derive(Debug, clap::Args)]
+struct CompileArgs {
+    /// The device YAML.
+    config: PathBuf,
+    /// Where the Cargo project goes (default `.ferrota/build/<name>/` beside the config).
+    #[arg(long, value_name = "DIR")]
+    build_dir: Option<PathBuf>,
+    /// Write the project but don't build it (prints the project folder instead of the image).
+    #[arg(long)]
+    only_generate: bool,
+    /// Override a substitution: `-s name value` (repeatable).
+    #[arg(short = 's', long = "substitution", num_args = 2, value_names = ["KEY", "VALUE"])]
+    substitutions: Vec<String>,
+}
+
+impl CompileArgs {
+    fn options(self) -> crate::codegen::command::CompileOptions {
+        crate::codegen::command::CompileOptions {
+            config: self.config,
+            build_dir: self.build_dir,
+            only_generate: self.only_generate,
+            substitutions: self.substitutions.chunks(2).map(|kv| (kv[0].clone(), kv[1].clone())).collect(),
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -113,6 +141,7 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Config(args) => config(args),
+        Command::Compile(args) => crate::codegen::command::compile_command(&args.options()),
         Command::Upload(args) => upload_command(&args.options()),
         Command::Run(args) => run_command(&args.options()),
         Command::Lsp => match crate::lsp::run() {

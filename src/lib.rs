@@ -4,6 +4,7 @@
 //! `schema/` ([`schema`], [`components`]) and reports every problem as a [`diagnostics::Diagnostic`].
 
 pub mod cli;
+pub mod codegen;
 pub mod compiler;
 pub mod components;
 pub mod config;

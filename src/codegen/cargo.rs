@@ -1,0 +1,106 @@
+//! Builds a generated project with cargo and reads its JSON messages: the built executable,
+//! and rustc's diagnostics, those inside user code mapped back to the YAML.
+
+use super::{Generated, SourceMap};
+use crate::diagnostics::Diagnostic;
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// What a build produced.
+#[derive(Debug, Default)]
+pub struct Build {
+    /// The executable (an ELF for the chips), when the build succeeded.
+    pub executable: Option<PathBuf>,
+    /// rustc's errors and warnings inside lambdas, at their YAML place.
+    pub diagnostics: Vec<Diagnostic>,
+    /// rustc's other messages as rustc rendered them (a bug in the templates, or the toolchain).
+    pub other: Vec<String>,
+}
+
+/// Runs `cargo build --release` for `project` into `target_dir`. cargo's progress goes to our
+/// stderr; `Err` only when cargo can't be run at all.
+pub fn build(project: &Generated, target_dir: &Path) -> std::io::Result<Build> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .arg("build")
+        .arg("--release")
+        .arg("--message-format=json")
+        .arg("--manifest-path")
+        .arg(project.dir.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(target_dir);
+    if let Some(triple) = project.target.triple {
+        command.arg("--target").arg(triple);
+    }
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn()?;
+    let mut build = Build::default();
+    let mut executable = None;
+    if let Some(stdout) = child.stdout.take() {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let Ok(message) = serde_json::from_str::<Value>(&line) else { continue };
+            read_message(&message, project, &mut build, &mut executable);
+        }
+    }
+    if child.wait()?.success() {
+        build.executable = executable;
+    }
+    Ok(build)
+}
+
+fn read_message(message: &Value, project: &Generated, build: &mut Build, executable: &mut Option<PathBuf>) {
+    let ours = message["package_id"].as_str().is_some_and(|id| id.contains(&format!("#{}@", project.package)) || id.contains(&format!("/{}#", project.package)));
+    match message["reason"].as_str() {
+        Some("compiler-artifact") if ours => {
+            if let Some(exe) = message["executable"].as_str() {
+                *executable = Some(PathBuf::from(exe));
+            }
+        }
+        Some("compiler-message") if ours => {
+            let diagnostic = &message["message"];
+            match to_yaml(diagnostic, &project.map) {
+                Some(d) => build.diagnostics.push(d),
+                None => {
+                    if let Some(rendered) = diagnostic["rendered"].as_str() {
+                        build.other.push(rendered.to_string());
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A rustc diagnostic whose primary span is in user code, as a diagnostic at the YAML.
+fn to_yaml(message: &Value, map: &SourceMap) -> Option<Diagnostic> {
+    let spans = message["spans"].as_array()?;
+    let primary = spans.iter().find(|s| s["is_primary"].as_bool() == Some(true))?;
+    let file = Path::new(primary["file_name"].as_str()?);
+    let start = usize::try_from(primary["byte_start"].as_u64()?).ok()?;
+    let end = usize::try_from(primary["byte_end"].as_u64()?).ok()?;
+    let span = map.yaml_span(file, start, end)?;
+    let text = message["message"].as_str().unwrap_or("rustc failed");
+    let text = match message["code"]["code"].as_str() {
+        Some(code) => format!("{text} [rustc {code}]"),
+        None => text.to_string(),
+    };
+    let mut d = match message["level"].as_str() {
+        Some("error") => Diagnostic::error("rustc", span, text),
+        _ => Diagnostic::warning("rustc", span, text),
+    };
+    if let Some(label) = primary["label"].as_str() {
+        d = d.with_label(label);
+    }
+    let help: Vec<String> = message["children"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| Some(format!("{}: {}", c["level"].as_str()?, c["message"].as_str()?)))
+        .collect();
+    if !help.is_empty() {
+        d = d.with_help(help.join("\n"));
+    }
+    Some(d)
+}

@@ -1,0 +1,128 @@
+//! `ferrota compile`: check the config, generate the project, build it, leave the image where
+//! `ferrota upload` looks for it. Progress goes to stderr; the last stdout line is the image's
+//! path (with `--only-generate`, the project folder), so scripts can pick it up.
+
+use super::{cargo, image, Options};
+use crate::compiler;
+use crate::diagnostics::{render_terminal, Diagnostic};
+use crate::source::RealFs;
+use crate::yaml::LoadOptions;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// What `ferrota compile` was asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct CompileOptions {
+    pub config: PathBuf,
+    /// Instead of `<config dir>/.ferrota/build/<name>/`.
+    pub build_dir: Option<PathBuf>,
+    pub only_generate: bool,
+    pub substitutions: Vec<(String, String)>,
+}
+
+/// Exit codes: 0 built, 2 a problem in the config (including rustc errors in lambdas), 1
+/// anything else (unreadable file, cargo missing, a build failure outside user code).
+pub fn compile_command(options: &CompileOptions) -> ExitCode {
+    let load = LoadOptions { substitutions: options.substitutions.clone() };
+    let checked = match compiler::check(&RealFs, &options.config, &load) {
+        Ok(checked) => checked,
+        Err(e) => {
+            eprintln!("ERROR cannot read {}: {e}", options.config.display());
+            return ExitCode::from(1);
+        }
+    };
+    let show = |diagnostics: &[Diagnostic]| {
+        if !diagnostics.is_empty() {
+            let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            eprint!("{}", render_terminal(&checked.sources, diagnostics, color));
+        }
+    };
+    let name = checked.config.get("esphome").and_then(|e| e.get("name")).and_then(|n| n.as_str()).unwrap_or("device").to_string();
+    let out_dir = options.build_dir.clone().unwrap_or_else(|| default_build_dir(&options.config, &name));
+    let runtime = super::default_runtime();
+    let runtime = match std::fs::canonicalize(&runtime) {
+        Ok(path) if path.join("Cargo.toml").is_file() => path,
+        _ => {
+            eprintln!("ERROR the ferrota-ota crate is not at {}: set FERROTA_RUNTIME to the `runtime/` folder of a ferrota checkout", runtime.display());
+            return ExitCode::from(1);
+        }
+    };
+    let started = Instant::now();
+    let generated = match super::generate(&checked, &Options { out_dir: out_dir.clone(), runtime }) {
+        Ok(generated) => generated,
+        Err(diagnostics) => {
+            show(&diagnostics);
+            return failed(&diagnostics, &options.config);
+        }
+    };
+    show(&checked.diagnostics);
+    show(&generated.warnings);
+    eprintln!(
+        "INFO Generated {} for {} in {:.1} ms ({} file{} written, {} unchanged)",
+        out_dir.display(),
+        generated.target.chip,
+        started.elapsed().as_secs_f64() * 1000.0,
+        generated.written.len(),
+        if generated.written.len() == 1 { "" } else { "s" },
+        generated.unchanged
+    );
+    if options.only_generate {
+        println!("{}", out_dir.display());
+        return ExitCode::SUCCESS;
+    }
+    if !generated.target.buildable {
+        eprintln!(
+            "ERROR the {} needs Espressif's Xtensa Rust toolchain (`espup install`), which this machine doesn't have; build it there with `cargo +esp build --release` in {}",
+            generated.target.chip,
+            out_dir.display()
+        );
+        return ExitCode::from(1);
+    }
+    let target_dir = super::target_dir(&generated.target);
+    eprintln!("INFO Building {} (cargo build --release, target dir {})", generated.package, target_dir.display());
+    let build = match cargo::build(&generated, &target_dir) {
+        Ok(build) => build,
+        Err(e) => {
+            eprintln!("ERROR cannot run cargo: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    show(&build.diagnostics);
+    for message in &build.other {
+        eprint!("{message}");
+    }
+    let Some(executable) = build.executable else {
+        if build.diagnostics.iter().any(Diagnostic::is_error) {
+            let errors = build.diagnostics.iter().filter(|d| d.is_error()).count();
+            eprintln!("ERROR {errors} error{} in the config's lambdas", if errors == 1 { "" } else { "s" });
+            return ExitCode::from(2);
+        }
+        eprintln!("ERROR the generated project did not build (see cargo's messages above)");
+        return ExitCode::from(1);
+    };
+    let image = image::image_path(&out_dir);
+    if let Err(e) = std::fs::read(&executable).and_then(|bytes| image::install(&image, &bytes)) {
+        eprintln!("ERROR cannot write {}: {e}", image.display());
+        return ExitCode::from(1);
+    }
+    let size = std::fs::metadata(&image).map(|m| m.len()).unwrap_or(0);
+    eprintln!("INFO Firmware image {} ({size} bytes) built in {:.1} s", image.display(), started.elapsed().as_secs_f64());
+    println!("{}", image.display());
+    ExitCode::SUCCESS
+}
+
+/// Where the project of config `config` for device `name` goes: the folder the uploader takes
+/// the image from by default.
+pub fn default_build_dir(config: &Path, name: &str) -> PathBuf {
+    let image = crate::upload::target::default_image_path(config, name);
+    image.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+fn failed(diagnostics: &[Diagnostic], config: &Path) -> ExitCode {
+    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+    let internal = diagnostics.iter().any(|d| matches!(d.code, "codegen::write" | "codegen::template"));
+    eprintln!("ERROR {} can't be compiled: {errors} error{}", config.display(), if errors == 1 { "" } else { "s" });
+    ExitCode::from(if internal { 1 } else { 2 })
+}

@@ -1,0 +1,541 @@
+//! The validated config turned into what the templates print: plain serde structs, with every
+//! piece of user code as a [`Code`] region and every YAML string still a plain string (the
+//! templates' filters escape them).
+
+use super::lambda::{check_code, Region};
+use super::printf;
+use super::target::Target;
+use crate::config::{Config, Field, Item, Val};
+use crate::diagnostics::Diagnostic;
+use crate::source::{Sources, Span};
+use serde::Serialize;
+use std::path::Path;
+
+/// Everything a target's templates need.
+#[derive(Debug, Serialize)]
+pub struct Model {
+    /// `esphome: name`.
+    pub name: String,
+    pub friendly_name: String,
+    /// The config file, relative to its own folder.
+    pub config_file: String,
+    /// The Cargo package (and binary) name.
+    pub package: String,
+    /// Where the `ferrota-ota` crate is (a path dependency).
+    pub runtime: String,
+    pub target: Target,
+    pub ota: Option<Ota>,
+    pub safe_mode: SafeMode,
+    pub wifi: Option<Wifi>,
+    pub web_server: Option<WebServer>,
+    /// `esphome: on_boot`, highest priority first.
+    pub on_boot: Vec<Trigger>,
+    /// `esphome: on_shutdown`, highest priority first.
+    pub on_shutdown: Vec<Trigger>,
+    pub on_safe_mode: Vec<String>,
+    pub ota_hooks: OtaHooks,
+    pub automations: Vec<Automation>,
+    pub lambdas: Vec<Lambda>,
+}
+
+/// `ota: - platform: esphome`.
+#[derive(Debug, Serialize)]
+pub struct Ota {
+    /// Its field in `Components` (its id).
+    pub field: String,
+    pub port: u16,
+    pub version: u8,
+    /// `None` when the YAML has no `password:`; `""` also means no auth.
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SafeMode {
+    pub disabled: bool,
+    pub num_attempts: u32,
+    pub boot_is_good_after_ms: u64,
+    pub reboot_timeout_ms: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Wifi {
+    pub ssid: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WebServer {
+    pub port: u16,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// `ota: - platform: web_server`: `/update` takes firmware.
+    pub ota: bool,
+}
+
+/// A boot or shutdown automation to call.
+#[derive(Debug, Serialize)]
+pub struct Trigger {
+    pub automation: String,
+    pub priority: f64,
+}
+
+/// The automations wired to the OTA component's callbacks.
+#[derive(Debug, Default, Serialize)]
+pub struct OtaHooks {
+    pub on_begin: Vec<String>,
+    pub on_progress: Vec<String>,
+    pub on_end: Vec<String>,
+    pub on_error: Vec<String>,
+    pub on_state_change: Vec<String>,
+}
+
+/// One automation (`then:` list) as a function.
+#[derive(Debug, Serialize)]
+pub struct Automation {
+    pub name: String,
+    /// Where it is, for the doc comment: `on_boot (priority 600) at host-device.yaml:5`.
+    pub doc: String,
+    pub args: Vec<Arg>,
+    /// Whether any action needs the components (else the parameter is `_components`).
+    pub uses_components: bool,
+    pub actions: Vec<Action>,
+}
+
+/// A trigger variable, e.g. `x: f32`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Arg {
+    pub name: String,
+    /// Its Rust type: `f32`, `u8`, `ferrota_ota::OtaState`.
+    pub ty: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Action {
+    /// Calls a lambda function with the components it names and the trigger variables.
+    Lambda { function: String, components: Vec<String>, args: Vec<String> },
+    /// `logger.log`: `format` is a complete Rust format string (level and tag included).
+    Log { format: String, args: Vec<Code> },
+    /// `logger.log` below the logger's level: compiled out, as ESPHome does.
+    LogDropped { level: String, logger_level: String },
+    Delay { ms: u64 },
+}
+
+/// A lambda as a function of the components it uses and the trigger variables.
+#[derive(Debug, Serialize)]
+pub struct Lambda {
+    pub name: String,
+    pub doc: String,
+    pub components: Vec<Param>,
+    pub args: Vec<Arg>,
+    pub body: Code,
+}
+
+/// A lambda parameter: a component by reference.
+#[derive(Debug, Serialize)]
+pub struct Param {
+    pub name: String,
+    /// Its type, e.g. `ferrota_ota::OtaComponent`.
+    pub ty: String,
+}
+
+/// User code, placed by the templates' `code` filter.
+#[derive(Debug, Clone, Serialize)]
+pub struct Code {
+    pub region: usize,
+    pub text: String,
+}
+
+/// The ids lambdas can name, with their Rust types. Everything else with an id is a component
+/// ferrota's firmware has no Rust object for yet.
+const REACHABLE: &[(&str, &str)] = &[("ota.esphome", "ferrota_ota::OtaComponent")];
+
+/// What the model needs besides the config.
+pub struct Inputs<'a> {
+    pub config: &'a Config,
+    pub sources: &'a Sources,
+    pub config_path: &'a Path,
+    pub target: Target,
+    pub runtime: String,
+}
+
+/// Builds the model; the code regions are returned alongside, indexed by `Code::region`.
+pub fn build(inputs: Inputs<'_>) -> Result<(Model, Vec<Region>), Vec<Diagnostic>> {
+    let config = inputs.config;
+    let text = |item: Option<&Item>, key: &str| item.and_then(|i| i.get(key)).and_then(Item::as_str).unwrap_or("").to_string();
+    let mut b = Builder {
+        sources: inputs.sources,
+        ids: declared_ids(config),
+        regions: Vec::new(),
+        diagnostics: Vec::new(),
+        lambdas: Vec::new(),
+        automations: Vec::new(),
+        config_dir: inputs.config_path.parent().unwrap_or(Path::new("")).to_path_buf(),
+        logger_level: config.get("logger").map(|l| text(Some(l), "level")),
+    };
+    let core = config.get("esphome");
+    let name = text(core, "name");
+
+    let ota_entry = config.get("ota").and_then(|o| o.items().iter().find(|e| e.get("platform").and_then(Item::as_str) == Some("esphome")));
+    let ota = ota_entry.map(|e| Ota {
+        field: e.id().unwrap_or("ota").to_string(),
+        port: e.get("port").and_then(Item::as_int).and_then(|p| u16::try_from(p).ok()).unwrap_or(8082),
+        version: if e.get("version").and_then(Item::as_int) == Some(1) { 1 } else { 2 },
+        password: e.get("password").and_then(Item::as_str).map(str::to_string),
+    });
+
+    let mut on_boot = b.triggers(core, "on_boot");
+    let mut on_shutdown = b.triggers(core, "on_shutdown");
+    // Highest priority first; `sort_by` is stable, so equal priorities keep the YAML order.
+    on_boot.sort_by(|a, b| b.priority.total_cmp(&a.priority));
+    on_shutdown.sort_by(|a, b| b.priority.total_cmp(&a.priority));
+    let safe_mode_item = config.get("safe_mode");
+    let on_safe_mode = b.hooks(safe_mode_item, "on_safe_mode", "safe_mode", &[]);
+    let ota_hooks = OtaHooks {
+        on_begin: b.hooks(ota_entry, "on_begin", "ota", &[]),
+        on_progress: b.hooks(ota_entry, "on_progress", "ota", &[("x", "f32")]),
+        on_end: b.hooks(ota_entry, "on_end", "ota", &[]),
+        on_error: b.hooks(ota_entry, "on_error", "ota", &[("x", "u8")]),
+        on_state_change: b.hooks(ota_entry, "on_state_change", "ota", &[("state", "ferrota_ota::OtaState")]),
+    };
+    if let Some(abort) = ota_entry.and_then(|e| e.field("on_abort")) {
+        b.diagnostics.push(
+            Diagnostic::warning("codegen::never-fires", abort.key_span, "`on_abort` never fires with `platform: esphome` (in ESPHome neither); it is left out")
+                .with_help("use `on_error` for failed updates"),
+        );
+    }
+    b.refuse_unsupported(config);
+
+    let safe_mode = SafeMode {
+        disabled: safe_mode_item.and_then(|s| s.get("disabled")).and_then(Item::as_bool).unwrap_or(safe_mode_item.is_none()),
+        num_attempts: safe_mode_item.and_then(|s| s.get("num_attempts")).and_then(Item::as_int).and_then(|n| u32::try_from(n).ok()).unwrap_or(10),
+        boot_is_good_after_ms: safe_mode_item.and_then(|s| s.get("boot_is_good_after")).and_then(Item::as_millis).unwrap_or(60_000),
+        reboot_timeout_ms: safe_mode_item.and_then(|s| s.get("reboot_timeout")).and_then(Item::as_millis).unwrap_or(300_000),
+    };
+    let wifi = config.get("wifi").and_then(|w| {
+        // The first of `networks:` with the highest priority, or the top-level ssid.
+        let best = w.get("networks").and_then(|n| n.items().iter().max_by_key(|n| n.get("priority").and_then(Item::as_int).unwrap_or(0)));
+        let from = best.unwrap_or(w);
+        let ssid = from.get("ssid").and_then(Item::as_str)?;
+        Some(Wifi { ssid: ssid.to_string(), password: text(Some(from), "password") })
+    });
+    let web_server = config.get("web_server").map(|w| WebServer {
+        port: w.get("port").and_then(Item::as_int).and_then(|p| u16::try_from(p).ok()).unwrap_or(80),
+        username: w.get("auth").and_then(|a| a.get("username")).and_then(Item::as_str).map(str::to_string),
+        password: w.get("auth").and_then(|a| a.get("password")).and_then(Item::as_str).map(str::to_string),
+        ota: config.get("ota").is_some_and(|o| o.items().iter().any(|e| e.get("platform").and_then(Item::as_str) == Some("web_server"))),
+    });
+
+    if b.diagnostics.iter().any(Diagnostic::is_error) {
+        return Err(b.diagnostics);
+    }
+    let model = Model {
+        package: format!("ferrota-{name}"),
+        friendly_name: text(core, "friendly_name"),
+        name,
+        config_file: b.relative(inputs.config_path),
+        runtime: inputs.runtime,
+        target: inputs.target,
+        ota,
+        safe_mode,
+        wifi,
+        web_server,
+        on_boot,
+        on_shutdown,
+        on_safe_mode,
+        ota_hooks,
+        automations: b.automations,
+        lambdas: b.lambdas,
+    };
+    Ok((model, b.regions))
+}
+
+/// Warnings (the diagnostics that don't stop generation) found while building the model.
+pub fn warnings(config: &Config) -> Vec<Diagnostic> {
+    const HANDLED: &[&str] = &["esphome", "host", "esp32", "rp2040", "logger", "ota", "safe_mode", "wifi", "web_server", "network", "mdns", "preferences"];
+    let mut out = Vec::new();
+    for field in &config.components {
+        if field.key_span.is_some() && !HANDLED.contains(&field.key.as_str()) && !crate::components::TARGET_PLATFORMS.contains(&field.key.as_str()) {
+            out.push(
+                Diagnostic::warning("codegen::ignored", field.key_span, format!("ferrota's firmware has no `{}` yet: it is left out of the build", field.key))
+                    .with_help("remove it, or build this device with ESPHome if you need it"),
+            );
+        }
+    }
+    if config.target() == Some("host") {
+        for key in ["wifi", "web_server"] {
+            if let Some(f) = config.components.iter().find(|f| f.key == key && f.key_span.is_some()) {
+                out.push(Diagnostic::warning("codegen::ignored", f.key_span, format!("a host device uses this computer's network: `{key}` is left out")));
+            }
+        }
+    }
+    out
+}
+
+/// A declared id: its name, what it belongs to (`ota.esphome`, `wifi` …) and where.
+struct DeclaredId {
+    name: String,
+    kind: String,
+}
+
+fn declared_ids(config: &Config) -> Vec<DeclaredId> {
+    fn walk(item: &Item, kind: &str, out: &mut Vec<DeclaredId>) {
+        match &item.value {
+            Val::Map(fields) => {
+                for f in fields {
+                    match &f.value.value {
+                        Val::Id { name, auto: false } if f.key == "id" => out.push(DeclaredId { name: name.clone(), kind: kind.to_string() }),
+                        _ => walk(&f.value, &format!("{kind}.{}", f.key), out),
+                    }
+                }
+            }
+            Val::List(items) => {
+                for i in items {
+                    match i.get("platform").and_then(Item::as_str) {
+                        Some(p) => walk(i, &format!("{kind}.{p}"), out),
+                        None => walk(i, kind, out),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for f in &config.components {
+        walk(&f.value, &f.key, &mut out);
+    }
+    out
+}
+
+struct Builder<'a> {
+    sources: &'a Sources,
+    ids: Vec<DeclaredId>,
+    regions: Vec<Region>,
+    diagnostics: Vec<Diagnostic>,
+    lambdas: Vec<Lambda>,
+    automations: Vec<Automation>,
+    config_dir: std::path::PathBuf,
+    logger_level: Option<String>,
+}
+
+const LEVELS: &[&str] = &["NONE", "ERROR", "WARN", "INFO", "CONFIG", "DEBUG", "VERBOSE", "VERY_VERBOSE"];
+
+impl Builder<'_> {
+    /// A path as the generated comments show it: relative to the config's folder.
+    fn relative(&self, path: &Path) -> String {
+        path.strip_prefix(&self.config_dir).unwrap_or(path).display().to_string()
+    }
+
+    /// `file:line` of a span.
+    fn place(&self, span: Option<Span>) -> String {
+        match span {
+            Some(s) => {
+                let file = self.sources.get(s.file);
+                format!("{}:{}", self.relative(&file.path), file.line_col(s.start as usize).line)
+            }
+            None => "(default)".into(),
+        }
+    }
+
+    /// The `on_boot`/`on_shutdown` automations of `esphome:`.
+    fn triggers(&mut self, core: Option<&Item>, key: &str) -> Vec<Trigger> {
+        let Some(list) = core.and_then(|c| c.get(key)) else { return Vec::new() };
+        let mut out = Vec::new();
+        for automation in list.items() {
+            let priority = match automation.get("priority").map(|p| &p.value) {
+                Some(Val::Float(f)) => *f,
+                Some(Val::Int(i)) => *i as f64,
+                _ => 600.0,
+            };
+            let doc = format!("`esphome: {key}` (priority {priority}) at {}", self.place(automation.span));
+            let name = self.automation(key, doc, automation, &[]);
+            out.push(Trigger { automation: name, priority });
+        }
+        out
+    }
+
+    /// The automations under `key` of a component, as function names.
+    fn hooks(&mut self, owner: Option<&Item>, key: &str, prefix: &str, args: &[(&str, &str)]) -> Vec<String> {
+        let Some(list) = owner.and_then(|o| o.get(key)) else { return Vec::new() };
+        let mut out = Vec::new();
+        for automation in list.items() {
+            let doc = format!("`{prefix}: {key}` at {}", self.place(automation.span));
+            out.push(self.automation(&format!("{prefix}_{key}"), doc, automation, args));
+        }
+        out
+    }
+
+    /// One automation's actions as a function; returns its name.
+    fn automation(&mut self, base: &str, doc: String, automation: &Item, args: &[(&str, &str)]) -> String {
+        let name = format!("{base}_{}", self.automations.iter().filter(|a| a.name.starts_with(&format!("{base}_"))).count() + 1);
+        let args: Vec<Arg> = args.iter().map(|(n, t)| Arg { name: n.to_string(), ty: t.to_string() }).collect();
+        let mut actions = Vec::new();
+        let mut uses_components = false;
+        for action in automation.get("then").map(Item::items).unwrap_or_default() {
+            let Some(field) = action.fields().first() else { continue };
+            match field.key.as_str() {
+                "lambda" => {
+                    if let Some(a) = self.lambda(field, &args) {
+                        uses_components |= matches!(&a, Action::Lambda { components, .. } if !components.is_empty());
+                        actions.push(a);
+                    }
+                }
+                "logger.log" => {
+                    let (action, uses) = self.log(&field.value);
+                    uses_components |= uses;
+                    actions.extend(action);
+                }
+                "delay" => actions.push(Action::Delay { ms: field.value.as_millis().unwrap_or(0) }),
+                other => self.diagnostics.push(Diagnostic::error(
+                    "codegen::action",
+                    field.key_span,
+                    format!("ferrota's code generator has no `{other}` action yet"),
+                )),
+            }
+        }
+        self.automations.push(Automation { name: name.clone(), doc, args, uses_components, actions });
+        name
+    }
+
+    /// A `lambda:` action: the code becomes a function of the components it names.
+    fn lambda(&mut self, field: &Field, args: &[Arg]) -> Option<Action> {
+        let code = field.value.as_str().unwrap_or("");
+        let span = field.value.span?;
+        let mut components: Vec<Param> = Vec::new();
+        for (name, _) in crate::components::ids::lambda_references(code) {
+            let ty = self.reachable(&name, span, args)?;
+            if !components.iter().any(|p| p.name == name) {
+                components.push(Param { name, ty });
+            }
+        }
+        let body = self.code(span, code)?;
+        let name = format!("lambda_{}", self.lambdas.len() + 1);
+        let doc = format!("`lambda` at {}", self.place(Some(span)));
+        let passed = components.iter().map(|p| p.name.clone()).collect();
+        self.lambdas.push(Lambda { name: name.clone(), doc, components, args: args.to_vec(), body });
+        Some(Action::Lambda { function: name, components: passed, args: args.iter().map(|a| a.name.clone()).collect() })
+    }
+
+    /// A `logger.log` action; also says whether its arguments name components.
+    fn log(&mut self, action: &Item) -> (Option<Action>, bool) {
+        let level = action.get("level").and_then(Item::as_str).unwrap_or("DEBUG").to_string();
+        let tag = action.get("tag").and_then(Item::as_str).unwrap_or("main");
+        let logger_level = self.logger_level.clone().unwrap_or_else(|| "DEBUG".into());
+        let rank = |l: &str| LEVELS.iter().position(|x| *x == l).unwrap_or(0);
+        if rank(&level) > rank(&logger_level) {
+            return (Some(Action::LogDropped { level, logger_level }), false);
+        }
+        let format_item = action.get("format");
+        let format = format_item.and_then(Item::as_str).unwrap_or("");
+        let translated = match printf::translate(format) {
+            Ok(t) => t,
+            Err(e) => {
+                let span = format_item.and_then(|f| f.span);
+                self.diagnostics.push(Diagnostic::error("codegen::printf", span, e.message));
+                return (None, false);
+            }
+        };
+        let arg_items = action.get("args").map(Item::items).unwrap_or_default();
+        if translated.placeholders != arg_items.len() {
+            self.diagnostics.push(
+                Diagnostic::error(
+                    "codegen::printf",
+                    format_item.and_then(|f| f.span),
+                    format!("the format has {} placeholders but {} args are given", translated.placeholders, arg_items.len()),
+                )
+                .with_help("`%%` is a literal percent sign; give one expression per other `%` placeholder"),
+            );
+            return (None, false);
+        }
+        let letter = match level.as_str() {
+            "ERROR" => "E",
+            "WARN" => "W",
+            "INFO" => "I",
+            "VERBOSE" => "V",
+            "VERY_VERBOSE" => "VV",
+            _ => "D",
+        };
+        let prefix = format!("[{letter}][{tag}]: ").replace('{', "{{").replace('}', "}}");
+        let mut uses = false;
+        let mut args = Vec::new();
+        for item in arg_items {
+            let code = item.as_str().unwrap_or("");
+            let Some(span) = item.span else { continue };
+            for (name, _) in crate::components::ids::lambda_references(code) {
+                if self.reachable(&name, span, &[]).is_none() {
+                    return (None, false);
+                }
+                uses = true;
+            }
+            let Some(code) = self.code_with(span, code, &|name| format!("components.{}", super::render::ident(name).unwrap_or_default())) else {
+                return (None, false);
+            };
+            args.push(code);
+        }
+        (Some(Action::Log { format: prefix + &translated.format, args }), uses)
+    }
+
+    /// The Rust type of the component `name` names, or a diagnostic at the reference.
+    fn reachable(&mut self, name: &str, span: Span, args: &[Arg]) -> Option<String> {
+        if args.iter().any(|a| a.name == name) {
+            self.diagnostics.push(
+                Diagnostic::error("codegen::id-shadows", span, format!("the ID `{name}` has the name of this trigger's variable `{name}`"))
+                    .with_help("rename the ID"),
+            );
+            return None;
+        }
+        let Some(kind) = self.ids.iter().find(|d| d.name == name).map(|d| d.kind.clone()) else {
+            self.diagnostics.push(Diagnostic::error("codegen::id-kind", span, format!("`id({name})` names no component this generator knows")));
+            return None;
+        };
+        match REACHABLE.iter().find(|(k, _)| *k == kind) {
+            Some((_, ty)) => Some(ty.to_string()),
+            None => {
+                let reachable: Vec<String> = REACHABLE.iter().map(|(k, _)| format!("`{k}`")).collect();
+                self.diagnostics.push(
+                    Diagnostic::error(
+                        "codegen::id-kind",
+                        span,
+                        format!("`id({name})` names a `{kind}` component, which ferrota's lambdas can't reach yet"),
+                    )
+                    .with_help(format!("lambdas can use: {}", reachable.join(", "))),
+                );
+                None
+            }
+        }
+    }
+
+    /// A lambda body region (ids become the function's parameters).
+    fn code(&mut self, span: Span, code: &str) -> Option<Code> {
+        self.code_with(span, code, &|name| super::render::ident(name).unwrap_or_default())
+    }
+
+    fn code_with(&mut self, span: Span, code: &str, ident: &dyn Fn(&str) -> String) -> Option<Code> {
+        let region = Region::new(self.sources, span, code, ident);
+        if let Err(e) = check_code(code) {
+            let at = region.yaml_span(e.offset, e.offset + 1);
+            self.diagnostics.push(
+                Diagnostic::error("codegen::lambda", at, e.message).with_help("ferrota lambdas are Rust statements; they must not close the function they are placed in"),
+            );
+            return None;
+        }
+        let text = region.text.clone();
+        self.regions.push(region);
+        Some(Code { region: self.regions.len() - 1, text })
+    }
+
+    /// Automations this generator can't wire yet are errors: a silently dropped automation
+    /// would be firmware that pretends to work.
+    fn refuse_unsupported(&mut self, config: &Config) {
+        const UNSUPPORTED: &[(&str, &str)] = &[("esphome", "on_loop"), ("wifi", "on_connect"), ("wifi", "on_disconnect"), ("logger", "on_message")];
+        for (component, key) in UNSUPPORTED {
+            if let Some(f) = config.get(component).and_then(|c| c.field(key)) {
+                self.diagnostics.push(Diagnostic::error(
+                    "codegen::automation",
+                    f.key_span,
+                    format!("ferrota's code generator can't wire `{component}: {key}` yet"),
+                ));
+            }
+        }
+    }
+}

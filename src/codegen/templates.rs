@@ -1,0 +1,45 @@
+//! The templates of each target, embedded in the binary (`include_str!`), so an installed
+//! `ferrota` needs no template folder and generation reads no files.
+
+use minijinja::Environment;
+
+/// One generated file: the template and the path it renders to in the project.
+#[derive(Debug, Clone, Copy)]
+pub struct File {
+    pub template: &'static str,
+    pub output: &'static str,
+    source: &'static str,
+}
+
+macro_rules! file {
+    ($target:literal, $name:literal, $output:literal) => {
+        File {
+            template: concat!($target, "/", $name),
+            output: $output,
+            source: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/", $target, "/", $name)),
+        }
+    };
+}
+
+const HOST: &[File] = &[
+    file!("host", "Cargo.toml.j2", "Cargo.toml"),
+    file!("host", "main.rs.j2", "src/main.rs"),
+    file!("host", "automations.rs.j2", "src/automations.rs"),
+];
+
+/// The files of the template folder `target`.
+pub fn files(target: &str) -> &'static [File] {
+    match target {
+        "host" => HOST,
+        _ => &[],
+    }
+}
+
+/// The environment with the filters and `target`'s templates.
+pub fn environment(target: &str) -> Result<Environment<'static>, minijinja::Error> {
+    let mut env = super::render::environment();
+    for file in files(target) {
+        env.add_template(file.template, file.source)?;
+    }
+    Ok(env)
+}
