@@ -1,0 +1,203 @@
+//! End to end on this computer: `ferrota compile` a host config, run the firmware, update it
+//! over the air with `ferrota upload` (and ESPHome's own espota2), and watch the device
+//! re-exec into the new build; ESPHome's password rotation recipe; safe mode after a boot loop.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Writes `device.yaml` (a host device on a free port) into `dir`; returns its path and port.
+fn write_config(dir: &TempDir, name: &str, body: &str) -> (PathBuf, u16) {
+    let port = free_port();
+    let path = dir.path("device.yaml");
+    let yaml = body.replace("{name}", name).replace("{port}", &port.to_string());
+    std::fs::write(&path, yaml).unwrap();
+    (path, port)
+}
+
+/// `ferrota compile CONFIG`; returns the image path (the last stdout line) and the log.
+fn compile(config: &Path, extra: &[&str]) -> (PathBuf, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ferrota")).arg("compile").arg(config).args(extra).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let log = format!("{}{stdout}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "ferrota compile failed:\n{log}");
+    let last = stdout.lines().last().unwrap_or_default();
+    (PathBuf::from(last), log)
+}
+
+/// `ferrota upload CONFIG --device 127.0.0.1 --file IMAGE [extra]`: (exit code, log).
+fn upload(config: &Path, image: &Path, extra: &[&str]) -> (i32, String) {
+    let mut args = vec!["upload", config.to_str().unwrap(), "--device", "127.0.0.1", "--file", image.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    ferrota(&args)
+}
+
+/// Starts a built firmware (it supervises itself) and waits for its OTA port.
+fn start(image: &Path, port: u16) -> HostDevice {
+    let device = HostDevice::spawn(image, &[], &[], port);
+    device.wait_for("listening on port", 1);
+    device
+}
+
+const DEVICE: &str = "esphome:
+  name: {name}
+  on_boot:
+    - priority: 600
+      then:
+        - logger.log:
+            format: \"build %s booted\"
+            args: ['\"one\"']
+host:
+logger:
+ota:
+  - platform: esphome
+    port: {port}
+    password: \"s3cret\"
+    on_end:
+      - logger.log: \"OTA done\"
+";
+
+#[test]
+fn compile_run_upload_and_the_device_reexecs_into_the_new_build() {
+    let dir = TempDir::new("cg-e2e");
+    let (config, port) = write_config(&dir, "cg-e2e", DEVICE);
+    let (image, log) = compile(&config, &[]);
+    assert_eq!(image, dir.path(".ferrota/build/cg-e2e/firmware.bin"), "{log}");
+    assert!(image.is_file());
+
+    // Regenerating an unchanged config rewrites nothing.
+    let (project, log) = compile(&config, &["--only-generate"]);
+    assert_eq!(project, dir.path(".ferrota/build/cg-e2e"));
+    assert!(log.contains("(0 files written, 3 unchanged)"), "{log}");
+
+    let device = start(&image, port);
+    device.wait_for("[D][main]: build one booted", 1);
+
+    // A changed build: only the text of the boot message differs.
+    std::fs::write(&config, std::fs::read_to_string(&config).unwrap().replace("'\"one\"'", "'\"two\"'")).unwrap();
+    let (new_image, log) = compile(&config, &[]);
+    assert!(log.contains("1 file written"), "{log}");
+    let (code, log) = upload(&config, &new_image, &[]);
+    assert_eq!(code, 0, "{log}\ndevice:\n{}", device.output());
+    device.wait_for("[D][main]: OTA done", 1);
+    device.wait_for("[D][main]: build two booted", 1);
+    assert_eq!(device.count("is running"), 2, "{}", device.output());
+}
+
+const ROTATION: &str = "esphome:
+  name: {name}
+  on_boot:
+    - lambda: |-
+        id(my_ota).set_auth_password(\"{new}\");
+host:
+ota:
+  - platform: esphome
+    id: my_ota
+    port: {port}
+    password: \"Old password\"
+";
+
+/// A device built from ESPHome's rotation recipe with `new` as the on_boot password.
+fn rotation_device(dir: &TempDir, name: &str, new: &str) -> (PathBuf, PathBuf, HostDevice) {
+    let (config, port) = write_config(dir, name, &ROTATION.replace("{new}", new));
+    let (image, _) = compile(&config, &[]);
+    let device = start(&image, port);
+    (config, image, device)
+}
+
+#[test]
+fn password_rotation_with_our_client() {
+    let dir = TempDir::new("cg-rotate");
+    let (config, image, device) = rotation_device(&dir, "cg-rotate", "New password");
+    let (code, log) = upload(&config, &image, &["--password", "Old password"]);
+    assert_eq!(code, 1, "the old password must be refused:\n{log}");
+    assert!(log.contains("ERROR_AUTH_INVALID"), "{log}");
+    let (code, log) = upload(&config, &image, &["--password", "New password"]);
+    assert_eq!(code, 0, "{log}\ndevice:\n{}", device.output());
+    device.wait_for("is running", 2);
+}
+
+#[test]
+fn password_rotation_with_esphomes_espota2() {
+    let Some(venv) = esphome_venv("password_rotation_with_esphomes_espota2") else { return };
+    let dir = TempDir::new("cg-rotate-esp");
+    let (_, image, device) = rotation_device(&dir, "cg-rotate-esp", "New password");
+    let (rc, log) = espota2(&venv, device.port, Some("Old password"), &image);
+    assert_eq!(rc, 1, "the old password must be refused:\n{log}");
+    assert!(log.contains("Authentication invalid. Is the password correct?"), "{log}");
+    let (rc, log) = espota2(&venv, device.port, Some("New password"), &image);
+    assert_eq!(rc, 0, "{log}\ndevice:\n{}", device.output());
+    assert!(log.contains("OTA successful"), "{log}");
+    device.wait_for("is running", 2);
+}
+
+#[test]
+fn set_auth_password_to_empty_turns_auth_off() {
+    let dir = TempDir::new("cg-nopw");
+    let (config, image, device) = rotation_device(&dir, "cg-nopw", "");
+    let (code, log) = upload(&config, &image, &["--password", ""]);
+    assert_eq!(code, 0, "{log}\ndevice:\n{}", device.output());
+    assert!(log.contains("Handshake complete (no password)"), "{log}");
+    device.wait_for("is running", 2);
+}
+
+/// ESPHome 2026.10's `espota2.run_ota` against our device: (exit code, log).
+fn espota2(venv: &Path, port: u16, password: Option<&str>, image: &Path) -> (i32, String) {
+    const RUN_OTA: &str = "import logging, sys
+from pathlib import Path
+logging.basicConfig(level=logging.DEBUG, format='%(levelname)s %(message)s')
+from esphome.espota2 import run_ota
+password = sys.argv[3] if len(sys.argv) > 3 else None
+rc, _ = run_ota('127.0.0.1', int(sys.argv[1]), password, Path(sys.argv[2]))
+sys.exit(rc)
+";
+    let mut cmd = Command::new(venv.join("bin/python"));
+    cmd.args(["-c", RUN_OTA, &port.to_string(), image.to_str().unwrap()]);
+    cmd.args(password);
+    let out = cmd.output().unwrap();
+    let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), log)
+}
+
+const CRASHING: &str = "esphome:
+  name: {name}
+  on_boot:
+    - lambda: |-
+        {boot}
+host:
+logger:
+ota:
+  - platform: esphome
+    port: {port}
+safe_mode:
+  num_attempts: 3
+  boot_is_good_after: 2s
+";
+
+#[test]
+fn a_boot_loop_ends_in_safe_mode_which_takes_a_good_build() {
+    let dir = TempDir::new("cg-safe");
+    let (config, port) = write_config(&dir, "cg-safe", &CRASHING.replace("{boot}", "panic!(\"broken build\");"));
+    let (bad, _) = compile(&config, &[]);
+    let device = HostDevice::spawn(&bad, &[], &[], port);
+    // Boots 1 to num_attempts crash in on_boot; the next one is in safe mode with only OTA.
+    device.wait_for("SAFE MODE IS ACTIVE", 1);
+    device.wait_for("listening on port", 1);
+    assert_eq!(device.count("panicked"), 3, "{}", device.output());
+    assert_eq!(device.count("is running"), 4);
+
+    // A good build over the air: it boots (on_boot runs) and stays up past boot_is_good_after.
+    let good_dir = TempDir::new("cg-safe-good");
+    let good_config = good_dir.path("device.yaml");
+    let good = std::fs::read_to_string(&config).unwrap().replace("panic!(\"broken build\");", "println!(\"good build booted\");");
+    std::fs::write(&good_config, good).unwrap();
+    let (good_image, _) = compile(&good_config, &[]);
+    let (code, log) = upload(&config, &good_image, &[]);
+    assert_eq!(code, 0, "{log}\ndevice:\n{}", device.output());
+    device.wait_for("good build booted", 1);
+    device.wait_for("build confirmed", 1);
+    assert_eq!(device.count("panicked"), 3, "{}", device.output());
+    assert_eq!(device.count("SAFE MODE IS ACTIVE"), 1);
+}
