@@ -3,6 +3,7 @@
 //! A thin shell over [`compiler::check`]: unsaved buffers are read through the same
 //! [`FileSystem`] trait the CLI uses, every open config is re-checked on each change, and the
 //! diagnostics of every file it touched (includes, secrets) are published with UTF-16 columns.
+//! Hovering a key shows its documentation from `schema/`.
 
 use crate::compiler;
 use crate::diagnostics::{Diagnostic, Severity};
@@ -13,7 +14,9 @@ use lsp_types::notification::{
     DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, DidSaveTextDocument, Notification as _,
     PublishDiagnostics,
 };
+use lsp_types::request::{HoverRequest, Request as _};
 use lsp_types::{
+    Hover, HoverContents, HoverParams, MarkupContent, MarkupKind,
     DiagnosticRelatedInformation, DiagnosticSeverity, InitializeParams, Location, NumberOrString, Position,
     PublishDiagnosticsParams, Range, ServerCapabilities, TextDocumentSyncCapability, TextDocumentSyncKind, Uri,
 };
@@ -35,6 +38,7 @@ pub fn run() -> Result<(), Box<dyn Error + Send + Sync>> {
 pub fn serve(connection: &Connection) -> Result<(), Box<dyn Error + Send + Sync>> {
     let capabilities = ServerCapabilities {
         text_document_sync: Some(TextDocumentSyncCapability::Kind(TextDocumentSyncKind::FULL)),
+        hover_provider: Some(lsp_types::HoverProviderCapability::Simple(true)),
         ..ServerCapabilities::default()
     };
     let params = connection.initialize(serde_json::to_value(capabilities)?)?;
@@ -45,6 +49,12 @@ pub fn serve(connection: &Connection) -> Result<(), Box<dyn Error + Send + Sync>
             Message::Request(request) => {
                 if connection.handle_shutdown(&request)? {
                     return Ok(());
+                }
+                if request.method == HoverRequest::METHOD {
+                    let params: HoverParams = serde_json::from_value(request.params)?;
+                    let hover = state.hover(&params);
+                    connection.sender.send(Message::Response(lsp_server::Response::new_ok(request.id, hover)))?;
+                    continue;
                 }
                 // No requests beyond shutdown are advertised; answer politely anyway.
                 let reply = lsp_server::Response::new_err(
@@ -98,6 +108,22 @@ impl State {
             _ => return false,
         }
         true
+    }
+
+    /// The schema documentation of the key under the cursor.
+    fn hover(&self, params: &HoverParams) -> Option<Hover> {
+        let at = &params.text_document_position_params;
+        let path = uri_to_path(&at.text_document.uri);
+        let text = self.buffers.get(&path)?;
+        let mut sources = Sources::default();
+        let loaded = crate::yaml::parse_str(&mut sources, &path, text);
+        let file = sources.get(loaded.root.span.file);
+        let offset = file.offset_of_utf16(at.position.line as usize, at.position.character as usize);
+        let markdown = crate::schema::docs::key_at(crate::schema::Registry::get(), &loaded.root, offset)?;
+        Some(Hover {
+            contents: HoverContents::Markup(MarkupContent { kind: MarkupKind::Markdown, value: markdown }),
+            range: None,
+        })
     }
 
     /// Checks every open device config and returns the diagnostics to publish, per file.

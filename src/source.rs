@@ -74,6 +74,20 @@ impl SourceFile {
         }
     }
 
+    /// The byte offset of a 0-based line and UTF-16 column (an editor position), clamped to
+    /// the line.
+    pub fn offset_of_utf16(&self, line: usize, column_utf16: usize) -> usize {
+        let Some(&start) = self.line_starts.get(line) else { return self.text.len() };
+        let mut units = 0;
+        for (i, c) in self.text[start..].char_indices() {
+            if units >= column_utf16 || c == '\n' {
+                return start + i;
+            }
+            units += c.len_utf16();
+        }
+        self.text.len()
+    }
+
     /// The text of 1-based `line`, without its line break.
     pub fn line_text(&self, line: usize) -> &str {
         let start = self.line_starts.get(line.wrapping_sub(1)).copied().unwrap_or(self.text.len());
@@ -198,5 +212,7 @@ mod tests {
         assert_eq!(f.line_col(x), LineCol { line: 2, column: 3, column_utf16: 4 });
         assert_eq!(f.line_text(2), "ä😀x");
         assert_eq!(f.line_col(f.text.len()).line, 3);
+        assert_eq!(f.offset_of_utf16(1, 3), x, "ä is one unit, 😀 two");
+        assert_eq!(f.offset_of_utf16(0, 99), 2, "clamped to the line");
     }
 }

@@ -47,6 +47,21 @@ fn publishes_and_clears_diagnostics_for_unsaved_buffers() {
     assert!(d.message.starts_with("[pasword] is an invalid option for [ota.esphome]. Did you mean [password]?"));
     assert!(d.message.contains("help: rename `pasword` to `password`"));
 
+    let hover = Request::new(
+        RequestId::from(3),
+        "textDocument/hover".into(),
+        serde_json::json!({"textDocument": {"uri": uri.as_str()}, "position": {"line": 4, "character": 8}}),
+    );
+    client.sender.send(Message::Request(hover)).unwrap();
+    let answer = loop {
+        if let Message::Response(r) = client.receiver.recv_timeout(Duration::from_secs(10)).unwrap() {
+            break r;
+        }
+    };
+    let text = answer.response_result.unwrap()["contents"]["value"].as_str().unwrap().to_string();
+    assert!(text.starts_with("**`platform`** · one of `esphome`, `web_server`"), "{text}");
+    assert!(text.contains("ESPHome's native OTA protocol"), "{text}");
+
     let fixed = broken.replace("pasword", "password");
     notify::<DidChangeTextDocument>(&client, lsp_types::DidChangeTextDocumentParams {
         text_document: lsp_types::VersionedTextDocumentIdentifier::new(uri.clone(), 2),

@@ -1,6 +1,7 @@
 //! The schema registry: every component, platform and action, read once from the declarative
 //! files in `schema/` (embedded at build time), and the engine that validates against them.
 
+pub mod docs;
 pub mod engine;
 pub mod model;
 pub mod scalar;

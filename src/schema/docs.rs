@@ -1,0 +1,146 @@
+//! Documentation of the key under the cursor, straight from `schema/`: what `ferrota lsp`
+//! shows on hover.
+
+use super::model::{Default, KeySchema, MapSchema, Type};
+use super::Registry;
+use crate::yaml::{Node, Value};
+
+/// Markdown describing the config key whose name spans `offset` (a byte offset in the file of
+/// `root`), or `None` when the cursor is not on a key ferrota knows.
+pub fn key_at(registry: &Registry, root: &Node, offset: usize) -> Option<String> {
+    let entry = root.as_map()?.iter().find(|e| contains(&e.key, offset) || contains(&e.value, offset))?;
+    let name = crate::components::core::canonical(&entry.key.key_text()).to_string();
+    let component = registry.component(&name)?;
+    if contains(&entry.key, offset) {
+        return Some(format!("**`{name}:`**\n\n{}", component.doc));
+    }
+    if component.platforms {
+        let item = entry.value.as_list().into_owned().into_iter().find(|i| contains(i, offset))?;
+        if item.entry("platform").is_some_and(|p| contains(&p.key, offset)) {
+            let platforms: Vec<_> = registry.platforms(&name).collect();
+            let names: Vec<String> = platforms.iter().map(|p| format!("`{}`", platform_name(&p.name))).collect();
+            let docs: Vec<String> = platforms.iter().map(|p| format!("- `{}`: {}", platform_name(&p.name), p.doc)).collect();
+            return Some(format!("**`platform`** · one of {}
+
+{}", names.join(", "), docs.join("\n")));
+        }
+        let platform = registry.component(&format!("{name}.{}", item.get("platform")?.as_str()?))?;
+        let mut keys = platform.config.clone();
+        keys.keys.extend(component.config.keys.iter().cloned());
+        return in_map(&item, &keys, offset);
+    }
+    in_map(&entry.value, &component.config, offset)
+}
+
+fn platform_name(full: &str) -> &str {
+    full.split_once('.').map_or(full, |(_, p)| p)
+}
+
+fn contains(node: &Node, offset: usize) -> bool {
+    (node.span.start as usize..=node.span.end as usize).contains(&offset)
+}
+
+fn in_map(node: &Node, schema: &MapSchema, offset: usize) -> Option<String> {
+    let entry = node.as_map()?.iter().find(|e| contains(&e.key, offset) || contains(&e.value, offset))?;
+    let key = schema.key(&entry.key.key_text())?;
+    if contains(&entry.key, offset) {
+        return Some(describe(key));
+    }
+    in_type(&entry.value, &key.ty, offset)
+}
+
+fn in_type(node: &Node, ty: &Type, offset: usize) -> Option<String> {
+    match ty {
+        Type::Map(schema) => in_map(node, schema, offset),
+        Type::List(item) => node.as_list().iter().find(|n| contains(n, offset)).and_then(|n| in_type(n, item, offset)),
+        Type::Automation { config, .. } => {
+            let items = node.as_list();
+            let automation = items.iter().find(|n| contains(n, offset))?;
+            in_map(automation, config, offset)
+        }
+        _ => None,
+    }
+}
+
+/// `**port** · integer 1–65535 · default 3232 on esp32, …` followed by the doc text.
+fn describe(key: &KeySchema) -> String {
+    let mut parts = vec![format!("**`{}`**", key.name), type_name(&key.ty)];
+    if key.required {
+        parts.push("required".into());
+    }
+    match &key.default {
+        Some(Default::Value(v)) => parts.push(format!("default `{}`", v.value.to_python_str().unwrap_or_default())),
+        Some(Default::ByTarget(by)) => {
+            let list: Vec<String> = by
+                .iter()
+                .map(|(t, v)| format!("`{}` on {t}", v.value.to_python_str().unwrap_or_default()))
+                .collect();
+            parts.push(format!("default {}", list.join(", ")));
+        }
+        None => {}
+    }
+    let mut text = parts.join(" · ");
+    if let Type::Invalid { message } = &key.ty {
+        text = format!("**`{}`** is not allowed here: {message}", key.name);
+    }
+    if !key.doc.is_empty() {
+        text.push_str("\n\n");
+        text.push_str(&key.doc);
+    }
+    text
+}
+
+fn type_name(ty: &Type) -> String {
+    match ty {
+        Type::String { sensitive: true, .. } => "secret text".into(),
+        Type::String { .. } => "text".into(),
+        Type::Boolean { .. } => "true or false".into(),
+        Type::Int { min: Some(1), max: Some(65535) } => "port (1–65535)".into(),
+        Type::Int { min, max } => match (min, max) {
+            (Some(a), Some(b)) => format!("integer {a}–{b}"),
+            (Some(a), None) => format!("integer ≥ {a}"),
+            (None, Some(b)) => format!("integer ≤ {b}"),
+            (None, None) => "integer".into(),
+        },
+        Type::Float { .. } => "number".into(),
+        Type::OneOf { values, .. } => format!("one of {}", values.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")),
+        Type::TimePeriod { .. } => "duration (e.g. `60s`, `5min`)".into(),
+        Type::Id { .. } => "ID".into(),
+        Type::UseId { .. } => "ID of another component".into(),
+        Type::Lambda => "lambda (Rust)".into(),
+        Type::Map(_) | Type::StringMap(_) => "mapping".into(),
+        Type::List(_) => "list".into(),
+        Type::Automation { args, .. } if args.is_empty() => "automation".into(),
+        Type::Automation { args, .. } => {
+            let vars: Vec<String> = args.iter().map(|(n, t)| format!("`{n}: {t}`")).collect();
+            format!("automation with {}", vars.join(", "))
+        }
+        Type::Invalid { .. } => "not allowed".into(),
+        Type::Any => "any value".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::Sources;
+    use std::path::Path;
+
+    fn hover(text: &str, needle: &str) -> Option<String> {
+        let mut sources = Sources::default();
+        let loaded = crate::yaml::parse_str(&mut sources, Path::new("device.yaml"), text);
+        key_at(Registry::get(), &loaded.root, text.find(needle)? + 1)
+    }
+
+    #[test]
+    fn documents_keys_from_the_schema() {
+        let text = "esphome:\n  name: x\nesp32:\n  board: esp32dev\nota:\n  - platform: esphome\n    port: 3232\n    on_progress:\n      - priority: 1\nsafe_mode:\n  num_attempts: 3\n";
+        let port = hover(text, "port:").unwrap();
+        assert!(port.starts_with("**`port`** · port (1–65535) · default `8266` on esp8266, `3232` on esp32"), "{port}");
+        assert!(port.contains("The TCP port"), "{port}");
+        assert!(hover(text, "on_progress").unwrap().contains("automation with `x: float`"));
+        assert!(hover(text, "num_attempts").unwrap().contains("integer ≥ 1 · default `10`"));
+        assert!(hover(text, "ota:").unwrap().contains("list of platform entries"));
+        assert_eq!(hover(text, "3232"), None, "values have no hover");
+    }
+}
