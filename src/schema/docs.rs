@@ -3,7 +3,7 @@
 
 use super::model::{Default, KeySchema, MapSchema, Type};
 use super::Registry;
-use crate::yaml::{Node, Value};
+use crate::yaml::Node;
 
 /// Markdown describing the config key whose name spans `offset` (a byte offset in the file of
 /// `root`), or `None` when the cursor is not on a key ferrota knows.
