@@ -24,7 +24,9 @@ pub struct Build {
 pub fn build(project: &Generated, target_dir: &Path) -> std::io::Result<Build> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
+    // In the project folder, so a `.cargo/config.toml` or toolchain file there applies.
     command
+        .current_dir(&project.dir)
         .arg("build")
         .arg("--release")
         .arg("--message-format=json")

@@ -102,7 +102,19 @@ pub fn compile_command(options: &CompileOptions) -> ExitCode {
         eprintln!("ERROR the generated project did not build (see cargo's messages above)");
         return ExitCode::from(1);
     };
-    let image = image::image_path(&out_dir);
+    // A chip's OTA payload is not its ELF: the ESP app image (or the RP2040 .bin) is made from
+    // it by a tool this step doesn't have yet, so the ELF is left under its own name.
+    let image = match generated.target.triple {
+        None => image::image_path(&out_dir),
+        Some(_) => {
+            eprintln!(
+                "WARN this is the ELF, not the OTA payload: make the ESP app image with `espflash save-image --chip {} {} firmware.bin` before `ferrota upload`",
+                generated.target.chip,
+                out_dir.join("firmware.elf").display()
+            );
+            out_dir.join("firmware.elf")
+        }
+    };
     if let Err(e) = std::fs::read(&executable).and_then(|bytes| image::install(&image, &bytes)) {
         eprintln!("ERROR cannot write {}: {e}", image.display());
         return ExitCode::from(1);

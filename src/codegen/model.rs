@@ -226,6 +226,21 @@ pub fn build(inputs: Inputs<'_>) -> Result<(Model, Vec<Region>), Vec<Diagnostic>
         ota: config.get("ota").is_some_and(|o| o.items().iter().any(|e| e.get("platform").and_then(Item::as_str) == Some("web_server"))),
     });
 
+    if inputs.target.templates != "host" {
+        let target_span = config.components.iter().find(|f| Some(f.key.as_str()) == config.target()).and_then(|f| f.key_span);
+        if ota.is_none() {
+            b.diagnostics.push(
+                Diagnostic::error("codegen::needs-ota", target_span, format!("ferrota's {} firmware is an OTA firmware: it needs `ota: - platform: esphome`", inputs.target.chip))
+                    .with_help("add:\n\n  ota:\n    - platform: esphome"),
+            );
+        }
+        if wifi.is_none() {
+            b.diagnostics.push(
+                Diagnostic::error("codegen::needs-wifi", target_span, format!("ferrota's {} firmware joins a WiFi network: it needs `wifi:` with an `ssid`", inputs.target.chip))
+                    .with_help("add `wifi:` with `ssid:` and `password:` (a fallback `ap:` alone is not supported yet)"),
+            );
+        }
+    }
     if b.diagnostics.iter().any(Diagnostic::is_error) {
         return Err(b.diagnostics);
     }
@@ -267,6 +282,16 @@ pub fn warnings(config: &Config) -> Vec<Diagnostic> {
             if let Some(f) = config.components.iter().find(|f| f.key == key && f.key_span.is_some()) {
                 out.push(Diagnostic::warning("codegen::ignored", f.key_span, format!("a host device uses this computer's network: `{key}` is left out")));
             }
+        }
+    } else {
+        if let Some(f) = config.components.iter().find(|f| f.key == "web_server" && f.key_span.is_some()) {
+            out.push(
+                Diagnostic::warning("codegen::ignored", f.key_span, "ferrota's chip firmware has no web server yet: `web_server` (and its `/update` page) is left out")
+                    .with_help("update over ESPHome's native protocol (`ferrota upload`)"),
+            );
+        }
+        if let Some(w) = config.get("wifi").and_then(|w| w.field("ap")) {
+            out.push(Diagnostic::warning("codegen::ignored", w.key_span, "ferrota's chip firmware has no fallback access point yet: `ap` is left out"));
         }
     }
     out

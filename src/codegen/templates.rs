@@ -24,13 +24,24 @@ macro_rules! file {
 const HOST: &[File] = &[
     file!("host", "Cargo.toml.j2", "Cargo.toml"),
     file!("host", "main.rs.j2", "src/main.rs"),
-    file!("host", "automations.rs.j2", "src/automations.rs"),
+    file!("common", "automations.rs.j2", "src/automations.rs"),
+];
+
+/// Every ESP32 with WiFi: the chip is a cargo feature and the target triple.
+const ESP32: &[File] = &[
+    file!("esp32", "Cargo.toml.j2", "Cargo.toml"),
+    file!("esp32", "build.rs.j2", "build.rs"),
+    file!("esp32", "partitions.csv.j2", "partitions.csv"),
+    file!("esp32", "main.rs.j2", "src/main.rs"),
+    file!("esp32", "platform.rs.j2", "src/platform.rs"),
+    file!("common", "automations.rs.j2", "src/automations.rs"),
 ];
 
 /// The files of the template folder `target`.
 pub fn files(target: &str) -> &'static [File] {
     match target {
         "host" => HOST,
+        "esp32" => ESP32,
         _ => &[],
     }
 }
