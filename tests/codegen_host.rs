@@ -201,3 +201,39 @@ fn a_boot_loop_ends_in_safe_mode_which_takes_a_good_build() {
     assert_eq!(device.count("panicked"), 3, "{}", device.output());
     assert_eq!(device.count("SAFE MODE IS ACTIVE"), 1);
 }
+
+/// `ferrota compile` that should fail, run in the config's folder with a relative path (as a
+/// user types it): (exit code, log).
+fn compile_failing(config: &Path) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ferrota"))
+        .current_dir(config.parent().unwrap())
+        .arg("compile")
+        .arg(config.file_name().unwrap())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    (out.status.code().unwrap_or(-1), format!("{}{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout)))
+}
+
+#[test]
+fn a_rust_error_in_a_lambda_is_shown_at_its_yaml_line() {
+    let dir = TempDir::new("cg-rustc");
+    let body = "esphome:\n  name: {name}\n  on_boot:\n    - lambda: |-\n        let ok = 1;\n        let level: u8 = \"high\";\nhost:\nota:\n  - platform: esphome\n    port: {port}\n";
+    let (config, _) = write_config(&dir, "cg-rustc", body);
+    let (code, log) = compile_failing(&config);
+    assert_eq!(code, 2, "{log}");
+    assert!(log.contains("mismatched types"), "{log}");
+    assert!(log.contains("device.yaml:6:25"), "the error points at the string on YAML line 6:\n{log}");
+}
+
+#[test]
+fn an_unknown_id_in_a_lambda_is_a_config_error_before_any_rust() {
+    let dir = TempDir::new("cg-unknown-id");
+    let body = "esphome:\n  name: {name}\n  on_boot:\n    - lambda: id(my_otaa).set_auth_password(\"x\");\nhost:\nota:\n  - platform: esphome\n    id: my_ota\n    port: {port}\n";
+    let (config, _) = write_config(&dir, "cg-unknown-id", body);
+    let (code, log) = compile_failing(&config);
+    assert_eq!(code, 2, "{log}");
+    assert!(log.contains("Couldn't find ID 'my_otaa'"), "{log}");
+    assert!(log.contains("device.yaml:4:"), "{log}");
+    assert!(!log.contains("Compiling"), "no cargo run for an invalid config:\n{log}");
+}

@@ -31,9 +31,9 @@ pub fn build(project: &Generated, target_dir: &Path) -> std::io::Result<Build> {
         .arg("--release")
         .arg("--message-format=json")
         .arg("--manifest-path")
-        .arg(project.dir.join("Cargo.toml"))
+        .arg("Cargo.toml")
         .arg("--target-dir")
-        .arg(target_dir);
+        .arg(std::path::absolute(target_dir)?);
     if let Some(triple) = project.target.triple {
         command.arg("--target").arg(triple);
     }
