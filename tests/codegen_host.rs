@@ -237,3 +237,14 @@ fn an_unknown_id_in_a_lambda_is_a_config_error_before_any_rust() {
     assert!(log.contains("device.yaml:4:"), "{log}");
     assert!(!log.contains("Compiling"), "no cargo run for an invalid config:\n{log}");
 }
+
+#[test]
+fn ota_encryption_is_refused_not_ignored() {
+    let dir = TempDir::new("cg-encryption");
+    let body = "esphome:\n  name: {name}\nhost:\napi:\n  encryption:\n    key: \"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\"\nota:\n  - platform: esphome\n    port: {port}\n    encryption:\n";
+    let (config, _) = write_config(&dir, "cg-encryption", body);
+    let (code, log) = compile_failing(&config);
+    assert_eq!(code, 2, "{log}");
+    assert!(log.contains("does not implement Noise encryption"), "{log}");
+    assert!(!log.contains("Compiling"), "no cargo run for a refused config:\n{log}");
+}

@@ -562,5 +562,18 @@ impl Builder<'_> {
                 ));
             }
         }
+        // An encrypted OTA server without encryption would accept anyone's firmware.
+        for entry in config.get("ota").map(|o| o.items()).unwrap_or_default() {
+            if let Some(f) = entry.field("encryption") {
+                self.diagnostics.push(
+                    Diagnostic::error(
+                        "codegen::ota-encryption",
+                        f.key_span.or(entry.span),
+                        "ferrota's OTA device does not implement Noise encryption yet",
+                    )
+                    .with_help("remove `encryption:` and set `password:` instead (SHA-256 challenge/response); a firmware that ignored it would accept uploads from anyone"),
+                );
+            }
+        }
     }
 }

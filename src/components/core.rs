@@ -132,13 +132,21 @@ pub fn api_key(value: &str) -> Result<String, Invalid> {
         return Err(Invalid::new("Encryption key must be base64 and 32 bytes long").help(help));
     }
     if bytes.iter().all(|b| *b == 0) {
-        return Err(Invalid::new("Encryption key must not be all zeros").help(help));
+        return Err(Invalid::new(
+            "The all-zeros key is reserved and provides no protection; omit the key to provision it at runtime, or generate a real key with: openssl rand -base64 32",
+        )
+        .help(help));
     }
     Ok(value.to_string())
 }
 
-/// Standard base64 with padding; `None` when it is not.
+/// Strict standard base64, as Python's `b64decode(validate=True)`: only the alphabet, padded
+/// to a multiple of four, `=` only at the end. `None` when it is not.
 fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let padding = text.len() - text.trim_end_matches('=').len();
+    if text.len() % 4 != 0 || padding > 2 {
+        return None;
+    }
     let text = text.trim_end_matches('=');
     let mut out = Vec::with_capacity(text.len() * 3 / 4);
     let (mut acc, mut bits) = (0u32, 0);
@@ -159,4 +167,18 @@ fn base64_decode(text: &str) -> Option<Vec<u8>> {
         }
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_keys_are_strict_base64_of_32_bytes() {
+        assert!(api_key("MmZzWXVBQjJ1cGtlQWRyN0RzbkRJOXBDM2FQbTFaQ2M=").is_ok());
+        assert!(api_key("MmZzWXVBQjJ1cGtlQWRyN0RzbkRJOXBDM2FQbTFaQ2M").unwrap_err().message.contains("base64"), "padding is required");
+        assert!(api_key("MmZz WXVBQjJ1cGtlQWRyN0RzbkRJOXBDM2FQbTFaQ2M=").is_err());
+        assert!(api_key("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").unwrap_err().message.contains("all-zeros"));
+        assert!(api_key("YWJj").unwrap_err().message.contains("32 bytes"));
+    }
 }

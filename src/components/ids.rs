@@ -71,6 +71,10 @@ pub fn lambda_references(code: &str) -> Vec<(String, usize)> {
     while let Some(found) = masked[i..].find("id(") {
         let start = i + found;
         i = start + 3;
+        // ESPHome's `\bid\(`: `my_id(x)` is not a reference.
+        if start > 0 && (bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_') {
+            continue;
+        }
         let mut j = i;
         while j < bytes.len() && bytes[j].is_ascii_whitespace() {
             j += 1;
@@ -230,7 +234,7 @@ mod tests {
 
     #[test]
     fn finds_ids_outside_comments() {
-        let code = "id(my_ota).set_auth_password(\"id(x)\"); // id(commented)\n/* id(block) */ id( other ).foo();";
+        let code = "id(my_ota).set_auth_password(\"id(x)\"); // id(commented)\n/* id(block) */ id( other ).foo(); my_id(not_one);";
         let refs: Vec<String> = lambda_references(code).into_iter().map(|(n, _)| n).collect();
         assert_eq!(refs, vec!["my_ota", "x", "other"]);
     }

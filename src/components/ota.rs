@@ -7,6 +7,8 @@ use crate::schema::engine::Engine;
 use crate::source::Span;
 
 pub fn final_validate(engine: &mut Engine, config: &mut Config) {
+    let api = config.get("api").cloned();
+    let api = api.as_ref();
     let Some(field) = config.components.iter_mut().find(|f| f.key == "ota") else { return };
     let ota_span = field.key_span.or(field.value.span);
     let Val::List(entries) = &mut field.value.value else { return };
@@ -31,12 +33,37 @@ pub fn final_validate(engine: &mut Engine, config: &mut Config) {
             by_port.push((port, entry));
             continue;
         };
+        if let Some(d) = password_with_encryption(&entry) {
+            engine.diagnostics.push(d);
+            continue;
+        }
         if let Some(d) = inconsistency(first, &entry) {
             engine.diagnostics.push(d);
             continue;
         }
         merged_ports.push(port);
         merge(first, entry);
+    }
+    let api_key = config_api_encryption(api);
+    for (_, entry) in &by_port {
+        // Checked again after merging: one entry's password may meet another's encryption.
+        if let Some(d) = password_with_encryption(entry) {
+            engine.diagnostics.push(d);
+        }
+        if let Some(d) = encryption_key(entry, &api_key) {
+            engine.diagnostics.push(d);
+        }
+        if let Some(field) = entry.field("allow_partition_access").filter(|f| f.value.as_bool() == Some(true)) {
+            if engine.target.as_deref() != Some("esp32") {
+                let d = Diagnostic::error(
+                    "ota::partition-access",
+                    field.key_span.or(entry.span),
+                    "allow_partition_access is only supported on the esp32",
+                )
+                .with_help("remove `allow_partition_access:`; only ESP32 devices can update their partition table or bootloader over the air");
+                engine.diagnostics.push(d);
+            }
+        }
     }
     if by_port.len() > 1 {
         let ports: Vec<String> = by_port.iter().map(|(p, _)| p.map_or("None".into(), |p| p.to_string())).collect();
@@ -66,6 +93,65 @@ pub fn final_validate(engine: &mut Engine, config: &mut Config) {
         engine.diagnostics.push(d);
     }
     *entries = others.into_iter().chain(by_port.into_iter().map(|(_, e)| e)).collect();
+}
+
+/// The `api:` encryption an `ota` encryption block inherits its key from.
+enum ApiKey {
+    /// No `api: encryption:` at all.
+    None,
+    /// `api: encryption:` without a key: provisioned at runtime.
+    Provisioned,
+    Static(String),
+}
+
+fn config_api_encryption(api: Option<&Item>) -> ApiKey {
+    match api.and_then(|a| a.get("encryption")) {
+        None => ApiKey::None,
+        Some(enc) => match enc.get("key").and_then(Item::as_str) {
+            Some(key) => ApiKey::Static(key.to_string()),
+            None => ApiKey::Provisioned,
+        },
+    }
+}
+
+/// `password` and `encryption` together, unless the one migration install allows it.
+fn password_with_encryption(entry: &Item) -> Option<Diagnostic> {
+    let password = entry.field("password")?;
+    let encryption = entry.get("encryption")?;
+    if encryption.get("allow_plaintext_upload").and_then(Item::as_bool) == Some(true) {
+        return None;
+    }
+    Some(
+        Diagnostic::error(
+            "ota::password-with-encryption",
+            password.key_span.or(entry.span),
+            "'password' cannot be combined with 'encryption'; the encryption key already authenticates the uploader, remove 'password' (or set 'allow_plaintext_upload: true' for the one install that migrates a device still asking for it)",
+        )
+        .with_help("remove `password:`: the encryption key authenticates uploads"),
+    )
+}
+
+/// An `encryption:` block's key: its own (matching `api:`'s), or inherited from `api:`.
+fn encryption_key(entry: &Item, api: &ApiKey) -> Option<Diagnostic> {
+    let field = entry.field("encryption")?;
+    let at = field.key_span.or(entry.span);
+    let own = field.value.get("key").and_then(Item::as_str);
+    let (message, help) = match (own, api) {
+        (Some(own), ApiKey::Static(api)) if own != api => (
+            "'ota' encryption key must match the 'api' encryption key; omit the 'ota' key to use the 'api' one",
+            "a device has one encryption key: remove `key:` here to use the `api:` one",
+        ),
+        (None, ApiKey::Provisioned) => (
+            "the 'api' encryption key is provisioned at runtime and cannot be inherited at build time; set an explicit 'ota' encryption key",
+            "add `key:` under this `encryption:` (`openssl rand -base64 32`)",
+        ),
+        (None, ApiKey::None) => (
+            "'ota' encryption has no key and there is no 'api' encryption key to inherit; set one of them",
+            "add `key:` under this `encryption:` (`openssl rand -base64 32`)",
+        ),
+        _ => return None,
+    };
+    Some(Diagnostic::error("ota::encryption-key", at, message).with_help(help))
 }
 
 fn port_span(entry: &Item) -> Option<Span> {
@@ -99,11 +185,19 @@ fn inconsistency(first: &Item, second: &Item) -> Option<Diagnostic> {
             return Some(clash("password", "give them the same `password:`, or set it on only one"));
         }
     }
+    let key = |e: &Item| e.get("encryption").and_then(|x| x.get("key")).and_then(Item::as_str).map(str::to_string);
+    if let (Some(a), Some(b)) = (key(first), key(second)) {
+        if a != b {
+            return Some(clash("encryption", "give them the same encryption `key:`, or set it on only one"));
+        }
+    }
     None
 }
 
-/// ESPHome's `merge_config`: the later entry wins key by key; lists are joined; a manual ID
-/// wins over an automatic one.
+/// Merges a same-port entry into the first, like ESPHome's `merge_config` (the later entry wins
+/// key by key, lists are joined) with two deliberate differences that change no verdict: a
+/// manual ID is never replaced by the other entry's automatic one (so `id(x)` keeps working),
+/// and a filled-in default never overrides a value the user wrote.
 fn merge(into: &mut Item, from: Item) {
     let (Val::Map(target), Val::Map(source)) = (&mut into.value, from.value) else { return };
     for field in source {

@@ -3,6 +3,7 @@
 //! also say how to fix the value.
 
 use crate::config::Val;
+use crate::schema::model::OneOfConv;
 use crate::yaml::{python_float_repr, Node, Value};
 
 /// Why a value was rejected; `help` says how to fix it.
@@ -110,11 +111,9 @@ pub fn int(node: &Node) -> Result<i64> {
         ))
         .help("write a whole number")),
         Value::Str(s) => {
-            let t = s.trim();
-            let parsed = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-                Some(hex) => i64::from_str_radix(hex, 16).ok(),
-                None => t.parse::<i64>().ok(),
-            };
+            // `int(value, 16 if value.startswith("0x") else 10)` after lowercasing, as cv.int_.
+            let lower = s.to_lowercase();
+            let parsed = if lower.starts_with("0x") { python_int(&lower, 16) } else { python_int(&lower, 10) };
             parsed.ok_or_else(|| {
                 Invalid::new(format!("Expected integer, but cannot parse {s} as an integer")).help("write a whole number")
             })
@@ -173,8 +172,7 @@ fn parse_python_float(s: &str) -> Option<f64> {
 }
 
 /// `cv.one_of(..., int=/lower=/upper=)`: the converted value must be one of `values`.
-pub fn one_of(node: &Node, values: &[String], conv: crate::schema::model::OneOfConv) -> Result<Val> {
-    use crate::schema::model::OneOfConv;
+pub fn one_of(node: &Node, values: &[String], conv: OneOfConv) -> Result<Val> {
     let (text, val) = match conv {
         OneOfConv::Int => {
             let i = int(node)?;
@@ -193,11 +191,17 @@ pub fn one_of(node: &Node, values: &[String], conv: crate::schema::model::OneOfC
             (s.clone(), Val::Str(s))
         }
     };
-    if values.contains(&text) {
-        return Ok(val);
+    one_of_text(&text, values)?;
+    Ok(val)
+}
+
+/// The membership check of `cv.one_of`, with ESPHome's did-you-mean message.
+fn one_of_text(text: &str, values: &[String]) -> Result<()> {
+    if values.iter().any(|v| v == text) {
+        return Ok(());
     }
     let options: Vec<String> = values.iter().map(|v| format!("'{v}'")).collect();
-    let close = crate::suggest::close_matches(&text, values.iter().map(String::as_str));
+    let close = crate::suggest::close_matches(text, values.iter().map(String::as_str));
     let message = if close.is_empty() {
         format!("Unknown value '{text}', valid options are {}.", options.join(", "))
     } else {
@@ -207,77 +211,143 @@ pub fn one_of(node: &Node, values: &[String], conv: crate::schema::model::OneOfC
     Err(Invalid::new(message).help(format!("use one of {}", options.join(", "))))
 }
 
-const UNITS: &[(&str, f64)] = &[
-    ("us", 0.001),
-    ("microseconds", 0.001),
-    ("ms", 1.0),
-    ("milliseconds", 1.0),
-    ("s", 1_000.0),
-    ("sec", 1_000.0),
-    ("secs", 1_000.0),
-    ("seconds", 1_000.0),
-    ("min", 60_000.0),
-    ("mins", 60_000.0),
-    ("minutes", 60_000.0),
-    ("h", 3_600_000.0),
-    ("hours", 3_600_000.0),
-    ("d", 86_400_000.0),
-    ("days", 86_400_000.0),
+/// ESPHome's time units, each with its level in [`Period`] (0 = days … 6 = nanoseconds).
+const UNITS: &[(&str, usize)] = &[
+    ("ns", 6),
+    ("nanoseconds", 6),
+    ("us", 5),
+    ("µs", 5),
+    ("microseconds", 5),
+    ("ms", 4),
+    ("milliseconds", 4),
+    ("s", 3),
+    ("sec", 3),
+    ("seconds", 3),
+    ("min", 2),
+    ("minutes", 2),
+    ("h", 1),
+    ("hours", 1),
+    ("d", 0),
+    ("days", 0),
 ];
 
+/// Python's `math.isclose`-like test ESPHome uses: within 0.001 of a whole number.
+fn approximately_integer(v: f64) -> bool {
+    (v - v.round()).abs() < 0.001
+}
+
+/// ESPHome's `TimePeriod`: days, hours, minutes, seconds, milliseconds, microseconds and
+/// nanoseconds, kept apart. A fraction moves down one level at a time (`1.5s` is 1 s + 500 ms),
+/// so `1.5ms` has a microsecond part, which a millisecond period rejects.
+#[derive(Default)]
+struct Period([f64; 7]);
+
+impl Period {
+    /// Adds `value` at `level`, carrying its fraction down as ESPHome's constructor does.
+    fn add(&mut self, level: usize, value: f64) -> Result<()> {
+        const DOWN: [f64; 6] = [24.0, 60.0, 60.0, 1000.0, 1000.0, 1000.0];
+        let mut v = value;
+        for (l, slot) in self.0.iter_mut().enumerate().skip(level) {
+            if approximately_integer(v) {
+                *slot += v.round();
+                return Ok(());
+            }
+            if l == 6 {
+                break;
+            }
+            *slot += v.trunc();
+            v = v.fract() * DOWN[l];
+        }
+        Err(Invalid::new("Maximum precision is nanoseconds").help("round the duration"))
+    }
+
+    /// The whole period in milliseconds; microseconds are not allowed (`positive_time_period_milliseconds`).
+    fn millis(&self) -> Result<u64> {
+        if self.0[5] != 0.0 {
+            return Err(Invalid::new("Maximum precision is milliseconds").help("round the duration to whole milliseconds"));
+        }
+        const MS: [f64; 7] = [86_400_000.0, 3_600_000.0, 60_000.0, 1_000.0, 1.0, 0.001, 0.000_001];
+        let total: f64 = self.0.iter().zip(MS).map(|(v, f)| v * f).sum();
+        if total < 0.0 {
+            return Err(Invalid::new("value must be at least 0s.").help("write a duration of zero or more"));
+        }
+        if !total.is_finite() || total >= u64::MAX as f64 {
+            return Err(Invalid::new("This time period is too long.").help("write a shorter duration"));
+        }
+        Ok(total.floor() as u64)
+    }
+}
+
 /// `cv.positive_time_period_milliseconds`: `500ms`, `60s`, `1.5min`, `HH:MM[:SS]`, or a
-/// mapping of `days`/`hours`/`minutes`/`seconds`/`milliseconds`; never a bare number.
+/// mapping of `days`/`hours`/`minutes`/`seconds`/`milliseconds`/…; never a bare number.
 pub fn time_period_ms(node: &Node) -> Result<u64> {
     not_templatable(node)?;
-    let ms = match &node.value {
+    let mut period = Period::default();
+    match &node.value {
         Value::Int(i) => {
             return Err(Invalid::new(format!(
                 "Don't know what '{i}' means as it has no time *unit*! Did you mean '{i}s'?"
             ))
             .help(format!("add a unit, e.g. `{i}s`, `{i}ms` or `{i}min`")))
         }
-        Value::Str(s) => parse_period(s.trim())?,
+        Value::Str(s) if s.contains(':') => {
+            let parts: Option<Vec<f64>> = s.split(':').map(|p| python_int(p, 10).map(|i| i as f64)).collect();
+            let (h, m, sec) = match parts.as_deref() {
+                Some([h, m]) => (*h, *m, 0.0),
+                Some([h, m, sec]) => (*h, *m, *sec),
+                _ => return Err(Invalid::new(format!("Expected time period with unit, got {s}")).help("write e.g. `01:30`, `60s` or `5min`")),
+            };
+            period.add(1, h)?;
+            period.add(2, m)?;
+            period.add(3, sec)?;
+        }
+        Value::Str(s) => {
+            let (value, level) = parse_with_unit(s.trim())?;
+            period.add(level, value)?;
+        }
         Value::Map(entries) => {
-            let mut total = 0.0;
+            const KEYS: [&str; 7] = ["days", "hours", "minutes", "seconds", "milliseconds", "microseconds", "nanoseconds"];
             for e in entries {
                 let key = e.key.key_text();
-                let factor = match key.as_str() {
-                    "days" => 86_400_000.0,
-                    "hours" => 3_600_000.0,
-                    "minutes" => 60_000.0,
-                    "seconds" => 1_000.0,
-                    "milliseconds" => 1.0,
-                    "microseconds" => 0.001,
-                    _ => {
-                        return Err(Invalid::new(format!("[{key}] is an invalid option for a time period."))
-                            .help("use days, hours, minutes, seconds, milliseconds or microseconds"))
-                    }
+                let Some(level) = KEYS.iter().position(|k| *k == key) else {
+                    return Err(Invalid::new(format!("[{key}] is an invalid option for a time period."))
+                        .help("use days, hours, minutes, seconds, milliseconds, microseconds or nanoseconds"));
                 };
-                total += float(&e.value)? * factor;
+                period.add(level, float(&e.value)?)?;
             }
-            total
         }
         _ => return Err(Invalid::new("Expected string for time period with unit.").help("write e.g. `60s` or `5min`")),
-    };
-    if ms < 0.0 {
-        return Err(Invalid::new("Value must be a positive time period.").help("write a duration of zero or more"));
     }
-    if ms.fract() != 0.0 {
-        return Err(Invalid::new("Maximum precision is milliseconds").help("round the duration to whole milliseconds"));
-    }
-    Ok(ms as u64)
+    period.millis()
 }
 
-fn parse_period(s: &str) -> Result<f64> {
-    if s.contains(':') {
-        let parts: Vec<&str> = s.split(':').collect();
-        let nums: Option<Vec<u64>> = parts.iter().map(|p| p.parse::<u64>().ok()).collect();
-        return match nums.as_deref() {
-            Some([h, m]) => Ok(((h * 60 + m) * 60_000) as f64),
-            Some([h, m, sec]) => Ok(((h * 3600 + m * 60 + sec) * 1_000) as f64),
-            _ => Err(Invalid::new(format!("Expected time period with unit, got {s}")).help("write e.g. `60s` or `5min`")),
-        };
+/// Python's `int(text, radix)`: surrounding spaces, a sign, `_` between digits, and for base
+/// 16 a `0x` prefix (which may be followed by one `_`).
+fn python_int(text: &str, radix: u32) -> Option<i64> {
+    let t = text.trim();
+    let (negative, body) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let body = match body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+        Some(rest) if radix == 16 => rest.strip_prefix('_').unwrap_or(rest),
+        _ => body,
+    };
+    let well_formed = !body.is_empty()
+        && !body.starts_with('_')
+        && !body.ends_with('_')
+        && !body.contains("__")
+        && body.chars().all(|c| c == '_' || c.is_digit(radix));
+    if !well_formed {
+        return None;
     }
+    let value = i64::from_str_radix(&body.replace('_', ""), radix).ok()?;
+    Some(if negative { -value } else { value })
+}
+
+/// `<number><unit>` as ESPHome's regex `^([-+]?[0-9]*\.?[0-9]*)\s*(\w*)$` reads it.
+fn parse_with_unit(s: &str) -> Result<(f64, usize)> {
     let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+')).unwrap_or(s.len());
     let (number, unit) = (&s[..split], s[split..].trim_start());
     let bad = || Invalid::new(format!("Expected time period with unit, got {s}")).help("write e.g. `60s` or `5min`");
@@ -286,16 +356,15 @@ fn parse_period(s: &str) -> Result<f64> {
         return Err(Invalid::new(format!("Don't know what '{s}' means as it has no time *unit*! Did you mean '{s}s'?"))
             .help(format!("add a unit, e.g. `{s}s`")));
     }
-    let Some((_, factor)) = UNITS.iter().find(|(u, _)| *u == unit) else {
-        let names: Vec<&str> = UNITS.iter().map(|(u, _)| *u).collect();
-        let close = crate::suggest::close_matches(unit, names.iter().copied());
-        let message = match close.first() {
-            Some(c) => format!("Unknown value '{unit}', did you mean '{c}'?"),
-            None => format!("Unknown value '{unit}', valid options are {}.", names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ")),
-        };
-        return Err(Invalid::new(message).help("time units: us, ms, s, min, h, d"));
+    let names: Vec<String> = UNITS.iter().map(|(u, _)| u.to_string()).collect();
+    let level = match UNITS.iter().find(|(u, _)| *u == unit) {
+        Some((_, level)) => *level,
+        None => {
+            one_of_text(unit, &names)?;
+            return Err(bad());
+        }
     };
-    Ok(value * factor)
+    Ok((value, level))
 }
 
 #[cfg(test)]
@@ -320,6 +389,10 @@ mod tests {
     fn ints_follow_cv_int() {
         assert_eq!(int(&node(Value::Str("0x10".into()))).unwrap(), 16);
         assert_eq!(int(&node(Value::Str(" 2 ".into()))).unwrap(), 2);
+        assert_eq!(int(&node(Value::Str("1_000".into()))).unwrap(), 1000);
+        assert_eq!(int(&node(Value::Str("0X1f".into()))).unwrap(), 31);
+        assert!(int(&node(Value::Str("1__0".into()))).is_err());
+        assert!(int(&node(Value::Str("-+5".into()))).is_err());
         assert_eq!(int(&node(Value::Bool(true))).unwrap(), 1);
         assert_eq!(int(&node(Value::Float(2.0))).unwrap(), 2);
         assert!(int(&node(Value::Float(1.5))).unwrap_err().message.contains("fractional part from 1.5"));
@@ -337,11 +410,19 @@ mod tests {
         assert!(s("10").unwrap_err().message.contains("no time *unit*"));
         assert!(time_period_ms(&node(Value::Int(10))).unwrap_err().message.contains("Did you mean '10s'?"));
         assert!(s("10 parsecs").is_err());
+        assert_eq!(s("1000000ns").unwrap(), 1, "nanoseconds are kept, as in ESPHome");
+        assert!(s("1000us").unwrap_err().message.contains("Maximum precision is milliseconds"));
+        assert!(s("1.5ms").unwrap_err().message.contains("Maximum precision is milliseconds"));
+        assert!(s("30secs").unwrap_err().message.contains("did you mean 'sec'"), "{:?}", s("30secs"));
+        assert_eq!(s("1: 30").unwrap(), 5_400_000);
+        assert_eq!(s("1_0:00").unwrap(), 36_000_000);
+        // ESPHome accepts absurd periods; ours must at least not overflow: it says why it refuses.
+        assert!(s("99999999999999999:0").unwrap_err().message.contains("too long"));
+        assert!(s("-10s").is_err());
     }
 
     #[test]
     fn one_of_converts_then_checks() {
-        use crate::schema::model::OneOfConv;
         let values = vec!["1".to_string(), "2".to_string()];
         assert_eq!(one_of(&node(Value::Str("2".into())), &values, OneOfConv::Int).unwrap(), Val::Int(2));
         assert_eq!(

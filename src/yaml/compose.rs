@@ -437,11 +437,12 @@ mod tests {
 
     #[test]
     fn a_bad_number_is_reported() {
-        let (s, l) = load_text("a: 99999999999999999999\n");
+        let (s, l) = load_text("a: 0xFFFFFFFFFFFFFFFFFF\nb: 99999999999999999999\n");
         assert_eq!(
             problems(&s, &l),
-            ["yaml::invalid-number device.yaml:1:4 The number 99999999999999999999 is out of range for a 64-bit integer"]
+            ["yaml::invalid-number device.yaml:1:4 The number 0xFFFFFFFFFFFFFFFFFF is out of range for a 64-bit integer"]
         );
+        assert_eq!(l.root.get("b").map(|n| &n.value), Some(&Value::Str("99999999999999999999".into())), "a big decimal stays exact as text");
     }
 
     #[test]

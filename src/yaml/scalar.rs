@@ -29,9 +29,24 @@ pub fn resolve_plain(text: &str) -> Result<Value, NumberError> {
         return Ok(Value::Float(construct_float(text).ok_or(NumberError::NoDigits)?));
     }
     if is_int(text) {
-        return construct_int(text).map(Value::Int);
+        return match construct_int(text) {
+            Err(NumberError::OutOfRange) => big_decimal(text).map(Value::Str).ok_or(NumberError::OutOfRange),
+            other => other.map(Value::Int),
+        };
     }
     Ok(Value::Str(text.to_string()))
+}
+
+/// A decimal integer beyond `i64`, as the text Python's `str(int)` gives (strings may hold it,
+/// e.g. a numeric password); `None` for other notations.
+fn big_decimal(text: &str) -> Option<String> {
+    let (sign, digits) = match text.as_bytes().first() {
+        Some(b'-') => ("-", &text[1..]),
+        Some(b'+') => ("", &text[1..]),
+        _ => ("", text),
+    };
+    let digits = digits.replace('_', "");
+    (!digits.starts_with('0') && !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then(|| format!("{sign}{digits}"))
 }
 
 pub fn is_null(text: &str) -> bool {
@@ -328,7 +343,10 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(v(text), Value::Int(want), "{text}");
         }
-        assert_eq!(resolve_plain("9223372036854775808"), Err(NumberError::OutOfRange));
+        // Beyond i64 a decimal stays exact as text (Python's str(int)); other notations can't.
+        assert_eq!(resolve_plain("9223372036854775808"), Ok(Value::Str("9223372036854775808".into())));
+        assert_eq!(resolve_plain("+1_000_000_000_000_000_000_000"), Ok(Value::Str("1000000000000000000000".into())));
+        assert_eq!(resolve_plain("0x1_0000_0000_0000_0000"), Err(NumberError::OutOfRange));
         assert_eq!(resolve_plain("0x_"), Err(NumberError::NoDigits));
     }
 
