@@ -129,3 +129,16 @@ fn an_image_that_is_not_an_executable_is_refused_with_84() {
     assert!(boot_state(&dir).starts_with("current=factory"));
     device.wait_for_count("[automation] on_error x=0x84", 1);
 }
+
+#[test]
+fn a_new_build_that_exits_cleanly_before_confirming_falls_back_to_the_old_one() {
+    let dir = TempDir::new("exit0");
+    let (device, factory) = Device::start(&dir, &[]);
+    // A native executable that exits 0 at once: it passes the image check but never confirms.
+    let exits = std::fs::read("/bin/true").unwrap();
+    upload(device.port, &exits).unwrap();
+    assert_eq!(device.image_of_boot(2), factory);
+    device.wait_serving(2);
+    assert!(device.output().contains("falling back to slot Factory"), "{}", device.output());
+    assert!(boot_state(&dir).starts_with("current=factory\nprevious=none\nconfirmed=1"));
+}

@@ -2,8 +2,8 @@
 //!
 //! A crashed process cannot roll itself back, so the executable the user starts stays as a
 //! small supervisor: it starts the current build as a child (same arguments), and when that
-//! child dies it either falls back to the previous build (the current one never confirmed
-//! itself) or restarts the current one, like a device reset. After an OTA the child execs the
+//! child stops it either falls back to the previous build (the current one never confirmed
+//! itself, whatever its exit status) or restarts the current one, like a device reset. After an OTA the child execs the
 //! new build in place, so the supervisor keeps watching the same process.
 
 use std::convert::Infallible;
@@ -19,7 +19,8 @@ use super::ENV_STATE_DIR;
 /// Pause before restarting a build that died, so a crash loop does not spin the CPU.
 const RESTART_DELAY: Duration = Duration::from_millis(500);
 
-/// Supervises the device in `state_dir` until it exits cleanly; then exits the process.
+/// Supervises the device in `state_dir` until a confirmed build exits cleanly; then exits the
+/// process.
 pub fn run(state_dir: &Path) -> io::Result<Infallible> {
     let factory = std::env::current_exe()?;
     let slots = Slots::new(state_dir)?;
@@ -41,11 +42,18 @@ pub fn run(state_dir: &Path) -> io::Result<Infallible> {
                 continue;
             }
         };
-        if status.success() {
+        // A build that exits before confirming itself failed to boot, even with status 0:
+        // otherwise a build that just exits would be started again on every boot for good.
+        let confirmed = slots.load().is_some_and(|state| state.confirmed);
+        if status.success() && confirmed {
             std::process::exit(0);
         }
         let how = status.signal().map_or_else(|| format!("exit status {}", status.code().unwrap_or(-1)), |s| format!("signal {s}"));
-        eprintln!("[supervisor] the device died ({how})");
+        if confirmed {
+            eprintln!("[supervisor] the device died ({how})");
+        } else {
+            eprintln!("[supervisor] the device stopped ({how}) before its build confirmed itself");
+        }
         fall_back_or_wait(&slots)?;
     }
 }
