@@ -45,7 +45,8 @@ impl Slot {
 pub struct BootState {
     /// The build that boots.
     pub current: Slot,
-    /// The build to fall back to while `current` is unconfirmed.
+    /// The build to fall back to while `current` is unconfirmed: always the last confirmed
+    /// one, never a build that has not proven itself.
     pub previous: Option<Slot>,
     /// True once `current` has proven it stays up.
     pub confirmed: bool,
@@ -149,11 +150,20 @@ impl Slots {
         }
     }
 
-    /// Installs the verified staging file as the next build, keeping the current one to fall
-    /// back to. Returns the new state.
+    /// Installs the verified staging file as the next build, keeping the last confirmed build
+    /// to fall back to. Returns the new state.
+    ///
+    /// While the current build is unconfirmed the fall-back stays the confirmed `previous`
+    /// and the upload replaces the unconfirmed build (renaming over a running executable is
+    /// fine on Unix): falling back to a build that never proved itself could end with no
+    /// working build at all.
     pub fn install_staged(&self) -> io::Result<BootState> {
         let mut state = self.load().ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no boot-state"))?;
-        let target = if state.current == Slot::A { Slot::B } else { Slot::A };
+        let keep = match state.previous {
+            Some(previous) if !state.confirmed => previous,
+            _ => state.current,
+        };
+        let target = if keep == Slot::A { Slot::B } else { Slot::A };
         let path = self.path(&state, target);
         #[cfg(unix)]
         {
@@ -162,15 +172,16 @@ impl Slots {
         }
         fs::rename(self.staging_path(), &path)?;
         sync_dir(&self.dir)?;
-        state.previous = Some(state.current);
+        state.previous = Some(keep);
         state.current = target;
         state.confirmed = false;
         self.store(&state)?;
         Ok(state)
     }
 
-    /// After the current build died before confirming itself: boot the previous one again.
-    /// Returns the slot fallen back to, if there was one.
+    /// After the current build died before confirming itself: boot the previous one again,
+    /// which is confirmed (see [`Slots::install_staged`]). Returns the slot fallen back to, if
+    /// there was one.
     pub fn fall_back(&self) -> io::Result<Option<Slot>> {
         match self.load() {
             Some(mut state) if !state.confirmed => {
@@ -232,6 +243,38 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(10));
         fs::write(&factory, b"v1 rebuilt").unwrap();
         assert_eq!(slots.load_for_factory(&factory).unwrap().current, Slot::Factory);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_second_upload_before_confirming_keeps_the_last_confirmed_build() {
+        let dir = std::env::temp_dir().join(format!("ferrota-slots-unconfirmed-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let slots = Slots::new(&dir).unwrap();
+        let factory = dir.join("factory-exe");
+        fs::write(&factory, b"v1").unwrap();
+        slots.load_for_factory(&factory).unwrap();
+        let install = |bytes: &[u8]| {
+            fs::write(slots.staging_path(), bytes).unwrap();
+            let state = slots.install_staged().unwrap();
+            (state.current, state.previous, state.confirmed)
+        };
+
+        // Two uploads in a row: the second replaces the unconfirmed first, Factory stays.
+        assert_eq!(install(b"v2"), (Slot::A, Some(Slot::Factory), false));
+        assert_eq!(install(b"v3"), (Slot::A, Some(Slot::Factory), false));
+        assert_eq!(fs::read(dir.join("slot-a")).unwrap(), b"v3");
+        assert_eq!(slots.fall_back().unwrap(), Some(Slot::Factory));
+        assert_eq!((slots.load().unwrap().current, slots.load().unwrap().confirmed), (Slot::Factory, true));
+
+        // The same from a confirmed slot: B replaces B, A (confirmed) stays the fall-back.
+        install(b"v4");
+        assert!(slots.confirm().unwrap());
+        assert_eq!(install(b"v5"), (Slot::B, Some(Slot::A), false));
+        assert_eq!(install(b"v6"), (Slot::B, Some(Slot::A), false));
+        assert_eq!(fs::read(dir.join("slot-a")).unwrap(), b"v4", "the confirmed build is untouched");
+        assert_eq!(slots.fall_back().unwrap(), Some(Slot::A));
+        assert_eq!(fs::read(dir.join("slot-a")).unwrap(), b"v4");
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -3,8 +3,9 @@
 //! A crashed process cannot roll itself back, so the executable the user starts stays as a
 //! small supervisor: it starts the current build as a child (same arguments), and when that
 //! child stops it either falls back to the previous build (the current one never confirmed
-//! itself, whatever its exit status) or restarts the current one, like a device reset. After an OTA the child execs the
-//! new build in place, so the supervisor keeps watching the same process.
+//! itself, whatever its exit status) or restarts the current one, like a device reset. After
+//! an OTA the child execs the new build in place, so the supervisor keeps watching the same
+//! process.
 
 use std::convert::Infallible;
 use std::io;
