@@ -124,6 +124,47 @@ pub fn ipv4(value: &str) -> Result<String, Invalid> {
         .map_err(|_| Invalid::new(format!("{value} is not a valid IPv4 address")).help("write an address such as `192.168.1.50`"))
 }
 
+/// The ESPHome release whose behaviour ferrota follows.
+pub const ESPHOME_VERSION: (u64, u64, u64, &str) = (2026, 10, 0, "");
+
+/// `cv.version_number` + `validate_esphome_version`: `MAJOR.MINOR[.PATCH][-extra]`, not newer
+/// than the release ferrota follows. Normalised as ESPHome prints it (`2026.1` → `2026.1.0`).
+pub fn esphome_version(value: &str) -> Result<String, Invalid> {
+    let bad = || Invalid::new("Not a valid version number").help("write a version such as `2026.10.0`");
+    let (numbers, extra) = match value.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(i) => (&value[..i], &value[i..]),
+        None => (value, ""),
+    };
+    let numbers = numbers.strip_suffix('.').unwrap_or(numbers);
+    let extra = extra.strip_prefix(['-', '.']).unwrap_or(extra);
+    if !extra.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        return Err(bad());
+    }
+    let parts: Vec<u64> = numbers.split('.').map(|p| p.parse().map_err(|_| bad())).collect::<Result<_, _>>()?;
+    let (major, minor, patch) = match parts[..] {
+        [major, minor] => (major, minor, 0),
+        [major, minor, patch] => (major, minor, patch),
+        _ => return Err(bad()),
+    };
+    let (cur_major, cur_minor, cur_patch, cur_extra) = ESPHOME_VERSION;
+    if (cur_major, cur_minor, cur_patch, cur_extra) < (major, minor, patch, extra) {
+        return Err(Invalid::new(format!(
+            "Your ESPHome version is too old. Please update to at least {}",
+            version_text(major, minor, patch, extra)
+        ))
+        .help(format!("ferrota follows ESPHome {cur_major}.{cur_minor}.{cur_patch}; lower `min_version:` or remove it")));
+    }
+    Ok(version_text(major, minor, patch, extra))
+}
+
+fn version_text(major: u64, minor: u64, patch: u64, extra: &str) -> String {
+    if extra.is_empty() {
+        format!("{major}.{minor}.{patch}")
+    } else {
+        format!("{major}.{minor}.{patch}-{extra}")
+    }
+}
+
 /// An API/OTA encryption key: 32 bytes in base64, not all zero.
 pub fn api_key(value: &str) -> Result<String, Invalid> {
     let help = "generate one with `openssl rand -base64 32`";
@@ -172,6 +213,16 @@ fn base64_decode(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn min_version_follows_esphome() {
+        assert_eq!(esphome_version("2026.1").unwrap(), "2026.1.0");
+        assert_eq!(esphome_version("2025.12.3").unwrap(), "2025.12.3");
+        assert_eq!(esphome_version("2026.10.0").unwrap(), "2026.10.0");
+        assert!(esphome_version("2026.10.1").unwrap_err().message.contains("too old"));
+        assert!(esphome_version("2026.10.0-b1").unwrap_err().message.contains("too old"), "'' < 'b1' as in Python");
+        assert_eq!(esphome_version("abc").unwrap_err().message, "Not a valid version number");
+    }
 
     #[test]
     fn api_keys_are_strict_base64_of_32_bytes() {

@@ -357,6 +357,7 @@ pub fn check_string(check: &str, value: &str) -> Result<String, Invalid> {
         "mac_address" => core::mac_address(value),
         "ipv4" => core::ipv4(value),
         "api_key" => core::api_key(value),
+        "esphome_version" => core::esphome_version(value),
         other => Err(Invalid::new(format!("internal error: unknown check `{other}` in schema/"))),
     }
 }
