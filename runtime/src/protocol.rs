@@ -230,6 +230,13 @@ impl<F: Flash> Session<F> {
         self.outcome
     }
 
+    /// True once the new image is committed, even while the final ack is still awaited: from
+    /// then on the boot state belongs to the new build, so the running one must not confirm
+    /// itself into it.
+    pub fn is_committed(&self) -> bool {
+        matches!(self.step, Step::FinalAck { .. }) || self.outcome == Some(Ok(()))
+    }
+
     /// The flash backend, e.g. to learn where a committed image went.
     pub fn flash(&self) -> &F {
         &self.flash

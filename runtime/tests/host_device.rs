@@ -142,3 +142,48 @@ fn a_new_build_that_exits_cleanly_before_confirming_falls_back_to_the_old_one() 
     assert!(device.output().contains("falling back to slot Factory"), "{}", device.output());
     assert!(boot_state(&dir).starts_with("current=factory\nprevious=none\nconfirmed=1"));
 }
+
+#[test]
+fn safe_mode_keeps_its_clock_while_a_client_is_connected() {
+    let dir = TempDir::new("slowclient");
+    let (device, _) = Device::start(&dir, &["--boot-is-good-after", "1s"]);
+    // A client that sends one byte now and then: far from any session timeout.
+    let mut s = TcpStream::connect(("127.0.0.1", device.port)).unwrap();
+    device.wait_for_count("connected", 1);
+    let deadline = std::time::Instant::now() + Duration::from_secs(6);
+    for &byte in &client_script(&common::sample(1000, 3)) {
+        if device.count("boot seems successful") == 1 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no boot-good while the client is connected:\n{}", device.output());
+        s.write_all(&[byte]).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert_eq!(device.count("boot seems successful"), 1, "{}", device.output());
+    assert_eq!(device.count("update failed"), 0, "the session is still open:\n{}", device.output());
+}
+
+#[test]
+fn safe_mode_reboots_on_time_while_a_client_is_connected() {
+    let dir = TempDir::new("slowclient-safemode");
+    let crash = dir.path("crash-on-boot");
+    std::fs::write(&crash, b"").unwrap();
+    let args = ["--num-attempts", "1", "--reboot-timeout", "1s", "--boot-crash-file", crash.to_str().unwrap()];
+    let (device, _) = Device::start(&dir, &args);
+    // Boot 1 crashed in on_boot; boot 2 is in safe mode for one second.
+    assert!(device.output().contains("SAFE MODE IS ACTIVE"), "{}", device.output());
+    let mut s = TcpStream::connect(("127.0.0.1", device.port)).unwrap();
+    device.wait_for_count("connected", 1);
+    let deadline = std::time::Instant::now() + Duration::from_secs(6);
+    for &byte in &client_script(&common::sample(1000, 3)) {
+        if device.count("safe mode enable time has elapsed") == 1 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no safe-mode reboot while the client is connected:\n{}", device.output());
+        // The device may already be gone; only the log matters.
+        let _ = s.write_all(&[byte]);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert_eq!(device.count("safe mode enable time has elapsed"), 1, "{}", device.output());
+    device.wait_for_count("ferrota-host-device name=", 3);
+}

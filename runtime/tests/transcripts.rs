@@ -38,8 +38,10 @@ fn spec_worked_example_unauthenticated_v2() {
     );
     assert_eq!(s.outcome(), None, "waits for the final ack");
     assert_eq!(s.flash().committed.as_deref(), Some(IMAGE21));
+    assert!(s.is_committed());
     let mut s = play(s, 0, &[C("00")]);
     assert_eq!(outcome(&s), Ok(()));
+    assert!(s.is_committed());
     assert_eq!(events(&mut s), [Event::Started, Event::Progress(100.0), Event::Completed]);
 }
 
@@ -53,6 +55,7 @@ fn spec_worked_example_md5_with_other_bytes_is_a_mismatch() {
     );
     assert_eq!(outcome(&s), Err(OtaError::Md5Mismatch));
     assert!(s.flash().aborted && s.flash().committed.is_none());
+    assert!(!s.is_committed());
     assert_eq!(events(&mut s), [Event::Started, Event::Progress(100.0), Event::Error(0x8B)]);
 }
 

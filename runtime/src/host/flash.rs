@@ -76,3 +76,12 @@ impl Flash for FileFlash {
         let _ = std::fs::remove_file(self.slots.staging_path());
     }
 }
+
+impl Drop for FileFlash {
+    /// A session dropped mid-upload (safe mode's reboot) leaves no staging file behind.
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            self.abort();
+        }
+    }
+}

@@ -86,29 +86,21 @@ impl HostPlatform {
         };
         println!("[ota] listening on port {}", ota.config().port);
         loop {
-            match safe_mode.poll(self.now_ms()) {
-                Some(SafeModeAction::BootGood) => {
-                    println!("[safe_mode] boot seems successful; resetting boot loop counter");
-                    match self.slots.confirm() {
-                        Ok(true) => println!("[ota] build confirmed"),
-                        Ok(false) => {}
-                        Err(e) => eprintln!("[ota] cannot confirm the build: {e}"),
-                    }
-                }
-                Some(SafeModeAction::Reboot) => {
-                    println!("[safe_mode] safe mode enable time has elapsed -- restarting");
-                    return self.reboot();
-                }
-                None => {}
+            if self.poll_safe_mode(safe_mode) {
+                return self.reboot();
             }
             match server.accept() {
                 Ok((stream, peer)) => {
                     println!("[ota] client {peer} connected");
-                    if self.serve(ota, stream, listener) {
-                        // ESPHome waits briefly before the safe reboot.
-                        std::thread::sleep(Duration::from_millis(100));
-                        safe_mode.on_safe_shutdown();
-                        return self.reboot();
+                    match self.serve(ota, stream, safe_mode, listener) {
+                        Served::Updated => {
+                            // ESPHome waits briefly before the safe reboot.
+                            std::thread::sleep(Duration::from_millis(100));
+                            safe_mode.on_safe_shutdown();
+                            return self.reboot();
+                        }
+                        Served::SafeModeTimeUp => return self.reboot(),
+                        Served::Failed => {}
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(IDLE_POLL),
@@ -120,8 +112,34 @@ impl HostPlatform {
         }
     }
 
-    /// Runs one session to its end; true when a new build was committed.
-    fn serve(&self, ota: &OtaComponent, mut stream: TcpStream, listener: &mut dyn OtaListener) -> bool {
+    /// Acts on safe mode's clock; true when safe mode's time is up and the device must reboot.
+    fn poll_safe_mode(&self, safe_mode: &mut SafeMode<FileCounterStore>) -> bool {
+        match safe_mode.poll(self.now_ms()) {
+            Some(SafeModeAction::BootGood) => {
+                println!("[safe_mode] boot seems successful; resetting boot loop counter");
+                match self.slots.confirm() {
+                    Ok(true) => println!("[ota] build confirmed"),
+                    Ok(false) => {}
+                    Err(e) => eprintln!("[ota] cannot confirm the build: {e}"),
+                }
+                false
+            }
+            Some(SafeModeAction::Reboot) => {
+                println!("[safe_mode] safe mode enable time has elapsed -- restarting");
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Runs one session to its end, or until safe mode's time is up.
+    fn serve(
+        &self,
+        ota: &OtaComponent,
+        mut stream: TcpStream,
+        safe_mode: &mut SafeMode<FileCounterStore>,
+        listener: &mut dyn OtaListener,
+    ) -> Served {
         let setup = stream
             .set_nonblocking(false)
             .and_then(|()| stream.set_nodelay(true))
@@ -129,7 +147,7 @@ impl HostPlatform {
             .and_then(|()| stream.set_write_timeout(Some(WRITE_TIMEOUT)));
         if let Err(e) = setup {
             eprintln!("[ota] socket setup failed: {e}");
-            return false;
+            return Served::Failed;
         }
         let mut session = ota.start_session(FileFlash::new(self.slots.clone()), &mut OsRng, self.now_ms());
         let mut input = vec![0u8; 64 * 1024];
@@ -149,6 +167,13 @@ impl HostPlatform {
             if let Some(outcome) = session.outcome() {
                 break outcome;
             }
+            // Safe mode's clock runs on while a client is connected, so a client trickling
+            // bytes cannot hold off the reboot or the confirmation (the read poll wakes this
+            // loop). Once the new image is committed the boot state is the new build's, which
+            // this build must not confirm.
+            if !session.is_committed() && self.poll_safe_mode(safe_mode) {
+                return Served::SafeModeTimeUp;
+            }
             match stream.read(&mut input) {
                 Ok(0) => session.handle_close(),
                 Ok(n) => session.handle_input(self.now_ms(), &input[..n]),
@@ -160,10 +185,10 @@ impl HostPlatform {
         };
         drop(stream);
         match outcome {
-            Ok(()) => true,
+            Ok(()) => Served::Updated,
             Err(e) => {
                 eprintln!("[ota] update failed: {e}");
-                false
+                Served::Failed
             }
         }
     }
@@ -183,6 +208,16 @@ impl HostPlatform {
         }
         command.args(args).exec()
     }
+}
+
+/// How a session ended.
+enum Served {
+    /// A new build is committed: safe reboot into it.
+    Updated,
+    /// The update failed; the device keeps serving.
+    Failed,
+    /// Safe mode's time ran out during the session: plain reboot.
+    SafeModeTimeUp,
 }
 
 fn log_event(event: Event) {
