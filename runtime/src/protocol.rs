@@ -4,6 +4,12 @@
 //! [`Session::handle_timeout`] and the end of the stream with [`Session::handle_close`]; drain
 //! [`Session::poll_transmit`] to the socket and [`Session::poll_event`] to the automations. Once
 //! [`Session::outcome`] is `Some`, flush what is left to send and close the connection.
+//!
+//! Committing the image (the MD5 check and [`Flash::finish`]) can take a while, and spec §1.3
+//! sends `44` before it: so once every byte is in, the session only queues `44`, and commits
+//! on the first [`Session::poll_transmit`] after `44` was taken (or on the next
+//! `handle_timeout`, `handle_input` or `handle_close`). A driver that writes what it polls
+//! before polling again therefore has `44` on the wire while the image is being committed.
 
 use md5::{Digest, Md5};
 
@@ -63,6 +69,8 @@ enum Step {
     Size,
     Md5,
     Data,
+    /// Every byte is in and `44` is queued; the commit is next.
+    Finishing,
     FinalAck { deadline: u64 },
     Closed,
 }
@@ -151,6 +159,9 @@ impl<F: Flash> Session<F> {
                 let (chunk, rest) = data.split_at(take);
                 data = rest;
                 self.receive_data(now, chunk);
+            } else if self.step == Step::Finishing {
+                // The client did not wait for `45`: commit now, then read on.
+                self.commit();
             } else if let Step::FinalAck { .. } = self.step {
                 // Any byte will do: ESPHome logs a wrong final ack and carries on.
                 self.complete();
@@ -172,6 +183,7 @@ impl<F: Flash> Session<F> {
     pub fn handle_timeout(&mut self, now: u64) {
         match self.step {
             Step::Closed => {}
+            Step::Finishing => self.commit(),
             Step::FinalAck { deadline } => {
                 if now >= deadline {
                     self.complete();
@@ -190,10 +202,15 @@ impl<F: Flash> Session<F> {
         }
     }
 
-    /// The client closed its side: fatal unless the image is already committed.
+    /// The client closed its side: fatal unless every byte arrived (then the image is
+    /// committed if it checks out) or it is already committed.
     pub fn handle_close(&mut self) {
         match self.step {
             Step::Closed => {}
+            Step::Finishing => {
+                self.commit();
+                self.handle_close();
+            }
             Step::FinalAck { .. } => self.complete(),
             _ => self.fail(OtaError::PeerClosed),
         }
@@ -203,6 +220,8 @@ impl<F: Flash> Session<F> {
     pub fn poll_timeout(&self) -> Option<u64> {
         match self.step {
             Step::Closed => None,
+            // Due at once: a driver that only calls `handle_timeout` still commits.
+            Step::Finishing => Some(self.last_input_at),
             Step::FinalAck { deadline } => Some(deadline),
             Step::Magic | Step::Features | Step::AuthReply => Some(self.started_at + HANDSHAKE_TIMEOUT_MS),
             _ => Some(self.last_input_at + DATA_TIMEOUT_MS),
@@ -210,13 +229,20 @@ impl<F: Flash> Session<F> {
     }
 
     /// Copies bytes owed to the client into `buf`; returns how many (0: nothing to send).
+    ///
+    /// Once `44` was taken by an earlier call, this call commits the image first (module
+    /// docs) and returns `45` or the error byte.
     pub fn poll_transmit(&mut self, buf: &mut [u8]) -> usize {
+        if self.step == Step::Finishing && self.outbox.is_empty() {
+            self.commit();
+        }
         self.outbox.pop_into(buf)
     }
 
-    /// True while bytes are owed to the client.
+    /// True while bytes are owed to the client (including the `45` or error byte of a
+    /// commit that has not run yet).
     pub fn has_transmit(&self) -> bool {
-        !self.outbox.is_empty()
+        !self.outbox.is_empty() || self.step == Step::Finishing
     }
 
     /// The next event for the automations.
@@ -277,7 +303,7 @@ impl<F: Flash> Session<F> {
                     self.finish_image();
                 }
             }
-            Step::Data | Step::FinalAck { .. } | Step::Closed => {}
+            Step::Data | Step::Finishing | Step::FinalAck { .. } | Step::Closed => {}
         }
     }
 
@@ -363,9 +389,14 @@ impl<F: Flash> Session<F> {
         }
     }
 
-    /// All announced bytes are in: check them, then make the image bootable.
+    /// All announced bytes are in: acknowledge them; the commit follows (module docs).
     fn finish_image(&mut self) {
         self.outbox.push(response::RECEIVE_OK);
+        self.step = Step::Finishing;
+    }
+
+    /// Checks the received image, then makes it bootable.
+    fn commit(&mut self) {
         if let Some(inflater) = &self.inflater {
             if !inflater.is_done() || self.written != self.image_size {
                 return self.fail(OtaError::InvalidDeflateStream);

@@ -240,6 +240,32 @@ fn flash_failures_send_the_backend_code() {
 }
 
 #[test]
+fn receive_ok_can_be_sent_before_the_image_is_committed() {
+    let mut s = play(v2(), 0, &[C(MAGIC), D("0002"), C("01"), D("4041"), C("00000015"), D("42"), Ca(IMAGE21_MD5), D("43")]);
+    s.handle_input(0, IMAGE21);
+    let mut buf = [0u8; 64];
+    let n = s.poll_transmit(&mut buf);
+    assert_eq!(to_hex(&buf[..n]), "4744");
+    assert!(s.flash().committed.is_none() && !s.is_committed(), "44 is out before finish() runs");
+    assert!(s.has_transmit(), "45 is still owed");
+    let n = s.poll_transmit(&mut buf);
+    assert_eq!(to_hex(&buf[..n]), "45");
+    assert_eq!(s.flash().committed.as_deref(), Some(IMAGE21));
+    let s = play(s, 0, &[C("00")]);
+    assert_eq!(outcome(&s), Ok(()));
+}
+
+#[test]
+fn a_close_right_after_the_last_byte_still_commits() {
+    let mut s = play(v2(), 0, &[C(MAGIC), D("0002"), C("01"), D("4041"), C("00000015"), D("42"), Ca(IMAGE21_MD5), D("43")]);
+    s.handle_input(0, IMAGE21);
+    s.handle_close();
+    assert_eq!(to_hex(&drain(&mut s)), "474445");
+    assert_eq!(outcome(&s), Ok(()));
+    assert_eq!(s.flash().committed.as_deref(), Some(IMAGE21));
+}
+
+#[test]
 fn uppercase_image_md5_is_accepted() {
     let s = play(v2(), 0, &[C(MAGIC), D("0002"), C("01"), D("4041"), C("00000015"), D("42"), Ca(&IMAGE21_MD5.to_uppercase()), D("43"), Cb(IMAGE21), D("474445")]);
     assert!(s.flash().committed.is_some());

@@ -153,6 +153,8 @@ impl HostPlatform {
         let mut input = vec![0u8; 64 * 1024];
         let mut output = [0u8; 256];
         let outcome = loop {
+            // Each poll is written before the next one, so `44` is on the wire while the
+            // session commits the image (fsync, ELF check, rename) on the following poll.
             while session.has_transmit() {
                 let n = session.poll_transmit(&mut output);
                 if stream.write_all(&output[..n]).is_err() {
