@@ -102,20 +102,22 @@ pub fn compile_command(options: &CompileOptions) -> ExitCode {
         eprintln!("ERROR the generated project did not build (see cargo's messages above)");
         return ExitCode::from(1);
     };
-    // A chip's OTA payload is not its ELF: the ESP app image (or the RP2040 .bin) is made from
-    // it by a tool this step doesn't have yet, so the ELF is left under its own name.
-    let image = match generated.target.triple {
-        None => image::image_path(&out_dir),
-        Some(_) => {
-            eprintln!(
-                "WARN this is the ELF, not the OTA payload: make the ESP app image with `espflash save-image --chip {} {} firmware.bin` before `ferrota upload`",
-                generated.target.chip,
-                out_dir.join("firmware.elf").display()
-            );
-            out_dir.join("firmware.elf")
+    let bytes = match std::fs::read(&executable) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            eprintln!("ERROR cannot read {}: {e}", executable.display());
+            return ExitCode::from(1);
         }
     };
-    if let Err(e) = std::fs::read(&executable).and_then(|bytes| image::install(&image, &bytes)) {
+    let payload = match payload(&generated, &checked.config, &out_dir, &bytes) {
+        Ok(payload) => payload,
+        Err(diagnostic) => {
+            show(&[*diagnostic]);
+            return ExitCode::from(1);
+        }
+    };
+    let image = image::image_path(&out_dir);
+    if let Err(e) = image::install(&image, &payload) {
         eprintln!("ERROR cannot write {}: {e}", image.display());
         return ExitCode::from(1);
     }
@@ -123,6 +125,21 @@ pub fn compile_command(options: &CompileOptions) -> ExitCode {
     eprintln!("INFO Firmware image {} ({size} bytes) built in {:.1} s", image.display(), started.elapsed().as_secs_f64());
     println!("{}", image.display());
     ExitCode::SUCCESS
+}
+
+/// The OTA payload of a build: the host executable itself; for a chip, its ELF stays beside
+/// the image as `firmware.elf` (for debuggers and `espflash flash`) and the payload is made
+/// from it.
+fn payload(generated: &super::Generated, config: &crate::config::Config, out_dir: &Path, executable: &[u8]) -> Result<Vec<u8>, Box<Diagnostic>> {
+    if generated.target.triple.is_none() {
+        return Ok(executable.to_vec());
+    }
+    let elf = out_dir.join("firmware.elf");
+    std::fs::write(&elf, executable).map_err(|e| Box::new(Diagnostic::error("codegen::write", None, format!("cannot write {}: {e}", elf.display()))))?;
+    match generated.target.templates {
+        "esp32" => image::esp_app_image(executable, generated.target.chip, &super::model::esp32_flash_size(config), &out_dir.join("partitions.csv")),
+        other => Err(Box::new(Diagnostic::error("codegen::image", None, format!("no OTA image format for the `{other}` templates (a bug in ferrota)")))),
+    }
 }
 
 /// Where the project of config `config` for device `name` goes: the folder the uploader takes

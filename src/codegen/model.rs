@@ -24,6 +24,8 @@ pub struct Model {
     /// Where the `ferrota-ota` crate is (a path dependency).
     pub runtime: String,
     pub target: Target,
+    /// The flash layout of an ESP32 (`None` for other targets).
+    pub esp32_flash: Option<Esp32Flash>,
     pub ota: Option<Ota>,
     pub safe_mode: SafeMode,
     pub wifi: Option<Wifi>,
@@ -47,6 +49,34 @@ pub struct Ota {
     pub version: u8,
     /// `None` when the YAML has no `password:`; `""` also means no auth.
     pub password: Option<String>,
+}
+
+/// `esp32: flash_size` and the two OTA app slots `partitions.csv` makes of it.
+#[derive(Debug, Serialize)]
+pub struct Esp32Flash {
+    /// As ESPHome spells it (`4MB`); the app image header records it.
+    pub flash_size: String,
+    /// Each OTA app slot's size.
+    pub app_slot_size: u32,
+    /// Where the second slot starts (the first is at 0x10000).
+    pub ota_1_offset: u32,
+}
+
+impl Esp32Flash {
+    /// The first app slot starts at 0x10000, after the bootloader, the partition table and
+    /// the data partitions; two equal slots share the rest, at most 0x1e0000 each (the size
+    /// ESPHome's 4MB layout gives an app), 64 KiB aligned as the MMU maps them.
+    pub fn of(config: &Config) -> Self {
+        let flash_size = esp32_flash_size(config);
+        let bytes: u32 = flash_size.trim_end_matches("MB").parse::<u32>().unwrap_or(4).saturating_mul(0x10_0000);
+        let slot = (bytes.saturating_sub(0x1_0000) / 2 / 0x1_0000 * 0x1_0000).min(0x1e_0000);
+        Esp32Flash { flash_size, app_slot_size: slot, ota_1_offset: 0x1_0000 + slot }
+    }
+}
+
+/// `esp32: flash_size` (ESPHome's default `4MB` when it is not set).
+pub fn esp32_flash_size(config: &Config) -> String {
+    config.get("esp32").and_then(|e| e.get("flash_size")).and_then(Item::as_str).unwrap_or("4MB").to_uppercase()
 }
 
 #[derive(Debug, Serialize)]
@@ -250,6 +280,7 @@ pub fn build(inputs: Inputs<'_>) -> Result<(Model, Vec<Region>), Vec<Diagnostic>
         name,
         config_file: b.relative(inputs.config_path),
         runtime: inputs.runtime,
+        esp32_flash: (inputs.target.templates == "esp32").then(|| Esp32Flash::of(config)),
         target: inputs.target,
         ota,
         safe_mode,

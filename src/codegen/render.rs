@@ -5,7 +5,8 @@
 //! - `ident`: a Rust identifier or `::` path (checked; keywords become raw identifiers);
 //! - `toml_str`: a TOML basic string (for `Cargo.toml`);
 //! - `comment`: text for a `//` comment (line breaks and control characters escaped);
-//! - `code`: a lambda's code region, placed with its lines indented like the line it starts on.
+//! - `code`: a lambda's code region, placed with its lines indented like the line it starts on;
+//! - `hex`: an integer as `0x…` (flash offsets and sizes).
 //!
 //! A template that prints any other string fails to render, so a YAML string can't slip into
 //! the generated source by a forgotten filter.
@@ -65,6 +66,7 @@ pub fn environment() -> Environment<'static> {
             Error::new(ErrorKind::InvalidOperation, format!("{s:?} is not a Rust identifier"))
         })
     });
+    env.add_filter("hex", |n: u64| Value::from_safe_string(format!("{n:#x}")));
     env.add_filter("code", |code: Value| -> Result<Value, Error> {
         let region = code.get_attr("region")?;
         let text = code.get_attr("text")?;
