@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use ferrota::upload::errors::{Step, UploadError};
 use ferrota::upload::image::Image;
 use ferrota::upload::progress::Collect;
-use ferrota::upload::{upload, Request, RetryPolicy};
+use ferrota::upload::protocol::Timeouts;
+use ferrota::upload::{session, upload, Request, RetryPolicy};
 
 /// What a fake device does on one connection.
 #[derive(Clone, Copy, Debug)]
@@ -185,4 +186,35 @@ fn every_address_is_tried_in_turn_without_waiting() {
     assert_eq!(addr.to_string(), format!("127.0.0.1:{}", fake.port));
     assert!(started.elapsed() < Duration::from_secs(10), "moving to the next address is immediate");
     assert!(log.lines.iter().any(|l| l.starts_with("WARNING connecting to 127.0.0.2:")), "{:?}", log.lines);
+}
+
+#[test]
+fn a_device_that_stops_reading_times_out_the_write() {
+    // A version-1 device that takes the handshake and then never reads the image.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        read_n(&mut s, 5).unwrap();
+        s.write_all(&[0x00, 0x01]).unwrap();
+        read_n(&mut s, 1).unwrap();
+        s.write_all(&[0x40, 0x41]).unwrap();
+        read_n(&mut s, 4).unwrap();
+        s.write_all(&[0x42]).unwrap();
+        read_n(&mut s, 32).unwrap();
+        s.write_all(&[0x43]).unwrap();
+        std::thread::sleep(Duration::from_secs(60));
+    });
+    let image = Arc::new(Image::new(vec![0x5A; 64 << 20]));
+    let timeouts = Timeouts { handshake: Duration::from_secs(5), data: Duration::from_millis(500) };
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let stream = session::connect(addr).unwrap();
+        let _ = done.send(session::run(stream, image, None, timeouts, &mut Collect::default()));
+    });
+    let err = result.recv_timeout(Duration::from_secs(20)).expect("the upload must not block forever").unwrap_err();
+    assert!(
+        matches!(&err, UploadError::Network { step: Step::Data, message, committed: false, .. } if message == "timed out"),
+        "{err:?}"
+    );
 }

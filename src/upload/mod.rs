@@ -22,6 +22,7 @@ use std::time::Duration;
 use errors::UploadError;
 use image::Image;
 use progress::Reporter;
+use protocol::Timeouts;
 
 /// Retries after network failures (never after a device error byte, never once the device had
 /// the whole image): every address once, plus `extra_attempts` shared across them.
@@ -72,7 +73,7 @@ pub fn upload(request: &Request, reporter: &mut dyn Reporter) -> Result<SocketAd
         let result = session::connect(addr).and_then(|stream| {
             reached_device = true;
             reporter.info(&format!("Connected to {addr}"));
-            session::run(stream, request.image.clone(), request.password.clone(), reporter)
+            session::run(stream, request.image.clone(), request.password.clone(), Timeouts::default(), reporter)
         });
         match result {
             Ok(()) => {

@@ -28,6 +28,22 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
 /// Socket timeout once auth passed: the device may erase flash or verify a large image.
 pub const DATA_TIMEOUT: Duration = Duration::from_secs(90);
 
+/// The socket timeouts of a session, for reads and writes alike (a device that stops reading
+/// must not block a write forever). [`Timeouts::default`] is ESPHome's; tests shorten them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// From connect through auth.
+    pub handshake: Duration,
+    /// Once auth passed.
+    pub data: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts { handshake: HANDSHAKE_TIMEOUT, data: DATA_TIMEOUT }
+    }
+}
+
 const BLOCK: usize = wire::BLOCK_SIZE as usize;
 
 /// How the image travels.
@@ -227,13 +243,13 @@ impl Client {
         self.events.pop_front()
     }
 
-    /// The socket read timeout for the current step.
-    pub fn read_timeout(&self) -> Duration {
+    /// The socket timeout (read and write) for the current step.
+    pub fn socket_timeout(&self, timeouts: &Timeouts) -> Duration {
         match self.state {
             State::Version | State::Features | State::FeatureFlags | State::Auth | State::Nonce(_) | State::AuthResult(_) => {
-                HANDSHAKE_TIMEOUT
+                timeouts.handshake
             }
-            _ => DATA_TIMEOUT,
+            _ => timeouts.data,
         }
     }
 

@@ -10,7 +10,7 @@ use socket2::SockRef;
 use super::errors::{Step, UploadError};
 use super::image::Image;
 use super::progress::Reporter;
-use super::protocol::{AuthMethod, Client, Compression, Event, HANDSHAKE_TIMEOUT};
+use super::protocol::{AuthMethod, Client, Compression, Event, Timeouts, HANDSHAKE_TIMEOUT};
 
 /// The send buffer during the data phase (8 × 8192, as ESPHome): progress follows the device.
 const SEND_BUFFER: usize = 8 * 8192;
@@ -36,6 +36,7 @@ pub fn run(
     mut stream: TcpStream,
     image: Arc<Image>,
     password: Option<String>,
+    timeouts: Timeouts,
     reporter: &mut dyn Reporter,
 ) -> Result<(), UploadError> {
     let mut seed = [0u8; 32];
@@ -51,6 +52,16 @@ pub fn run(
     let mut input = vec![0u8; 4096];
     let mut timeout = None;
     loop {
+        let wanted = client.socket_timeout(&timeouts);
+        if timeout != Some(wanted) {
+            timeout = Some(wanted);
+            // Writes too: a device that stops reading blocks a write forever once the send
+            // buffer is full, and version 1 never waits for a reply that would time out.
+            if let Err(e) = stream.set_read_timeout(timeout).and_then(|()| stream.set_write_timeout(timeout)) {
+                client.receive_failed(&e);
+                continue;
+            }
+        }
         while !client.pending().is_empty() {
             match stream.write(client.pending()) {
                 Ok(0) => client.send_failed(&io::Error::from(io::ErrorKind::WriteZero)),
@@ -73,13 +84,6 @@ pub fn run(
         report(&mut client, reporter, &mut timer);
         if let Some(outcome) = client.outcome() {
             return outcome.clone();
-        }
-        if timeout != Some(client.read_timeout()) {
-            timeout = Some(client.read_timeout());
-            if let Err(e) = stream.set_read_timeout(timeout) {
-                client.receive_failed(&e);
-                continue;
-            }
         }
         match stream.read(&mut input) {
             Ok(0) => client.handle_close(),
