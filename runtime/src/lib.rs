@@ -13,7 +13,7 @@ pub mod deflate;
 pub mod error;
 pub mod events;
 pub mod flash;
-mod hex;
+pub mod hex;
 mod outbox;
 pub mod protocol;
 pub mod safe_mode;

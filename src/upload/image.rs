@@ -5,8 +5,8 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::OnceLock;
 
+use ferrota_ota::protocol::image_md5_hex;
 use flate2::{Compress, Compression, FlushCompress, Status};
-use md5::{Digest, Md5};
 
 /// ESPHome compresses with level 9 (spec §1.5, §1.5b).
 const LEVEL: u32 = 9;
@@ -40,7 +40,7 @@ impl Image {
 
     /// Lowercase hex MD5 of the image.
     pub fn md5_hex(&self) -> &str {
-        self.md5.get_or_init(|| hex(&Md5::digest(&self.bytes)))
+        self.md5.get_or_init(|| md5_hex(&self.bytes))
     }
 
     /// Raw deflate, level 9, 4 KiB window: what a device offering streaming deflate inflates.
@@ -54,22 +54,23 @@ impl Image {
             let mut encoder = flate2::write::GzEncoder::new(Vec::new(), Compression::new(LEVEL));
             // Writing into a Vec cannot fail.
             let bytes = encoder.write_all(&self.bytes).and_then(|()| encoder.finish()).unwrap_or_default();
-            let md5 = hex(&Md5::digest(&bytes));
+            let md5 = md5_hex(&bytes);
             (bytes, md5)
         });
         (bytes, md5)
     }
 }
 
-/// Lowercase hex, as every hash goes on the wire.
+/// Lowercase hex, as every hash goes on the wire (the device crate's encoder).
 pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 15)] as char);
-    }
-    out
+    let mut out = vec![0u8; bytes.len() * 2];
+    ferrota_ota::hex::encode_into(bytes, &mut out).to_owned()
+}
+
+/// The MD5 the device checks, computed the way the device computes it.
+fn md5_hex(bytes: &[u8]) -> String {
+    // The device's hex is ASCII, so nothing is ever replaced.
+    String::from_utf8_lossy(&image_md5_hex(bytes)).into_owned()
 }
 
 /// A raw deflate stream of `data` with no back reference further than 4 KiB.
@@ -128,6 +129,7 @@ fn deflate_segment(data: &[u8], start: usize, end: usize, last: bool) -> Vec<u8>
 mod tests {
     use super::*;
     use flate2::{Decompress, FlushDecompress};
+    use md5::{Digest, Md5};
 
     fn sample(len: usize) -> Vec<u8> {
         let mut x = 7u32;
@@ -202,5 +204,7 @@ mod tests {
         assert_eq!(image.md5_hex(), hex(&Md5::digest(image.bytes())));
         assert_eq!(image.md5_hex().len(), 32);
         assert_eq!(image.md5_hex(), image.md5_hex().to_lowercase());
+        assert_eq!(Image::new(b"abc".to_vec()).md5_hex(), "900150983cd24fb0d6963f7d28e17f72");
+        assert_eq!(hex(&[0x00, 0xAB, 0x7F]), "00ab7f");
     }
 }
