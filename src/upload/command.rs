@@ -171,9 +171,13 @@ fn jobs_for(
         let job = match options.platform {
             Platform::Esphome => {
                 let settings = target.ota.clone();
-                let port = options.port.or(settings.as_ref().map(|s| s.port)).ok_or(
-                    "cannot upload over the air: the config has no `ota:` entry with `platform: esphome` (or pass --port)",
-                )?;
+                let port = match (options.port, &settings) {
+                    (Some(port), _) => port,
+                    (None, Some(ota)) => ota.port.ok_or("the `ota: - platform: esphome` entry has no `port:`: set one (or pass --port)")?,
+                    (None, None) => {
+                        return Err("cannot upload over the air: the config has no `ota:` entry with `platform: esphome` (or pass --port)".into())
+                    }
+                };
                 let password = options.password.clone().or(settings.and_then(|s| s.password));
                 Job::Native(Request { hosts, port, password, image: image.clone(), retry: RetryPolicy::default() })
             }

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use crate::config::Config;
 
-/// ESPHome's host device serves OTA here when `port:` is not set (spec §2.3); the schema
-/// fills it in, so this is only used for a config without a target.
+/// `web_server:`'s default port (schema/web_server.yaml). The schema fills `port:` in, so
+/// this only guards a config that did not go through it.
 const DEFAULT_WEB_PORT: u16 = 80;
 
 /// The upload settings of one device config.
@@ -22,7 +22,8 @@ pub struct Target {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OtaSettings {
-    pub port: u16,
+    /// The schema fills it in per target; `None` only for a target it has no default for.
+    pub port: Option<u16>,
     /// After `!secret` resolution; `None` without a password.
     pub password: Option<String>,
 }
@@ -44,7 +45,7 @@ impl Target {
             .flat_map(|ota| ota.items())
             .find(|entry| entry.get("platform").and_then(|p| p.as_str()) == Some("esphome"))
             .map(|entry| OtaSettings {
-                port: entry.get("port").and_then(|p| p.as_int()).and_then(|p| u16::try_from(p).ok()).unwrap_or(8266),
+                port: entry.get("port").and_then(|p| p.as_int()).and_then(|p| u16::try_from(p).ok()),
                 password: entry.get("password").and_then(|p| p.as_str()).filter(|p| !p.is_empty()).map(str::to_owned),
             });
         let web_server = config.get("web_server").map(|ws| {
@@ -93,7 +94,7 @@ mod tests {
             "ota: s3cret\n",
         );
         assert_eq!(t.name, "kitchen");
-        assert_eq!(t.ota, Some(OtaSettings { port: 3000, password: Some("s3cret".into()) }));
+        assert_eq!(t.ota, Some(OtaSettings { port: Some(3000), password: Some("s3cret".into()) }));
         assert_eq!(t.default_host(), "kitchen.local");
         // `platform: web_server` brings in `web_server:` with its defaults.
         assert_eq!(t.web_server, Some(WebServerSettings { port: 80, username: None, password: None }));
@@ -102,7 +103,18 @@ mod tests {
     #[test]
     fn defaults_come_from_the_schema() {
         let t = target("esphome:\n  name: plain\nhost:\nota:\n  - platform: esphome\n", "");
-        assert_eq!(t.ota, Some(OtaSettings { port: 8082, password: None }));
+        assert_eq!(t.ota, Some(OtaSettings { port: Some(8082), password: None }));
+    }
+
+    #[test]
+    fn a_missing_ota_port_stays_missing() {
+        // The schema fills `port:` for every target it knows; a config it did not complete
+        // must not get some other platform's port (the command then asks for --port).
+        use crate::config::{Config, Field, Item, Val};
+        let field = |key: &str, value: Val| Field { key: key.into(), key_span: None, value: Item::new(value, None) };
+        let entry = Item::new(Val::Map(vec![field("platform", Val::Str("esphome".into()))]), None);
+        let config = Config { components: vec![field("ota", Val::List(vec![entry]))] };
+        assert_eq!(Target::from_config(&config).ota, Some(OtaSettings { port: None, password: None }));
     }
 
     #[test]
