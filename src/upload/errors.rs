@@ -212,6 +212,8 @@ pub enum UploadError {
     AttemptsExhausted { attempts: usize, last: Box<UploadError> },
     /// The web_server upload failed (HTTP status, body or auth).
     WebServer(String),
+    /// Compressing the image failed (a compressor bug; nothing was sent of it).
+    Compress(String),
 }
 
 impl UploadError {
@@ -298,6 +300,7 @@ impl fmt::Display for UploadError {
                 write!(f, "upload failed after {attempts} attempt{}: {last}", if *attempts == 1 { "" } else { "s" })
             }
             UploadError::WebServer(message) => f.write_str(message),
+            UploadError::Compress(message) => write!(f, "compressing the image for the device failed: {message}"),
         }
     }
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use ferrota_ota::protocol::image_md5_hex;
-use flate2::{Compress, Compression, FlushCompress, Status};
+use flate2::{Compress, CompressError, Compression, FlushCompress, Status};
 
 /// ESPHome compresses with level 9 (spec §1.5, §1.5b).
 const LEVEL: u32 = 9;
@@ -20,7 +20,7 @@ const MIN_SEGMENT: usize = 1 << 20;
 pub struct Image {
     bytes: Vec<u8>,
     md5: OnceLock<String>,
-    deflate: OnceLock<Vec<u8>>,
+    deflate: OnceLock<Result<Vec<u8>, CompressError>>,
     gzip: OnceLock<(Vec<u8>, String)>,
 }
 
@@ -44,8 +44,15 @@ impl Image {
     }
 
     /// Raw deflate, level 9, 4 KiB window: what a device offering streaming deflate inflates.
+    /// `Err` only when the compressor failed; never a truncated stream.
+    pub fn try_deflate(&self) -> Result<&[u8], CompressError> {
+        self.deflate.get_or_init(|| deflate_4k(&self.bytes)).as_deref().map_err(Clone::clone)
+    }
+
+    /// [`Image::try_deflate`]'s stream, or nothing when the compressor failed: the client
+    /// checks `try_deflate` before it sends any of it.
     pub fn deflate(&self) -> &[u8] {
-        self.deflate.get_or_init(|| deflate_4k(&self.bytes))
+        self.try_deflate().unwrap_or_default()
     }
 
     /// The gzip container (level 9) and its MD5: what a device answering `46` stores.
@@ -78,14 +85,14 @@ fn md5_hex(bytes: &[u8]) -> String {
 /// Level 9 is slow, so large images are cut into one segment per core, pigz style: each
 /// segment is primed with the 4 KiB before it (all the window can see anyway) and ends with a
 /// sync flush, so the segments concatenate into one valid stream.
-pub fn deflate_4k(data: &[u8]) -> Vec<u8> {
+pub fn deflate_4k(data: &[u8]) -> Result<Vec<u8>, CompressError> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let segments = (data.len() / MIN_SEGMENT).clamp(1, cores);
     let size = data.len().div_ceil(segments).max(1);
     let bounds: Vec<(usize, usize)> =
         (0..segments).map(|i| (i * size, ((i + 1) * size).min(data.len()))).filter(|(s, e)| s < e || *s == 0).collect();
     let last = bounds.len() - 1;
-    let parts: Vec<Vec<u8>> = std::thread::scope(|scope| {
+    let parts: Vec<Result<Vec<u8>, CompressError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = bounds
             .iter()
             .enumerate()
@@ -94,17 +101,20 @@ pub fn deflate_4k(data: &[u8]) -> Vec<u8> {
         // A compression thread only panics on a bug in the compressor; fall back to one thread.
         handles.into_iter().map(|h| h.join()).collect::<Result<_, _>>().unwrap_or_else(|_| vec![deflate_segment(data, 0, data.len(), true)])
     });
-    parts.concat()
+    Ok(parts.into_iter().collect::<Result<Vec<_>, _>>()?.concat())
 }
 
 /// Compresses `data[start..end]` with the preceding window as dictionary.
-fn deflate_segment(data: &[u8], start: usize, end: usize, last: bool) -> Vec<u8> {
+fn deflate_segment(data: &[u8], start: usize, end: usize, last: bool) -> Result<Vec<u8>, CompressError> {
     let mut c = Compress::new_with_window_bits(Compression::new(LEVEL), false, DEFLATE_WINDOW_BITS);
     if start > 0 {
-        // Only fails on a stream already started; this one is fresh.
-        let _ = c.set_dictionary(&data[start.saturating_sub(WINDOW)..start]);
+        c.set_dictionary(&data[start.saturating_sub(WINDOW)..start])?;
     }
-    let mut input = &data[start..end];
+    compress_all(&mut c, &data[start..end], last)
+}
+
+/// Feeds all of `input` to `c`, ending with the end of the stream (`last`) or a sync flush.
+fn compress_all(c: &mut Compress, mut input: &[u8], last: bool) -> Result<Vec<u8>, CompressError> {
     let mut out = Vec::with_capacity(input.len() / 2 + 1024);
     let flush = if last { FlushCompress::Finish } else { FlushCompress::Sync };
     loop {
@@ -112,17 +122,15 @@ fn deflate_segment(data: &[u8], start: usize, end: usize, last: bool) -> Vec<u8>
             out.reserve(out.capacity().max(4096));
         }
         let before = c.total_in();
-        let status = c.compress_vec(input, &mut out, flush);
+        let status = c.compress_vec(input, &mut out, flush)?;
         input = &input[(c.total_in() - before) as usize..];
         match status {
-            Ok(Status::StreamEnd) => break,
+            Status::StreamEnd => return Ok(out),
             // Sync flush: done once all input is in and the output buffer was not filled.
-            Ok(_) if !last && input.is_empty() && out.len() < out.capacity() => break,
-            Ok(_) => {}
-            Err(_) => break,
+            _ if !last && input.is_empty() && out.len() < out.capacity() => return Ok(out),
+            _ => {}
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -169,7 +177,7 @@ mod tests {
     fn deflate_round_trips_through_the_device_ring() {
         for len in [1, 4095, 4097, 100_000, 3 * MIN_SEGMENT + 12345] {
             let data = sample(len);
-            let stream = deflate_4k(&data);
+            let stream = deflate_4k(&data).unwrap();
             assert!(stream.len() < data.len() || len < 5000, "{len}: {}", stream.len());
             assert_eq!(inflate_full(&stream, len), data, "{len}");
             assert_eq!(inflate_ring(&stream), data, "{len}");
@@ -183,8 +191,16 @@ mod tests {
         let mut data = block.clone();
         data.extend(std::iter::repeat_n(0u8, 6000).chain(block.iter().copied()));
         data.extend(sample(2 * MIN_SEGMENT));
-        let stream = deflate_4k(&data);
+        let stream = deflate_4k(&data).unwrap();
         assert_eq!(inflate_ring(&stream), data);
+    }
+
+    #[test]
+    fn a_compressor_error_is_an_error_not_a_short_stream() {
+        // A finished stream refuses a sync flush: the error must come out, not the bytes so far.
+        let mut c = Compress::new_with_window_bits(Compression::new(LEVEL), false, DEFLATE_WINDOW_BITS);
+        compress_all(&mut c, b"first", true).unwrap();
+        assert!(compress_all(&mut c, &sample(10_000), false).is_err());
     }
 
     #[test]

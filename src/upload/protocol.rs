@@ -308,7 +308,8 @@ impl Client {
         }
     }
 
-    /// Error bytes end the session at every step (the newest client checks even nonces).
+    /// Error bytes end the session at every status step (the newest client checks even
+    /// nonces).
     fn check_error(&mut self, byte: u8) -> bool {
         if byte >= 0x80 {
             self.fail(UploadError::Device { step: self.receive_step(), code: byte });
@@ -322,7 +323,8 @@ impl Client {
     }
 
     fn handle_byte(&mut self, byte: u8) {
-        if self.check_error(byte) {
+        // The flags byte after `48` is a bit set, not a status: a future flag 0x80 is no error.
+        if self.state != State::FeatureFlags && self.check_error(byte) {
             return;
         }
         match self.state {
@@ -468,6 +470,11 @@ impl Client {
     /// Auth passed: send the OTA type (extended), the size(s), and wait for the prepare ack.
     fn authenticated(&mut self, method: Option<AuthMethod>) {
         self.events.push_back(Event::Authenticated(method));
+        if self.mode == Compression::Deflate {
+            if let Err(e) = self.image.try_deflate() {
+                return self.fail(UploadError::Compress(e.to_string()));
+            }
+        }
         let raw_len = self.image.bytes().len();
         let payload_len = self.payload().len();
         if self.mode != Compression::None {
