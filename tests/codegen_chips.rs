@@ -64,3 +64,36 @@ fn esp32_c3_example_becomes_an_esp_app_image() {
     // esp_app_desc!: the first segment starts with the app descriptor (its magic word).
     assert_eq!(u32_at(&data, 32), 0xABCD_5432, "app descriptor magic at the start of the first segment");
 }
+
+/// The Pico W's OTA payload is the application's flat binary, linked for embassy-boot's ACTIVE
+/// region (0x1000_7000, 1004 KiB): it starts with the Cortex-M vector table. The bootloader's
+/// image (for the first USB flash) is built beside it.
+#[test]
+fn pico_w_example_becomes_a_flat_binary_for_embassy_boot() {
+    let dir = TempDir::new("chips-pico-w");
+    let (image, log) = compile("examples/rp2040/pico-w.yaml", &dir.0);
+    assert_eq!(image, dir.path("firmware.bin"), "{log}");
+    assert!(dir.path("firmware.elf").is_file(), "the ELF stays beside the image for debugging");
+    let data = std::fs::read(&image).unwrap();
+    const ACTIVE: std::ops::Range<u32> = 0x1000_7000..0x1000_7000 + 0xFB000;
+    assert!(data.len() > 1024 && data.len() <= (ACTIVE.end - ACTIVE.start) as usize, "{} bytes", data.len());
+
+    let sp = u32_at(&data, 0);
+    let reset = u32_at(&data, 4);
+    assert!((0x2000_0000..=0x2004_2000).contains(&sp), "initial SP {sp:#x} is not in SRAM");
+    assert_eq!(reset & 1, 1, "reset vector {reset:#x} is not a Thumb address");
+    assert!(ACTIVE.contains(&(reset & !1)), "reset vector {reset:#x} is outside the ACTIVE region");
+    // The other exception vectors the runtime fills in (NMI, HardFault) point into the image too.
+    for at in [8, 12] {
+        let vector = u32_at(&data, at);
+        assert!(vector & 1 == 1 && ACTIVE.contains(&(vector & !1)), "vector at {at}: {vector:#x}");
+    }
+
+    // The bootloader: embassy-rp's second-stage boot code in the first 256 bytes, then its own
+    // vector table, reset handler inside its 24 KiB.
+    let bootloader = std::fs::read(dir.path("bootloader.bin")).unwrap();
+    assert!(log.contains("bootloader.bin"), "{log}");
+    assert!(bootloader.len() > 0x100 && bootloader.len() <= 0x6000, "{} bytes", bootloader.len());
+    let reset = u32_at(&bootloader, 0x104);
+    assert!(reset & 1 == 1 && (0x1000_0100..0x1000_6000).contains(&(reset & !1)), "bootloader reset vector {reset:#x}");
+}

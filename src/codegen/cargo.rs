@@ -22,11 +22,21 @@ pub struct Build {
 /// Runs `cargo build --release` for `project` into `target_dir`. cargo's progress goes to our
 /// stderr; `Err` only when cargo can't be run at all.
 pub fn build(project: &Generated, target_dir: &Path) -> std::io::Result<Build> {
+    build_package(project, &project.dir, &project.package, &project.map, target_dir)
+}
+
+/// Builds the project's bootloader (`bootloader/`, its own workspace: its HAL features must not
+/// be unified with the application's), for the targets that have one. No user code is in it.
+pub fn build_bootloader(project: &Generated, package: &str, target_dir: &Path) -> std::io::Result<Build> {
+    build_package(project, &project.dir.join("bootloader"), package, &SourceMap::default(), target_dir)
+}
+
+fn build_package(project: &Generated, dir: &Path, package: &str, map: &SourceMap, target_dir: &Path) -> std::io::Result<Build> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     // In the project folder, so a `.cargo/config.toml` or toolchain file there applies.
     command
-        .current_dir(&project.dir)
+        .current_dir(dir)
         .arg("build")
         .arg("--release")
         .arg("--message-format=json")
@@ -43,7 +53,7 @@ pub fn build(project: &Generated, target_dir: &Path) -> std::io::Result<Build> {
     if let Some(stdout) = child.stdout.take() {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             let Ok(message) = serde_json::from_str::<Value>(&line) else { continue };
-            read_message(&message, project, &mut build, &mut executable);
+            read_message(&message, package, map, &mut build, &mut executable);
         }
     }
     if child.wait()?.success() {
@@ -52,8 +62,8 @@ pub fn build(project: &Generated, target_dir: &Path) -> std::io::Result<Build> {
     Ok(build)
 }
 
-fn read_message(message: &Value, project: &Generated, build: &mut Build, executable: &mut Option<PathBuf>) {
-    let ours = message["package_id"].as_str().is_some_and(|id| id.contains(&format!("#{}@", project.package)) || id.contains(&format!("/{}#", project.package)));
+fn read_message(message: &Value, package: &str, map: &SourceMap, build: &mut Build, executable: &mut Option<PathBuf>) {
+    let ours = message["package_id"].as_str().is_some_and(|id| id.contains(&format!("#{package}@")) || id.contains(&format!("/{package}#")));
     match message["reason"].as_str() {
         Some("compiler-artifact") if ours => {
             if let Some(exe) = message["executable"].as_str() {
@@ -62,7 +72,7 @@ fn read_message(message: &Value, project: &Generated, build: &mut Build, executa
         }
         Some("compiler-message") if ours => {
             let diagnostic = &message["message"];
-            match to_yaml(diagnostic, &project.map) {
+            match to_yaml(diagnostic, map) {
                 Some(d) => build.diagnostics.push(d),
                 None => {
                     if let Some(rendered) = diagnostic["rendered"].as_str() {

@@ -116,6 +116,22 @@ pub fn compile_command(options: &CompileOptions) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if let Some(package) = &generated.bootloader {
+        match bootloader(&generated, package, &target_dir, &show) {
+            Ok(path) => {
+                let app = FLASH_BASE + u64::from(super::model::Rp2040Flash::pico_w().active);
+                let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                eprintln!(
+                    "INFO Bootloader image {} ({size} bytes): flash it and the firmware once over USB (BOOTSEL), e.g. `picotool load -t bin bootloader.bin -o 0x10000000` and `picotool load -t bin firmware.bin -o {app:#x}`; after that, `ferrota upload` updates the firmware",
+                    path.display()
+                );
+            }
+            Err(message) => {
+                eprintln!("ERROR {message}");
+                return ExitCode::from(1);
+            }
+        }
+    }
     let image = image::image_path(&out_dir);
     if let Err(e) = image::install(&image, &payload) {
         eprintln!("ERROR cannot write {}: {e}", image.display());
@@ -138,8 +154,37 @@ fn payload(generated: &super::Generated, config: &crate::config::Config, out_dir
     std::fs::write(&elf, executable).map_err(|e| Box::new(Diagnostic::error("codegen::write", None, format!("cannot write {}: {e}", elf.display()))))?;
     match generated.target.templates {
         "esp32" => image::esp_app_image(executable, generated.target.chip, &super::model::esp32_flash_size(config), &out_dir.join("partitions.csv")),
+        "rp2040" => {
+            let layout = super::model::Rp2040Flash::pico_w();
+            let active = FLASH_BASE + u64::from(layout.active);
+            image::flat_binary(executable, active..active + u64::from(layout.active_size))
+        }
         other => Err(Box::new(Diagnostic::error("codegen::image", None, format!("no OTA image format for the `{other}` templates (a bug in ferrota)")))),
     }
+}
+
+/// Where the RP2040 maps its flash.
+const FLASH_BASE: u64 = 0x1000_0000;
+
+/// Builds the bootloader of a target that has its own (the Pico W) and installs its flat binary
+/// as `bootloader.bin`, for the first flash over USB; returns its path.
+fn bootloader(generated: &super::Generated, package: &str, target_dir: &Path, show: &dyn Fn(&[Diagnostic])) -> Result<PathBuf, String> {
+    eprintln!("INFO Building the bootloader {package}");
+    let build = cargo::build_bootloader(generated, package, target_dir).map_err(|e| format!("cannot run cargo: {e}"))?;
+    show(&build.diagnostics);
+    for message in &build.other {
+        eprint!("{message}");
+    }
+    let elf_path = build.executable.ok_or("the generated bootloader did not build (see cargo's messages above)")?;
+    let elf = std::fs::read(&elf_path).map_err(|e| format!("cannot read {}: {e}", elf_path.display()))?;
+    let layout = super::model::Rp2040Flash::pico_w();
+    let image = image::flat_binary(&elf, FLASH_BASE..FLASH_BASE + u64::from(layout.state)).map_err(|d| {
+        show(&[*d]);
+        "no bootloader image".to_string()
+    })?;
+    let path = generated.dir.join("bootloader.bin");
+    image::install(&path, &image).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(path)
 }
 
 /// Where the project of config `config` for device `name` goes: the folder the uploader takes

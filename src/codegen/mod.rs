@@ -39,6 +39,8 @@ pub struct Generated {
     pub dir: PathBuf,
     pub target: Target,
     pub package: String,
+    /// The bootloader's package (in `bootloader/`), for targets that build their own.
+    pub bootloader: Option<String>,
     /// Files rewritten because their content changed (relative to `dir`).
     pub written: Vec<PathBuf>,
     pub unchanged: usize,
@@ -95,6 +97,7 @@ pub fn generate(checked: &Checked, options: &Options) -> Result<Generated, Vec<D
     let mut generated = Generated {
         dir: options.out_dir.clone(),
         package: model.package.clone(),
+        bootloader: templates::files(target.templates).iter().any(|f| f.output == "bootloader/Cargo.toml").then(|| model.bootloader_package.clone()),
         target,
         written: Vec::new(),
         unchanged: 0,

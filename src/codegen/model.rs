@@ -21,11 +21,15 @@ pub struct Model {
     pub config_file: String,
     /// The Cargo package (and binary) name.
     pub package: String,
+    /// The bootloader's package name, for targets that build their own (the Pico W).
+    pub bootloader_package: String,
     /// Where the `ferrota-ota` crate is (a path dependency).
     pub runtime: String,
     pub target: Target,
     /// The flash layout of an ESP32 (`None` for other targets).
     pub esp32_flash: Option<Esp32Flash>,
+    /// The flash layout of a Pico W (`None` for other targets).
+    pub rp2040_flash: Option<Rp2040Flash>,
     pub ota: Option<Ota>,
     pub safe_mode: SafeMode,
     pub wifi: Option<Wifi>,
@@ -71,6 +75,41 @@ impl Esp32Flash {
         let bytes: u32 = flash_size.trim_end_matches("MB").parse::<u32>().unwrap_or(4).saturating_mul(0x10_0000);
         let slot = (bytes.saturating_sub(0x1_0000) / 2 / 0x1_0000 * 0x1_0000).min(0x1e_0000);
         Esp32Flash { flash_size, app_slot_size: slot, ota_1_offset: 0x1_0000 + slot }
+    }
+}
+
+/// The Pico W's 2 MiB flash as embassy-boot divides it, as offsets from the flash start
+/// (0x1000_0000 in the address space). Every region is a multiple of the 4 KiB erase sector.
+#[derive(Debug, Serialize)]
+pub struct Rp2040Flash {
+    /// The bootloader, after the 256-byte second-stage boot code (`boot2`) at 0.
+    pub bootloader: u32,
+    pub bootloader_size: u32,
+    /// embassy-boot's state page: whether to swap, revert or just boot.
+    pub state: u32,
+    /// The running build.
+    pub active: u32,
+    pub active_size: u32,
+    /// Where an update is written; one sector larger than `active` for the swap.
+    pub dfu: u32,
+    pub dfu_size: u32,
+    /// Safe mode's boot counter: the last sector, outside embassy-boot's regions.
+    pub safe_mode: u32,
+}
+
+impl Rp2040Flash {
+    const FLASH_SIZE: u32 = 2 * 1024 * 1024;
+    const SECTOR: u32 = 4096;
+
+    /// 24 KiB for the bootloader (about 12 KiB today), then the state page, then two
+    /// (almost) equal halves of what is left before the safe mode sector.
+    pub fn pico_w() -> Self {
+        let state = 0x6000;
+        let active = state + Self::SECTOR;
+        let safe_mode = Self::FLASH_SIZE - Self::SECTOR;
+        let active_size = (safe_mode - active - Self::SECTOR) / 2 / Self::SECTOR * Self::SECTOR;
+        let dfu = active + active_size;
+        Rp2040Flash { bootloader: 0x100, bootloader_size: state - 0x100, state, active, active_size, dfu, dfu_size: active_size + Self::SECTOR, safe_mode }
     }
 }
 
@@ -276,11 +315,13 @@ pub fn build(inputs: Inputs<'_>) -> Result<(Model, Vec<Region>), Vec<Diagnostic>
     }
     let model = Model {
         package: format!("ferrota-{name}"),
+        bootloader_package: format!("ferrota-{name}-bootloader"),
         friendly_name: text(core, "friendly_name"),
         name,
         config_file: b.relative(inputs.config_path),
         runtime: inputs.runtime,
         esp32_flash: (inputs.target.templates == "esp32").then(|| Esp32Flash::of(config)),
+        rp2040_flash: (inputs.target.templates == "rp2040").then(Rp2040Flash::pico_w),
         target: inputs.target,
         ota,
         safe_mode,

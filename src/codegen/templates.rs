@@ -34,7 +34,25 @@ const ESP32: &[File] = &[
     file!("esp32", "partitions.csv.j2", "partitions.csv"),
     file!("esp32", "main.rs.j2", "src/main.rs"),
     file!("esp32", "platform.rs.j2", "src/platform.rs"),
+    file!("common", "ota_server.rs.j2", "src/ota_server.rs"),
     file!("common", "automations.rs.j2", "src/automations.rs"),
+];
+
+/// The Raspberry Pi Pico W: the application and, in `bootloader/`, its own embassy-boot
+/// bootloader project.
+const RP2040: &[File] = &[
+    file!("rp2040", "Cargo.toml.j2", "Cargo.toml"),
+    file!("rp2040", "build.rs.j2", "build.rs"),
+    file!("rp2040", "memory.x.j2", "memory.x"),
+    file!("rp2040", "nvram.txt.j2", "cyw43/nvram.txt"),
+    file!("rp2040", "main.rs.j2", "src/main.rs"),
+    file!("rp2040", "platform.rs.j2", "src/platform.rs"),
+    file!("common", "ota_server.rs.j2", "src/ota_server.rs"),
+    file!("common", "automations.rs.j2", "src/automations.rs"),
+    file!("rp2040", "bootloader/Cargo.toml.j2", "bootloader/Cargo.toml"),
+    file!("rp2040", "bootloader/build.rs.j2", "bootloader/build.rs"),
+    file!("rp2040", "bootloader/memory.x.j2", "bootloader/memory.x"),
+    file!("rp2040", "bootloader/main.rs.j2", "bootloader/src/main.rs"),
 ];
 
 /// The files of the template folder `target`.
@@ -42,6 +60,7 @@ pub fn files(target: &str) -> &'static [File] {
     match target {
         "host" => HOST,
         "esp32" => ESP32,
+        "rp2040" => RP2040,
         _ => &[],
     }
 }
