@@ -122,7 +122,7 @@ pub fn compile_command(options: &CompileOptions) -> ExitCode {
                 let app = FLASH_BASE + u64::from(super::model::Rp2040Flash::pico_w().active);
                 let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
                 eprintln!(
-                    "INFO Bootloader image {} ({size} bytes): flash it and the firmware once over USB (BOOTSEL), e.g. `picotool load -t bin bootloader.bin -o 0x10000000` and `picotool load -t bin firmware.bin -o {app:#x}`; after that, `ferrota upload` updates the firmware",
+                    "INFO Bootloader image {} ({size} bytes): flash it and the firmware once over USB (BOOTSEL), e.g. `picotool load bootloader.bin -t bin -o 0x10000000` and `picotool load firmware.bin -t bin -o {app:#x}`; after that, `ferrota upload` updates the firmware",
                     path.display()
                 );
             }
