@@ -25,7 +25,7 @@ enum Command {
     Compile(CompileArgs),
     /// Update devices over the air with an image (ESPHome's OTA protocol, or the web server).
     Upload(UploadArgs),
-    /// Check the config and update the device; a `host:` device is started here instead.
+    /// Compile, build and update the device (`--file` skips the build); a `host:` device is started here.
     Run(UploadArgs),
     /// Serve diagnostics to an editor (Language Server Protocol over stdin/stdout).
     Lsp,

@@ -248,3 +248,20 @@ fn ota_encryption_is_refused_not_ignored() {
     assert!(log.contains("does not implement Noise encryption"), "{log}");
     assert!(!log.contains("Compiling"), "no cargo run for a refused config:\n{log}");
 }
+
+#[test]
+fn run_compiles_builds_and_becomes_the_host_device() {
+    let dir = TempDir::new("cg-run");
+    let (config, port) = write_config(&dir, "cg-run", DEVICE);
+    let ferrota = PathBuf::from(env!("CARGO_BIN_EXE_ferrota"));
+    let config_arg = config.to_string_lossy().to_string();
+    // No --file and no earlier compile: `run` compiles and builds first, then the process
+    // becomes the device (dropping it stops the device).
+    let device = HostDevice::spawn(&ferrota, &["run", &config_arg], &[], port);
+    device.wait_for("[D][main]: build one booted", 1);
+    device.wait_for("listening on port", 1);
+    assert!(dir.path(".ferrota/build/cg-run/firmware.bin").is_file());
+    let (code, log) = upload(&config, &dir.path(".ferrota/build/cg-run/firmware.bin"), &["--device", "127.0.0.1"]);
+    assert_eq!(code, 0, "{log}");
+    device.wait_for("[D][main]: build one booted", 2);
+}

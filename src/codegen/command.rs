@@ -25,12 +25,24 @@ pub struct CompileOptions {
 /// Exit codes: 0 built, 2 a problem in the config (including rustc errors in lambdas), 1
 /// anything else (unreadable file, cargo missing, a build failure outside user code).
 pub fn compile_command(options: &CompileOptions) -> ExitCode {
+    match compile(options) {
+        Ok(path) => {
+            println!("{}", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+/// Checks, generates and builds; the path of the firmware image (with `--only-generate`, of
+/// the project folder), or the exit code after the problems were shown on stderr.
+pub fn compile(options: &CompileOptions) -> Result<PathBuf, ExitCode> {
     let load = LoadOptions { substitutions: options.substitutions.clone() };
     let checked = match compiler::check(&RealFs, &options.config, &load) {
         Ok(checked) => checked,
         Err(e) => {
             eprintln!("ERROR cannot read {}: {e}", options.config.display());
-            return ExitCode::from(1);
+            return Err(ExitCode::from(1));
         }
     };
     let show = |diagnostics: &[Diagnostic]| {
@@ -46,7 +58,7 @@ pub fn compile_command(options: &CompileOptions) -> ExitCode {
         Ok(path) if path.join("Cargo.toml").is_file() => path,
         _ => {
             eprintln!("ERROR the ferrota-ota crate is not at {}: set FERROTA_RUNTIME to the `runtime/` folder of a ferrota checkout", runtime.display());
-            return ExitCode::from(1);
+            return Err(ExitCode::from(1));
         }
     };
     let started = Instant::now();
@@ -54,7 +66,7 @@ pub fn compile_command(options: &CompileOptions) -> ExitCode {
         Ok(generated) => generated,
         Err(diagnostics) => {
             show(&diagnostics);
-            return failed(&diagnostics, &options.config);
+            return Err(failed(&diagnostics, &options.config));
         }
     };
     show(&checked.diagnostics);
@@ -69,8 +81,7 @@ pub fn compile_command(options: &CompileOptions) -> ExitCode {
         generated.unchanged
     );
     if options.only_generate {
-        println!("{}", out_dir.display());
-        return ExitCode::SUCCESS;
+        return Ok(out_dir);
     }
     if !generated.target.buildable {
         eprintln!(
@@ -78,7 +89,7 @@ pub fn compile_command(options: &CompileOptions) -> ExitCode {
             generated.target.chip,
             out_dir.display()
         );
-        return ExitCode::from(1);
+        return Err(ExitCode::from(1));
     }
     let target_dir = super::target_dir(&generated.target);
     eprintln!("INFO Building {} (cargo build --release, target dir {})", generated.package, target_dir.display());
@@ -86,7 +97,7 @@ pub fn compile_command(options: &CompileOptions) -> ExitCode {
         Ok(build) => build,
         Err(e) => {
             eprintln!("ERROR cannot run cargo: {e}");
-            return ExitCode::from(1);
+            return Err(ExitCode::from(1));
         }
     };
     show(&build.diagnostics);
@@ -97,23 +108,23 @@ pub fn compile_command(options: &CompileOptions) -> ExitCode {
         if build.diagnostics.iter().any(Diagnostic::is_error) {
             let errors = build.diagnostics.iter().filter(|d| d.is_error()).count();
             eprintln!("ERROR {errors} error{} in the config's lambdas", if errors == 1 { "" } else { "s" });
-            return ExitCode::from(2);
+            return Err(ExitCode::from(2));
         }
         eprintln!("ERROR the generated project did not build (see cargo's messages above)");
-        return ExitCode::from(1);
+        return Err(ExitCode::from(1));
     };
     let bytes = match std::fs::read(&executable) {
         Ok(bytes) => bytes,
         Err(e) => {
             eprintln!("ERROR cannot read {}: {e}", executable.display());
-            return ExitCode::from(1);
+            return Err(ExitCode::from(1));
         }
     };
     let payload = match payload(&generated, &checked.config, &out_dir, &bytes) {
         Ok(payload) => payload,
         Err(diagnostic) => {
             show(&[*diagnostic]);
-            return ExitCode::from(1);
+            return Err(ExitCode::from(1));
         }
     };
     if let Some(package) = &generated.bootloader {
@@ -128,19 +139,18 @@ pub fn compile_command(options: &CompileOptions) -> ExitCode {
             }
             Err(message) => {
                 eprintln!("ERROR {message}");
-                return ExitCode::from(1);
+                return Err(ExitCode::from(1));
             }
         }
     }
     let image = image::image_path(&out_dir);
     if let Err(e) = image::install(&image, &payload) {
         eprintln!("ERROR cannot write {}: {e}", image.display());
-        return ExitCode::from(1);
+        return Err(ExitCode::from(1));
     }
     let size = std::fs::metadata(&image).map(|m| m.len()).unwrap_or(0);
     eprintln!("INFO Firmware image {} ({size} bytes) built in {:.1} s", image.display(), started.elapsed().as_secs_f64());
-    println!("{}", image.display());
-    ExitCode::SUCCESS
+    Ok(image)
 }
 
 /// The OTA payload of a build: the host executable itself; for a chip, its ELF stays beside

@@ -87,9 +87,23 @@ pub fn upload_command(options: &UploadOptions) -> ExitCode {
     }
 }
 
-/// `ferrota run`: check the config, then start a `host:` device here or upload to the device.
+/// `ferrota run`: compile and build the config (unless `--file` names an image), then start a
+/// `host:` device here or upload to the device, as `esphome run` does.
 pub fn run_command(options: &UploadOptions) -> ExitCode {
     let Some(config) = options.configs.first() else { return ExitCode::FAILURE };
+    let built;
+    let options = if options.file.is_some() {
+        options
+    } else {
+        let compile = crate::codegen::command::CompileOptions { config: config.clone(), ..Default::default() };
+        match crate::codegen::command::compile(&compile) {
+            Ok(image) => {
+                built = UploadOptions { file: Some(image), ..options.clone() };
+                &built
+            }
+            Err(code) => return code,
+        }
+    };
     let (target, is_host) = match load(config) {
         Ok(loaded) => loaded,
         Err(message) => {
@@ -108,15 +122,30 @@ pub fn run_command(options: &UploadOptions) -> ExitCode {
         if !options.quiet {
             eprintln!("INFO Running program from path '{}'", image.display());
         }
-        return match std::process::Command::new(&image).status() {
-            Ok(status) => ExitCode::from(status.code().map_or(1, |c| u8::try_from(c).unwrap_or(1))),
-            Err(e) => {
-                eprintln!("ERROR cannot start {}: {e}", image.display());
-                ExitCode::FAILURE
-            }
-        };
+        return run_here(&image);
     }
     upload_command(&UploadOptions { configs: vec![config.clone()], jobs: None, ..options.clone() })
+}
+
+/// Becomes the host device: on Unix this process is replaced by the firmware, so stopping
+/// `ferrota run` stops the device (and the device's own supervisor keeps its A/B slots).
+fn run_here(image: &Path) -> ExitCode {
+    let mut command = std::process::Command::new(image);
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let error = command.exec();
+        eprintln!("ERROR cannot start {}: {error}", image.display());
+        ExitCode::FAILURE
+    }
+    #[cfg(not(unix))]
+    match command.status() {
+        Ok(status) => ExitCode::from(status.code().map_or(1, |c| u8::try_from(c).unwrap_or(1))),
+        Err(e) => {
+            eprintln!("ERROR cannot start {}: {e}", image.display());
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Validates a config; returns its upload settings and whether it is a `host:` device.
