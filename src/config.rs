@@ -193,7 +193,8 @@ fn write_value(out: &mut String, item: &Item, indent: usize, show_secrets: bool)
             }
         }
         Val::List(_) => out.push_str(" []\n"),
-        Val::Lambda(code) if !show_secrets || item.secret.is_none() => {
+        // A lambda from `!secret` shows as `!secret name` unless secrets are shown.
+        Val::Lambda(code) if show_secrets || item.secret.is_none() => {
             out.push_str(" !lambda |-\n");
             for line in code.lines() {
                 let _ = writeln!(out, "{pad}  {line}");
@@ -276,6 +277,29 @@ mod tests {
         assert_eq!(format_millis(300_000), "5min");
         assert_eq!(format_millis(1_500), "1500ms");
         assert_eq!(format_millis(0), "0ms");
+    }
+
+    #[test]
+    fn secrets_stay_hidden_unless_asked_for() {
+        let secret = |value| Item { secret: Some("token".into()), ..Item::new(value, None) };
+        let config = Config {
+            components: vec![Field {
+                key: "x".into(),
+                key_span: None,
+                value: Item::new(
+                    Val::Map(vec![
+                        Field { key: "code".into(), key_span: None, value: secret(Val::Lambda("return 42;".into())) },
+                        Field { key: "pw".into(), key_span: None, value: secret(Val::Str("hunter2".into())) },
+                        Field { key: "key".into(), key_span: None, value: Item { sensitive: true, ..Item::new(Val::Str("k".into()), None) } },
+                    ]),
+                    None,
+                ),
+            }],
+        };
+        let hidden = config.to_yaml(false);
+        assert_eq!(hidden, "x:\n  code: !secret token\n  pw: !secret token\n  key: '********'\n");
+        let shown = config.to_yaml(true);
+        assert!(shown.contains("return 42;") && shown.contains("hunter2") && shown.contains("key: k"), "{shown}");
     }
 
     #[test]
