@@ -298,7 +298,8 @@ fn auto_load(engine: &mut Engine, config: &mut Config, written: &[String], root_
             continue;
         }
         let Some(component) = registry.component(&name) else { continue };
-        if component.platforms || component.target {
+        let pulled_in = engine.loaded.iter().filter_map(|l| registry.component(l)).any(|c| c.auto_load.contains(&name));
+        if component.platforms || component.target || !pulled_in {
             continue;
         }
         let empty = Node::new(root_span, Value::Map(Vec::new()));
