@@ -57,7 +57,7 @@ pub fn validate(root: &Node, sources: &Sources) -> Validated {
     if let Err(d) = target {
         engine.diagnostics.push(*d);
     }
-    engine.loaded = loaded_integrations(registry, entries);
+    (engine.loaded, engine.components) = loaded_integrations(registry, entries);
 
     let mut config = Config::default();
     for entry in entries.iter().filter(|e| !is_hidden(e)) {
@@ -259,30 +259,40 @@ fn platform_name(c: &crate::schema::model::Component) -> &str {
 
 /// Every integration the config loads: its components, their platforms, and what they
 /// auto-load (transitively). An ID may not take one of these names.
-fn loaded_integrations(registry: &Registry, entries: &[Entry]) -> Vec<String> {
-    let mut loaded: Vec<String> = vec!["esphome".into()];
+/// The integrations a config loads, two ways: every name (components, bare platform names
+/// such as `esphome` or `web_server`, auto-loads), which an ID may not take; and the
+/// components themselves (platforms as `ota.web_server`) with what they auto-load,
+/// transitively, which satisfy DEPENDENCIES. A platform named like a component (`web_server`)
+/// does not load that component.
+fn loaded_integrations(registry: &Registry, entries: &[Entry]) -> (Vec<String>, Vec<String>) {
+    let mut names: Vec<String> = vec!["esphome".into()];
+    let mut components: Vec<String> = vec!["esphome".into()];
     for entry in entries.iter().filter(|e| !is_hidden(e)) {
         let name = core::canonical(&entry.key.key_text()).to_string();
-        loaded.push(name.clone());
-        for item in entry.value.as_seq().unwrap_or_default() {
+        names.push(name.clone());
+        components.push(name.clone());
+        for item in entry.value.as_list().iter() {
             if let Some(p) = item.get("platform").and_then(Node::as_str) {
-                loaded.push(p.to_string());
-                loaded.push(format!("{name}.{p}"));
+                names.push(p.to_string());
+                components.push(format!("{name}.{p}"));
             }
         }
     }
     let mut i = 0;
-    while i < loaded.len() {
-        if let Some(c) = registry.component(&loaded[i]) {
+    while i < components.len() {
+        if let Some(c) = registry.component(&components[i]) {
             for auto in &c.auto_load {
-                if !loaded.contains(auto) {
-                    loaded.push(auto.clone());
+                if !components.contains(auto) {
+                    components.push(auto.clone());
+                }
+                if !names.contains(auto) {
+                    names.push(auto.clone());
                 }
             }
         }
         i += 1;
     }
-    loaded
+    (names, components)
 }
 
 /// Adds auto-loaded components that have a schema (e.g. `safe_mode` for `ota`) with their
@@ -291,14 +301,14 @@ fn loaded_integrations(registry: &Registry, entries: &[Entry]) -> Vec<String> {
 fn auto_load(engine: &mut Engine, config: &mut Config, written: &[String], root_span: Span) {
     let registry = engine.registry;
     let mut i = 0;
-    while i < engine.loaded.len() {
-        let name = engine.loaded[i].clone();
+    while i < engine.components.len() {
+        let name = engine.components[i].clone();
         i += 1;
         if written.contains(&name) || config.get(&name).is_some() || name.contains('.') {
             continue;
         }
         let Some(component) = registry.component(&name) else { continue };
-        let pulled_in = engine.loaded.iter().filter_map(|l| registry.component(l)).any(|c| c.auto_load.contains(&name));
+        let pulled_in = engine.components.iter().filter_map(|l| registry.component(l)).any(|c| c.auto_load.contains(&name));
         if component.platforms || component.target || !pulled_in {
             continue;
         }
@@ -326,12 +336,17 @@ fn check_dependencies(engine: &mut Engine, config: &Config) {
     for (user, span) in users {
         let Some(component) = registry.component(&user) else { continue };
         for dep in &component.dependencies {
-            if !engine.loaded.contains(dep) {
-                let provider = registry
+            if !engine.components.contains(dep) {
+                let providers: Vec<String> = registry
                     .components()
-                    .find(|c| c.auto_load.contains(dep) && !c.name.contains('.') && !c.target)
-                    .map(|c| format!("add `{}:` (it provides `{dep}`)", c.name))
-                    .unwrap_or_else(|| format!("add `{dep}:`"));
+                    .filter(|c| c.auto_load.contains(dep) && !c.name.contains('.') && !c.target)
+                    .map(|c| format!("`{}:`", c.name))
+                    .collect();
+                let provider = match providers.as_slice() {
+                    [] => format!("add `{dep}:`"),
+                    [one] => format!("add {one} (it provides `{dep}`)"),
+                    many => format!("add one of {} (they provide `{dep}`)", many.join(", ")),
+                };
                 let d = Diagnostic::error("config::missing-dependency", span, format!("Component {user} requires component {dep}."))
                     .with_help(provider);
                 engine.diagnostics.push(d);

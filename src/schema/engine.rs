@@ -35,8 +35,10 @@ pub struct Engine<'a> {
     pub diagnostics: Vec<Diagnostic>,
     pub declared: Vec<Declared>,
     pub references: Vec<Reference>,
-    /// The integrations this config loads; IDs may not take their names.
+    /// Every integration name this config loads; IDs may not take them.
     pub loaded: Vec<String>,
+    /// The components it loads (platforms as `ota.esphome`) and their auto-loads.
+    pub components: Vec<String>,
     /// Names handed out as automatic IDs so far.
     auto_ids: Vec<String>,
     path: Vec<String>,
@@ -52,6 +54,7 @@ impl<'a> Engine<'a> {
             declared: Vec::new(),
             references: Vec::new(),
             loaded: Vec::new(),
+            components: Vec::new(),
             auto_ids: Vec::new(),
             path: Vec::new(),
         }
@@ -467,7 +470,7 @@ impl<'a> Engine<'a> {
             return None;
         };
         let _ = args; // Lambda arguments are typed at code generation; validation only needs the ids.
-        if let Some(needed) = action.requires.as_deref().filter(|c| !self.loaded.iter().any(|l| l == c)) {
+        if let Some(needed) = action.requires.as_deref().filter(|c| !self.components.iter().any(|l| l == c)) {
             let d = Diagnostic::error(
                 "schema::action-requires",
                 entry.key.span,

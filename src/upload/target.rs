@@ -89,14 +89,14 @@ mod tests {
     #[test]
     fn first_esphome_entry_with_its_secret() {
         let t = target(
-            "esphome:\n  name: kitchen\nesp32:\n  board: esp32dev\nwifi:\n  ssid: x\n  password: yyyyyyyy\n\
+            "esphome:\n  name: kitchen\nesp32:\n  board: esp32dev\nwifi:\n  ssid: x\n  password: yyyyyyyy\nweb_server:\n\
              ota:\n  - platform: web_server\n  - platform: esphome\n    port: 3000\n    password: !secret ota\n",
             "ota: s3cret\n",
         );
         assert_eq!(t.name, "kitchen");
         assert_eq!(t.ota, Some(OtaSettings { port: Some(3000), password: Some("s3cret".into()) }));
         assert_eq!(t.default_host(), "kitchen.local");
-        // `platform: web_server` brings in `web_server:` with its defaults.
+        // `web_server:` with its defaults.
         assert_eq!(t.web_server, Some(WebServerSettings { port: 80, username: None, password: None }));
     }
 
