@@ -18,6 +18,7 @@ mod outbox;
 pub mod protocol;
 pub mod safe_mode;
 pub mod wire;
+pub mod web_update;
 
 #[cfg(all(feature = "std", unix))]
 pub mod host;

@@ -1,0 +1,880 @@
+//! The web server's firmware upload, `POST /update` (spec §8), as a sans-IO state machine.
+//!
+//! This is the recovery path when the OTA password is lost: `web_server: auth:` (HTTP Basic)
+//! protects it, the OTA password does not. One [`WebUpdate`] handles one HTTP/1.1 connection
+//! (one request; the reply always closes it):
+//!
+//! * the request head is read into a fixed 2 KiB buffer (`431` when it does not fit, `400` when
+//!   it is malformed);
+//! * with credentials set, every request needs `Authorization: Basic …` matching them (compared
+//!   in constant time), else `401` with `WWW-Authenticate: Basic realm="Login Required"`;
+//! * `GET /` and `GET /update` get a minimal upload form, anything but `POST /update` a `404`;
+//! * the upload needs `Content-Length` (`411`; chunked bodies are not supported) and a
+//!   `multipart/form-data` `boundary` (`400`);
+//! * the first part with a `filename` is streamed into the [`Flash`] as it arrives (other parts
+//!   are skipped), the closing delimiter is found across any split of the input, then
+//!   [`Flash::finish`] checks and commits the image;
+//! * the reply is then, like ESPHome's, `200 text/plain` with `Connection: close` and the body
+//!   `Update Successful!` or `Update Failed!`.
+//!
+//! ESPHome begins the update with the size unknown; [`Flash::begin`] takes a size, so it gets
+//! `Content-Length` (saturated to `u32`), an upper bound: the image plus the multipart envelope
+//! (a few hundred bytes). A backend that checks the size against the partition may therefore
+//! refuse an image within those few hundred bytes of the partition's size.
+//!
+//! Driving it: feed the socket's bytes to [`WebUpdate::handle_input`], send what
+//! [`WebUpdate::poll_transmit`] gives (it may have a reply before the body was read, e.g. `401`:
+//! keep reading, the rest of the body is discarded so the client sees the reply rather than a
+//! reset), and call [`WebUpdate::handle_close`] when the client disconnects or times out (a
+//! partial image is aborted). Once [`WebUpdate::outcome`] is `Some`, send what is left and close;
+//! [`Outcome::Updated`] means a new image is committed: reboot.
+
+use subtle::ConstantTimeEq;
+
+use crate::flash::Flash;
+
+/// The largest request head (request line and headers) accepted.
+pub const MAX_HEAD: usize = 2048;
+/// The longest multipart boundary (RFC 2046).
+pub const MAX_BOUNDARY: usize = 70;
+/// The longest `username:password` accepted in `Authorization`.
+const MAX_CREDENTIALS: usize = 256;
+/// Bytes gathered before a flash write (the input is split at every possible delimiter start).
+const STAGE: usize = 512;
+/// The delimiter: `\r\n--` and the boundary.
+const MAX_DELIMITER: usize = MAX_BOUNDARY + 4;
+
+/// The success and failure bodies, as ESPHome sends them.
+pub const SUCCESS_BODY: &str = "Update Successful!";
+/// See [`SUCCESS_BODY`].
+pub const FAILURE_BODY: &str = "Update Failed!";
+
+/// The form `GET /` and `GET /update` answer with.
+const FORM: &str = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Firmware update</title></head><body>\
+<form method=\"POST\" action=\"/update\" enctype=\"multipart/form-data\">\
+<input type=\"file\" name=\"update\"><input type=\"submit\" value=\"Update\"></form></body></html>";
+
+/// `web_server: auth:`: HTTP Basic credentials. Both must be non-empty for auth to apply.
+#[derive(Debug, Clone, Copy)]
+pub struct Credentials<'a> {
+    /// `auth: username`.
+    pub username: &'a str,
+    /// `auth: password`.
+    pub password: &'a str,
+}
+
+/// How a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A new image is committed: send the reply, close, reboot.
+    Updated,
+    /// An upload was received but not committed (`Update Failed!`); the old image stays.
+    Failed,
+    /// The request was answered with an error status (`400`, `401`, `404`, `411`, `431`).
+    Rejected(u16),
+    /// A page was served (`GET`).
+    Served,
+    /// The client went away before the request was complete; a partial image was aborted.
+    Disconnected,
+}
+
+/// Where in the request the handler is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Head,
+    /// Before the first delimiter: discarded.
+    Preamble,
+    /// Right after a delimiter: `--` (the end), or optional whitespace and CRLF (a part).
+    AfterDelimiter { dash: bool, cr: bool },
+    /// A part's headers, gathered in the head buffer.
+    PartHeaders,
+    /// A part's content; `file` when it is the image.
+    PartBody { file: bool },
+    /// The outcome is decided: the rest of the body is read and discarded.
+    Drain,
+    Done,
+}
+
+/// One HTTP connection to the web server's `/update`.
+pub struct WebUpdate<'a, F: Flash> {
+    flash: F,
+    credentials: Option<Credentials<'a>>,
+    state: State,
+    head: [u8; MAX_HEAD],
+    head_len: usize,
+    /// `\r\n--boundary`.
+    delimiter: [u8; MAX_DELIMITER],
+    delimiter_len: usize,
+    /// How many bytes of `delimiter` the input ended on (the carry between reads).
+    matched: usize,
+    content_length: u64,
+    received: u64,
+    stage: [u8; STAGE],
+    stage_len: usize,
+    flash_begun: bool,
+    /// The outcome once the body is read (or the client leaves).
+    result: Option<Outcome>,
+    out: [u8; 640],
+    out_len: usize,
+    out_sent: usize,
+    outcome: Option<Outcome>,
+}
+
+impl<'a, F: Flash> WebUpdate<'a, F> {
+    /// A handler for one connection; `credentials` from `web_server: auth:`.
+    pub fn new(flash: F, credentials: Option<Credentials<'a>>) -> Self {
+        let credentials = credentials.filter(|c| !c.username.is_empty() && !c.password.is_empty());
+        WebUpdate {
+            flash,
+            credentials,
+            state: State::Head,
+            head: [0; MAX_HEAD],
+            head_len: 0,
+            delimiter: [0; MAX_DELIMITER],
+            delimiter_len: 0,
+            matched: 0,
+            content_length: 0,
+            received: 0,
+            stage: [0; STAGE],
+            stage_len: 0,
+            flash_begun: false,
+            result: None,
+            out: [0; 640],
+            out_len: 0,
+            out_sent: 0,
+            outcome: None,
+        }
+    }
+
+    /// Consumes bytes the client sent. Bytes after the request (or after the outcome) are ignored.
+    pub fn handle_input(&mut self, mut data: &[u8]) {
+        if self.state == State::Head {
+            match self.read_head(data) {
+                Some(rest) => data = rest,
+                None => return,
+            }
+        }
+        if matches!(self.state, State::Head | State::Done) {
+            return;
+        }
+        let left = self.content_length - self.received;
+        if (data.len() as u64) > left {
+            data = &data[..left as usize];
+        }
+        self.received += data.len() as u64;
+        while !data.is_empty() {
+            let used = match self.state {
+                State::Preamble => self.scan(data, false),
+                State::PartBody { file } => self.scan(data, file),
+                State::AfterDelimiter { dash, cr } => {
+                    self.after_delimiter(data[0], dash, cr);
+                    1
+                }
+                State::PartHeaders => self.part_headers(data),
+                State::Drain | State::Head | State::Done => data.len(),
+            };
+            data = &data[used..];
+        }
+        if self.received == self.content_length {
+            self.body_done();
+        }
+    }
+
+    /// The client closed the connection (or timed out): a partial image is aborted.
+    pub fn handle_close(&mut self) {
+        if self.outcome.is_some() {
+            return;
+        }
+        if self.flash_begun {
+            self.flash_begun = false;
+            self.flash.abort();
+        }
+        self.state = State::Done;
+        self.outcome = Some(self.result.unwrap_or(Outcome::Disconnected));
+    }
+
+    /// Copies reply bytes owed to the client into `buf`; returns how many (0: nothing to send).
+    pub fn poll_transmit(&mut self, buf: &mut [u8]) -> usize {
+        let n = buf.len().min(self.out_len - self.out_sent);
+        buf[..n].copy_from_slice(&self.out[self.out_sent..self.out_sent + n]);
+        self.out_sent += n;
+        n
+    }
+
+    /// True while reply bytes are owed to the client.
+    pub fn has_transmit(&self) -> bool {
+        self.out_sent < self.out_len
+    }
+
+    /// `Some` once the connection is over: send what is left, close, and on
+    /// [`Outcome::Updated`] reboot into the new image.
+    pub fn outcome(&self) -> Option<Outcome> {
+        self.outcome
+    }
+
+    /// Body bytes received so far and `Content-Length` (which includes the multipart
+    /// envelope), for progress logs.
+    pub fn progress(&self) -> (u64, u64) {
+        (self.received, self.content_length)
+    }
+
+    /// The flash backend.
+    pub fn flash(&self) -> &F {
+        &self.flash
+    }
+
+    /// Gathers the head; returns the input after it once it is complete and accepted.
+    fn read_head<'d>(&mut self, data: &'d [u8]) -> Option<&'d [u8]> {
+        let old = self.head_len;
+        let take = data.len().min(MAX_HEAD - old);
+        self.head[old..old + take].copy_from_slice(&data[..take]);
+        self.head_len += take;
+        let from = old.saturating_sub(3);
+        let Some(end) = find(&self.head[from..self.head_len], b"\r\n\r\n").map(|p| from + p + 4) else {
+            if self.head_len == MAX_HEAD {
+                self.reject(431);
+            }
+            return None;
+        };
+        let rest = &data[end - old..];
+        match parse_head(&self.head[..end], self.credentials) {
+            Err(status) => {
+                self.reject(status);
+                // Unless the length is known the rest cannot be told from a next request.
+                None
+            }
+            Ok(Request::Page) => {
+                self.respond("200 OK", "text/html", "", FORM);
+                self.state = State::Done;
+                self.outcome = Some(Outcome::Served);
+                None
+            }
+            Ok(Request::Reject { status, content_length }) => {
+                self.respond_status(status);
+                self.result = Some(Outcome::Rejected(status));
+                self.content_length = content_length;
+                self.state = State::Drain;
+                Some(rest)
+            }
+            Ok(Request::Upload { content_length, boundary, expect_continue }) => {
+                let boundary = &self.head[boundary.0..boundary.1];
+                let len = boundary.len() + 4;
+                self.delimiter[..4].copy_from_slice(b"\r\n--");
+                let (tail, _) = self.delimiter[4..].split_at_mut(boundary.len());
+                tail.copy_from_slice(boundary);
+                self.delimiter_len = len;
+                // The body starts with the first delimiter without its CRLF: count it as seen.
+                self.matched = 2;
+                self.content_length = content_length;
+                self.state = State::Preamble;
+                if expect_continue {
+                    self.push(b"HTTP/1.1 100 Continue\r\n\r\n");
+                }
+                Some(rest)
+            }
+        }
+    }
+
+    /// Looks for the delimiter, passing content before it to the flash (`file`) or dropping
+    /// it; returns the bytes used. Only a delimiter prefix is carried between calls, and since
+    /// the boundary has no CR, a mismatch can only restart the match at a CR.
+    fn scan(&mut self, data: &[u8], file: bool) -> usize {
+        let mut run = 0;
+        for (i, &b) in data.iter().enumerate() {
+            if b == self.delimiter[self.matched] {
+                if self.matched == 0 && file {
+                    self.emit(&data[run..i]);
+                }
+                self.matched += 1;
+                if self.matched == self.delimiter_len {
+                    self.matched = 0;
+                    self.delimiter_found(file);
+                    return i + 1;
+                }
+                continue;
+            }
+            if self.matched > 0 {
+                // The bytes that looked like a delimiter were content after all.
+                if file {
+                    let held = self.delimiter;
+                    self.emit(&held[..self.matched]);
+                }
+                self.matched = 0;
+                if b == b'\r' {
+                    self.matched = 1;
+                    continue;
+                }
+                run = i;
+            }
+        }
+        if self.matched == 0 && file {
+            self.emit(&data[run..]);
+        }
+        data.len()
+    }
+
+    fn delimiter_found(&mut self, file: bool) {
+        if file {
+            self.commit();
+        } else {
+            self.state = State::AfterDelimiter { dash: false, cr: false };
+        }
+    }
+
+    fn after_delimiter(&mut self, b: u8, dash: bool, cr: bool) {
+        self.state = match (b, dash, cr) {
+            // The close delimiter: no (more) file part.
+            (b'-', true, false) => return self.fail(),
+            (b'-', false, false) => State::AfterDelimiter { dash: true, cr: false },
+            (b' ' | b'\t', false, false) => State::AfterDelimiter { dash, cr },
+            (b'\r', false, false) => State::AfterDelimiter { dash: false, cr: true },
+            (b'\n', false, true) => {
+                self.head_len = 0;
+                State::PartHeaders
+            }
+            _ => return self.fail(),
+        };
+    }
+
+    /// Gathers a part's headers; returns the bytes used.
+    fn part_headers(&mut self, data: &[u8]) -> usize {
+        for (i, &b) in data.iter().enumerate() {
+            if self.head_len == MAX_HEAD {
+                self.fail();
+                return data.len();
+            }
+            self.head[self.head_len] = b;
+            self.head_len += 1;
+            let head = &self.head[..self.head_len];
+            if head == b"\r\n" || head.ends_with(b"\r\n\r\n") {
+                let file = !self.flash_begun && is_file_part(head);
+                if file {
+                    let size = u32::try_from(self.content_length).unwrap_or(u32::MAX);
+                    if self.flash.begin(size).is_err() {
+                        self.fail();
+                        return data.len();
+                    }
+                    self.flash_begun = true;
+                }
+                self.state = State::PartBody { file };
+                return i + 1;
+            }
+        }
+        data.len()
+    }
+
+    /// Queues content for the flash, writing in blocks of [`STAGE`] bytes.
+    fn emit(&mut self, mut data: &[u8]) {
+        while !data.is_empty() && self.flash_begun {
+            if self.stage_len == 0 && data.len() >= STAGE {
+                if self.flash.write(data).is_err() {
+                    return self.fail();
+                }
+                return;
+            }
+            let take = data.len().min(STAGE - self.stage_len);
+            self.stage[self.stage_len..self.stage_len + take].copy_from_slice(&data[..take]);
+            self.stage_len += take;
+            data = &data[take..];
+            if self.stage_len == STAGE && !self.flush_stage() {
+                return;
+            }
+        }
+    }
+
+    fn flush_stage(&mut self) -> bool {
+        if self.stage_len > 0 {
+            let n = self.stage_len;
+            self.stage_len = 0;
+            if self.flash.write(&self.stage[..n]).is_err() {
+                self.fail();
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The image's closing delimiter is in: check and commit it.
+    fn commit(&mut self) {
+        if !self.flush_stage() {
+            return;
+        }
+        self.flash_begun = false;
+        match self.flash.finish() {
+            Ok(()) => {
+                self.respond("200 OK", "text/plain", "", SUCCESS_BODY);
+                self.result = Some(Outcome::Updated);
+                self.state = State::Drain;
+            }
+            Err(_) => self.fail(),
+        }
+    }
+
+    /// The upload did not produce an image: `Update Failed!`, then the rest is discarded.
+    fn fail(&mut self) {
+        if self.flash_begun {
+            self.flash_begun = false;
+            self.flash.abort();
+        }
+        self.stage_len = 0;
+        if self.result.is_none() {
+            self.respond("200 OK", "text/plain", "", FAILURE_BODY);
+            self.result = Some(Outcome::Failed);
+        }
+        self.state = State::Drain;
+    }
+
+    /// Every byte of `Content-Length` is in.
+    fn body_done(&mut self) {
+        if self.state != State::Drain {
+            // The body ended inside the multipart data.
+            self.fail();
+        }
+        self.state = State::Done;
+        self.outcome = self.result;
+    }
+
+    /// Answers with an error status and ends the connection without reading on.
+    fn reject(&mut self, status: u16) {
+        self.respond_status(status);
+        self.state = State::Done;
+        self.outcome = Some(Outcome::Rejected(status));
+    }
+
+    fn respond_status(&mut self, status: u16) {
+        match status {
+            401 => self.respond(
+                "401 Unauthorized",
+                "text/plain",
+                "WWW-Authenticate: Basic realm=\"Login Required\"\r\n",
+                "Unauthorized",
+            ),
+            404 => self.respond("404 Not Found", "text/plain", "", "Not Found"),
+            411 => self.respond("411 Length Required", "text/plain", "", "Length Required"),
+            431 => self.respond("431 Request Header Fields Too Large", "text/plain", "", "Request Header Fields Too Large"),
+            _ => self.respond("400 Bad Request", "text/plain", "", "Bad Request"),
+        }
+    }
+
+    fn respond(&mut self, status: &str, content_type: &str, headers: &str, body: &str) {
+        self.push(b"HTTP/1.1 ");
+        self.push(status.as_bytes());
+        self.push(b"\r\nContent-Type: ");
+        self.push(content_type.as_bytes());
+        self.push(b"\r\nContent-Length: ");
+        let mut digits = [0u8; 20];
+        self.push(decimal(body.len() as u64, &mut digits));
+        self.push(b"\r\nConnection: close\r\n");
+        self.push(headers.as_bytes());
+        self.push(b"\r\n");
+        self.push(body.as_bytes());
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        let n = bytes.len().min(self.out.len() - self.out_len);
+        self.out[self.out_len..self.out_len + n].copy_from_slice(&bytes[..n]);
+        self.out_len += n;
+    }
+}
+
+/// What the head asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum Request {
+    /// `GET /` or `GET /update`.
+    Page,
+    /// Answer `status`, then discard a body of `content_length`.
+    Reject { status: u16, content_length: u64 },
+    /// `POST /update`; `boundary` is a range of the head.
+    Upload { content_length: u64, boundary: (usize, usize), expect_continue: bool },
+}
+
+/// Parses and checks a complete head (ending in CRLF CRLF). `Err` is a status to answer
+/// without reading on.
+fn parse_head(head: &[u8], credentials: Option<Credentials<'_>>) -> Result<Request, u16> {
+    let mut lines = head[..head.len() - 4].split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let request_line = lines.next().ok_or(400u16)?;
+    let mut parts = request_line.split(|&b| b == b' ');
+    let (Some(method), Some(target), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err(400);
+    };
+    if !version.starts_with(b"HTTP/1.") || method.is_empty() || !target.starts_with(b"/") {
+        return Err(400);
+    }
+    let path = target.split(|&b| b == b'?').next().unwrap_or(target);
+
+    let mut content_length: Option<u64> = None;
+    let mut chunked = false;
+    let mut content_type: Option<&[u8]> = None;
+    let mut authorization: Option<&[u8]> = None;
+    let mut expect_continue = false;
+    for line in lines {
+        let colon = line.iter().position(|&b| b == b':').ok_or(400u16)?;
+        let name = &line[..colon];
+        if name.is_empty() || name.iter().any(|b| b.is_ascii_whitespace()) {
+            return Err(400);
+        }
+        let value = trim(&line[colon + 1..]);
+        if name.eq_ignore_ascii_case(b"content-length") {
+            let n = parse_decimal(value).ok_or(400u16)?;
+            if content_length.is_some_and(|c| c != n) {
+                return Err(400);
+            }
+            content_length = Some(n);
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            chunked = true;
+        } else if name.eq_ignore_ascii_case(b"content-type") {
+            content_type = Some(value);
+        } else if name.eq_ignore_ascii_case(b"authorization") {
+            authorization = Some(value);
+        } else if name.eq_ignore_ascii_case(b"expect") {
+            expect_continue = value.eq_ignore_ascii_case(b"100-continue");
+        }
+    }
+
+    let authorized = match credentials {
+        None => true,
+        Some(c) => authorization.is_some_and(|a| basic_auth_matches(a, c)),
+    };
+    let is_post = method == b"POST";
+    let discard = if chunked { None } else { content_length };
+    if !authorized {
+        return match discard {
+            Some(content_length) => Ok(Request::Reject { status: 401, content_length }),
+            None => Err(401),
+        };
+    }
+    if method == b"GET" && (path == b"/" || path == b"/update") {
+        return Ok(Request::Page);
+    }
+    if !(is_post && path == b"/update") {
+        return match discard {
+            Some(content_length) => Ok(Request::Reject { status: 404, content_length }),
+            None => Err(404),
+        };
+    }
+    let Some(content_length) = discard else { return Err(411) };
+    let Some(boundary) = content_type.and_then(multipart_boundary) else {
+        return Ok(Request::Reject { status: 400, content_length });
+    };
+    // A range of `head`: the content type value borrows from it.
+    let start = boundary.as_ptr() as usize - head.as_ptr() as usize;
+    Ok(Request::Upload { content_length, boundary: (start, start + boundary.len()), expect_continue })
+}
+
+/// The `boundary` parameter of a `multipart/form-data` content type (quoted or not).
+fn multipart_boundary(content_type: &[u8]) -> Option<&[u8]> {
+    let mut params = content_type.split(|&b| b == b';');
+    let media = trim(params.next()?);
+    if !media.eq_ignore_ascii_case(b"multipart/form-data") {
+        return None;
+    }
+    for param in params {
+        let param = trim(param);
+        let eq = param.iter().position(|&b| b == b'=')?;
+        if !trim(&param[..eq]).eq_ignore_ascii_case(b"boundary") {
+            continue;
+        }
+        let mut value = trim(&param[eq + 1..]);
+        if value.len() >= 2 && value[0] == b'"' && value[value.len() - 1] == b'"' {
+            value = &value[1..value.len() - 1];
+        }
+        let valid = !value.is_empty() && value.len() <= MAX_BOUNDARY && value.iter().all(|&b| (b' '..=b'~').contains(&b));
+        return valid.then_some(value);
+    }
+    None
+}
+
+/// Whether a part's headers (ending in CRLF CRLF, or just CRLF) describe a file.
+fn is_file_part(headers: &[u8]) -> bool {
+    headers.split(|&b| b == b'\n').any(|line| {
+        let Some(colon) = line.iter().position(|&b| b == b':') else { return false };
+        line[..colon].eq_ignore_ascii_case(b"content-disposition") && find_ignore_case(&line[colon + 1..], b"filename").is_some()
+    })
+}
+
+/// Checks `Basic <base64 of user:password>` in constant time (for equal lengths).
+fn basic_auth_matches(authorization: &[u8], credentials: Credentials<'_>) -> bool {
+    let Some(space) = authorization.iter().position(|&b| b == b' ') else { return false };
+    if !authorization[..space].eq_ignore_ascii_case(b"basic") {
+        return false;
+    }
+    let mut decoded = [0u8; MAX_CREDENTIALS];
+    let Some(len) = base64_decode(trim(&authorization[space + 1..]), &mut decoded) else { return false };
+    let decoded = &decoded[..len];
+    let (user, password) = (credentials.username.as_bytes(), credentials.password.as_bytes());
+    if decoded.len() != user.len() + 1 + password.len() {
+        return false;
+    }
+    let ok = decoded[..user.len()].ct_eq(user) & decoded[user.len()].ct_eq(&b':') & decoded[user.len() + 1..].ct_eq(password);
+    bool::from(ok)
+}
+
+/// Standard base64 (padding optional) into `out`; `None` when invalid or too long.
+fn base64_decode(input: &[u8], out: &mut [u8]) -> Option<usize> {
+    let input = input.strip_suffix(b"==").or_else(|| input.strip_suffix(b"=")).unwrap_or(input);
+    let (mut acc, mut bits, mut len) = (0u32, 0u32, 0usize);
+    for &c in input {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            *out.get_mut(len)? = (acc >> bits) as u8;
+            len += 1;
+            acc &= (1 << bits) - 1;
+        }
+    }
+    (bits < 6).then_some(len)
+}
+
+fn trim(s: &[u8]) -> &[u8] {
+    let start = s.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(s.len());
+    let end = s.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |p| p + 1);
+    &s[start..end]
+}
+
+fn parse_decimal(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 19 {
+        return None;
+    }
+    s.iter().try_fold(0u64, |n, &b| b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0')))
+}
+
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn find_ignore_case(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w.eq_ignore_ascii_case(needle))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::FlashError;
+
+    #[derive(Default)]
+    struct Mem {
+        begun: Option<u32>,
+        data: Vec<u8>,
+        committed: Option<Vec<u8>>,
+        aborted: bool,
+        writes: usize,
+    }
+
+    impl Flash for Mem {
+        fn begin(&mut self, size: u32) -> Result<(), FlashError> {
+            self.begun = Some(size);
+            Ok(())
+        }
+        fn write(&mut self, data: &[u8]) -> Result<(), FlashError> {
+            self.writes += 1;
+            self.data.extend_from_slice(data);
+            Ok(())
+        }
+        fn finish(&mut self) -> Result<(), FlashError> {
+            if self.data.starts_with(b"BAD") {
+                return Err(FlashError::UpdateEnd);
+            }
+            self.committed = Some(self.data.clone());
+            Ok(())
+        }
+        fn abort(&mut self) {
+            self.aborted = true;
+        }
+    }
+
+    const CREDS: Credentials<'static> = Credentials { username: "admin", password: "hunter2" };
+
+    fn body(boundary: &str, image: &[u8]) -> Vec<u8> {
+        [
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"update\"; filename=\"firmware.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n").into_bytes(),
+            image.to_vec(),
+            format!("\r\n--{boundary}--\r\n").into_bytes(),
+        ]
+        .concat()
+    }
+
+    fn request(auth: Option<&str>, body: &[u8]) -> Vec<u8> {
+        let mut head = format!("POST /update HTTP/1.1\r\nHost: dev\r\nContent-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: {}\r\n", body.len());
+        if let Some(a) = auth {
+            head.push_str(&format!("Authorization: Basic {a}\r\n"));
+        }
+        head.push_str("\r\n");
+        [head.into_bytes(), body.to_vec()].concat()
+    }
+
+    fn run(creds: Option<Credentials<'static>>, input: &[u8]) -> (Option<Outcome>, String, Mem) {
+        let mut w = WebUpdate::new(Mem::default(), creds);
+        w.handle_input(input);
+        let mut out = [0u8; 1024];
+        let n = w.poll_transmit(&mut out);
+        let outcome = w.outcome();
+        (outcome, String::from_utf8_lossy(&out[..n]).into_owned(), w.flash)
+    }
+
+    const OK: &str = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 18\r\nConnection: close\r\n\r\nUpdate Successful!";
+    const FAILED: &str = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 14\r\nConnection: close\r\n\r\nUpdate Failed!";
+
+    #[test]
+    fn an_upload_with_basic_auth() {
+        let image: Vec<u8> = (0..5000u32).map(|i| if i % 7 == 0 { b'\r' } else { (i % 251) as u8 }).collect();
+        let body = body("XyZ", &image);
+        let (outcome, reply, flash) = run(Some(CREDS), &request(Some("YWRtaW46aHVudGVyMg=="), &body));
+        assert_eq!(reply, OK);
+        assert_eq!(outcome, Some(Outcome::Updated));
+        assert_eq!(flash.committed.as_deref(), Some(&image[..]));
+        assert_eq!(flash.begun, Some(body.len() as u32));
+    }
+
+    #[test]
+    fn content_that_almost_is_a_delimiter() {
+        let image = b"a\r\n--XyYb\r\n--Xy\r\r\n-\r\n--X\r\n\r\n--Xy".to_vec();
+        // (a full `\r\n--XyZ` cannot be content: that is multipart's rule; the image may end
+        // in the delimiter's prefix without CRLF, though.)
+        let (outcome, reply, flash) = run(None, &request(None, &body("XyZ", &image)));
+        assert_eq!((outcome, reply.as_str()), (Some(Outcome::Updated), OK));
+        assert_eq!(flash.committed.unwrap(), image);
+    }
+
+    #[test]
+    fn wrong_or_missing_auth_is_401_and_the_body_is_discarded() {
+        let unauthorized = "HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\nContent-Length: 12\r\nConnection: close\r\nWWW-Authenticate: Basic realm=\"Login Required\"\r\n\r\nUnauthorized";
+        // none, admin:wrong, not base64, admin:hunter22, hunter2 alone, Digest scheme
+        for auth in [None, Some("YWRtaW46d3Jvbmc="), Some("!!!"), Some("YWRtaW46aHVudGVyMjI="), Some("aHVudGVyMg==")] {
+            let (outcome, reply, flash) = run(Some(CREDS), &request(auth, &body("XyZ", b"image")));
+            assert_eq!(reply, unauthorized, "{auth:?}");
+            assert_eq!(outcome, Some(Outcome::Rejected(401)));
+            assert_eq!(flash.begun, None);
+        }
+        // Unpadded base64 of the right credentials is fine.
+        let (outcome, ..) = run(Some(CREDS), &request(Some("YWRtaW46aHVudGVyMg"), &body("XyZ", b"image")));
+        assert_eq!(outcome, Some(Outcome::Updated));
+    }
+
+    #[test]
+    fn no_credentials_means_no_auth() {
+        let (outcome, reply, _) = run(Some(Credentials { username: "", password: "" }), &request(None, &body("XyZ", b"image")));
+        assert_eq!((outcome, reply.as_str()), (Some(Outcome::Updated), OK));
+    }
+
+    #[test]
+    fn a_rejected_image_fails() {
+        let (outcome, reply, flash) = run(None, &request(None, &body("XyZ", b"BAD image")));
+        assert_eq!((outcome, reply.as_str()), (Some(Outcome::Failed), FAILED));
+        assert!(flash.committed.is_none());
+    }
+
+    #[test]
+    fn missing_or_bad_boundary_is_400() {
+        for ct in ["multipart/form-data", "multipart/form-data; boundary=", "text/plain; boundary=XyZ", "application/octet-stream"] {
+            let body = body("XyZ", b"image");
+            let req = format!("POST /update HTTP/1.1\r\nContent-Type: {ct}\r\nContent-Length: {}\r\n\r\n", body.len());
+            let (outcome, reply, flash) = run(None, &[req.as_bytes(), &body].concat());
+            assert!(reply.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{ct}: {reply}");
+            assert_eq!(outcome, Some(Outcome::Rejected(400)));
+            assert_eq!(flash.begun, None);
+        }
+        // A quoted boundary is fine.
+        let body = body("a b", b"image");
+        let req = format!("POST /update HTTP/1.1\r\ncontent-type: Multipart/Form-Data; charset=x; boundary=\"a b\"\r\ncontent-length: {}\r\n\r\n", body.len());
+        assert_eq!(run(None, &[req.as_bytes(), &body].concat()).0, Some(Outcome::Updated));
+    }
+
+    #[test]
+    fn length_required_not_found_and_malformed() {
+        let (o, r, _) = run(None, b"POST /update HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Type: multipart/form-data; boundary=x\r\n\r\n");
+        assert_eq!(o, Some(Outcome::Rejected(411)));
+        assert!(r.starts_with("HTTP/1.1 411 Length Required\r\n"));
+        let (o, r, _) = run(None, b"POST /other HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc");
+        assert_eq!(o, Some(Outcome::Rejected(404)));
+        assert_eq!(r, "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 9\r\nConnection: close\r\n\r\nNot Found");
+        for bad in [&b"garbage\r\n\r\n"[..], b"POST /update HTTP/1.1\r\nno colon\r\n\r\n", b"POST /update HTTP/1.1\r\nContent-Length: x\r\n\r\n", b"POST update HTTP/1.1\r\n\r\n"] {
+            assert_eq!(run(None, bad).0, Some(Outcome::Rejected(400)), "{}", String::from_utf8_lossy(bad));
+        }
+        let mut huge = b"GET / HTTP/1.1\r\nX: ".to_vec();
+        huge.resize(MAX_HEAD + 10, b'a');
+        let (o, r, _) = run(None, &huge);
+        assert_eq!(o, Some(Outcome::Rejected(431)));
+        assert!(r.starts_with("HTTP/1.1 431 "));
+    }
+
+    #[test]
+    fn get_serves_the_form() {
+        let (o, r, _) = run(None, b"GET /update HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(o, Some(Outcome::Served));
+        assert!(r.starts_with("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n") && r.contains("name=\"update\""), "{r}");
+        assert_eq!(run(Some(CREDS), b"GET / HTTP/1.1\r\n\r\n").0, Some(Outcome::Rejected(401)));
+    }
+
+    #[test]
+    fn a_body_that_ends_early_or_a_disconnect_aborts() {
+        let full = request(None, &body("XyZ", b"image bytes"));
+        let mut short = full.clone();
+        let cut = short.len() - 8;
+        short.truncate(cut);
+        let mut w = WebUpdate::new(Mem::default(), None);
+        w.handle_input(&short);
+        assert_eq!(w.outcome(), None);
+        w.handle_close();
+        assert_eq!(w.outcome(), Some(Outcome::Disconnected));
+        assert!(w.flash().aborted && w.flash().committed.is_none());
+        assert!(!w.has_transmit());
+
+        // Content-Length smaller than the multipart: the image never ends.
+        let body = body("XyZ", b"image bytes");
+        let req = format!("POST /update HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: {}\r\n\r\n", body.len() - 10);
+        let (o, r, f) = run(None, &[req.as_bytes(), &body].concat());
+        assert_eq!((o, r.as_str()), (Some(Outcome::Failed), FAILED));
+        assert!(f.aborted);
+    }
+
+    #[test]
+    fn parts_without_a_filename_are_skipped_and_no_file_fails() {
+        let body = b"preamble\r\n--XyZ\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\nvalue\r\n--XyZ  \r\ncontent-disposition: form-data; name=\"f\"; FILENAME=\"a\"\r\n\r\nIMG\r\n--XyZ--\r\nepilogue";
+        let (o, r, f) = run(None, &request(None, body));
+        assert_eq!((o, r.as_str()), (Some(Outcome::Updated), OK));
+        assert_eq!(f.committed.as_deref(), Some(&b"IMG"[..]));
+        let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\nvalue\r\n--XyZ--\r\n";
+        let (o, r, f) = run(None, &request(None, body));
+        assert_eq!((o, r.as_str()), (Some(Outcome::Failed), FAILED));
+        assert_eq!(f.begun, None);
+    }
+
+    #[test]
+    fn expect_100_continue() {
+        let body = body("XyZ", b"image");
+        let req = format!("POST /update HTTP/1.1\r\nExpect: 100-continue\r\nContent-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: {}\r\n\r\n", body.len());
+        let (o, r, _) = run(None, &[req.as_bytes(), &body].concat());
+        assert_eq!(o, Some(Outcome::Updated));
+        assert_eq!(r, format!("HTTP/1.1 100 Continue\r\n\r\n{OK}"));
+    }
+
+    #[test]
+    fn flash_writes_are_gathered() {
+        let image = vec![b'\r'; 4000];
+        let (o, _, f) = run(None, &request(None, &body("XyZ", &image)));
+        assert_eq!(o, Some(Outcome::Updated));
+        assert_eq!(f.committed.unwrap(), image);
+        assert!(f.writes <= 4000 / STAGE + 1, "{} writes", f.writes);
+    }
+}

@@ -1,0 +1,205 @@
+//! The web server's `POST /update` handler: any split of a request gives the same reply and
+//! image (boundaries straddling reads included), and a std TCP harness serves it to curl-like
+//! raw requests.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+
+use common::MemFlash;
+use ferrota_ota::web_update::{Credentials, Outcome, WebUpdate};
+use proptest::prelude::*;
+
+const CREDS: Credentials<'static> = Credentials { username: "admin", password: "hunter2" };
+
+fn request(boundary: &str, auth: Option<&str>, image: &[u8], expect: bool) -> Vec<u8> {
+    let body = [
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"update\"; filename=\"firmware.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n").into_bytes(),
+        image.to_vec(),
+        format!("\r\n--{boundary}--\r\n").into_bytes(),
+    ]
+    .concat();
+    let mut head = format!("POST /update HTTP/1.1\r\nHost: 10.0.0.2\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n", body.len());
+    if expect {
+        head.push_str("Expect: 100-continue\r\n");
+    }
+    if let Some(a) = auth {
+        head.push_str(&format!("Authorization: Basic {a}\r\n"));
+    }
+    head.push_str("\r\n");
+    [head.into_bytes(), body].concat()
+}
+
+struct Run {
+    reply: Vec<u8>,
+    outcome: Option<Outcome>,
+    flash: MemFlash,
+}
+
+fn run(creds: Option<Credentials<'static>>, pieces: &[&[u8]], poll_between: bool) -> Run {
+    let mut w = WebUpdate::new(MemFlash::default(), creds);
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 5];
+    for piece in pieces {
+        w.handle_input(piece);
+        while poll_between && w.has_transmit() {
+            let n = w.poll_transmit(&mut buf);
+            reply.extend_from_slice(&buf[..n]);
+        }
+    }
+    while w.has_transmit() {
+        let n = w.poll_transmit(&mut buf);
+        reply.extend_from_slice(&buf[..n]);
+    }
+    let outcome = w.outcome();
+    Run { reply, outcome, flash: w.flash().clone() }
+}
+
+fn split<'a>(bytes: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
+    let mut at: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+    at.sort_unstable();
+    let mut pieces = Vec::new();
+    let mut prev = 0;
+    for c in at.into_iter().chain([bytes.len()]) {
+        pieces.push(&bytes[prev..c]);
+        prev = c;
+    }
+    pieces
+}
+
+/// Images rich in CRs, dashes and boundary letters, with every full delimiter broken up.
+fn images() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(prop::sample::select(vec![b'\r', b'\n', b'-', b'B', b'x', 0u8, 0xff]), 0..3000).prop_map(|mut v| {
+        while let Some(p) = v.windows(5).position(|w| w == b"\r\n--B") {
+            v[p + 4] = b'x';
+        }
+        v
+    })
+}
+
+const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 18\r\nConnection: close\r\n\r\nUpdate Successful!";
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn any_split_of_the_request_gives_the_same_reply_and_image(image in images(), cuts in prop::collection::vec(any::<usize>(), 0..40), expect in any::<bool>(), poll in any::<bool>()) {
+        // `B` is a one-letter boundary: the delimiter `\r\n--B` straddles reads often.
+        let bytes = request("B", Some("YWRtaW46aHVudGVyMg=="), &image, expect);
+        let whole = run(Some(CREDS), &[&bytes], false);
+        prop_assert_eq!(whole.outcome, Some(Outcome::Updated));
+        prop_assert_eq!(whole.flash.committed.as_deref(), Some(&image[..]));
+        let expected: Vec<u8> = if expect { [&b"HTTP/1.1 100 Continue\r\n\r\n"[..], OK].concat() } else { OK.to_vec() };
+        prop_assert_eq!(&whole.reply, &expected);
+        let pieces = split(&bytes, &cuts);
+        let parts = run(Some(CREDS), &pieces, poll);
+        prop_assert_eq!(parts.reply, whole.reply);
+        prop_assert_eq!(parts.outcome, whole.outcome);
+        prop_assert_eq!(parts.flash.committed, whole.flash.committed);
+    }
+
+    #[test]
+    fn any_split_of_a_wrong_password_is_401(image in images(), cuts in prop::collection::vec(any::<usize>(), 0..20)) {
+        let bytes = request("B", Some("YWRtaW46d3Jvbmc="), &image, false);
+        let parts = run(Some(CREDS), &split(&bytes, &cuts), true);
+        prop_assert_eq!(parts.outcome, Some(Outcome::Rejected(401)));
+        prop_assert!(parts.reply.starts_with(b"HTTP/1.1 401 Unauthorized\r\n"));
+        prop_assert_eq!(parts.flash.begun_with, None);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..600), cuts in prop::collection::vec(any::<usize>(), 0..10)) {
+        let mut w = WebUpdate::new(MemFlash::default(), Some(CREDS));
+        for piece in split(&bytes, &cuts) {
+            w.handle_input(piece);
+        }
+        w.handle_close();
+        prop_assert!(w.outcome().is_some());
+        prop_assert!(w.flash().committed.is_none());
+    }
+}
+
+#[test]
+fn a_long_boundary_straddling_every_read() {
+    let boundary = "----WebKitFormBoundary7MA4YWxkTrZu0gW";
+    let image: Vec<u8> = (0..20_000u32).map(|i| (i * 31 % 256) as u8).collect();
+    let bytes = request(boundary, None, &image, false);
+    for chunk in [1, 2, 3, 7, 38, 41, 512, 1460] {
+        let pieces: Vec<&[u8]> = bytes.chunks(chunk).collect();
+        let r = run(None, &pieces, true);
+        assert_eq!(r.outcome, Some(Outcome::Updated), "chunk {chunk}");
+        assert_eq!(r.flash.committed.as_deref(), Some(&image[..]), "chunk {chunk}");
+        assert_eq!(r.reply, OK);
+        assert_eq!(r.flash.begun_with, Some((bytes.len() - bytes.windows(4).position(|w| w == b"\r\n\r\n").unwrap() - 4) as u32));
+    }
+}
+
+#[test]
+fn a_flash_that_rejects_the_image_is_update_failed() {
+    let mut w = WebUpdate::new(MemFlash { fail_finish: Some(ferrota_ota::FlashError::UpdateEnd), ..Default::default() }, None);
+    w.handle_input(&request("B", None, b"not an image", false));
+    let mut out = [0u8; 256];
+    let n = w.poll_transmit(&mut out);
+    assert_eq!(&out[..n], &b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 14\r\nConnection: close\r\n\r\nUpdate Failed!"[..]);
+    assert_eq!(w.outcome(), Some(Outcome::Failed));
+}
+
+/// Serves one connection with the handler, as the chip firmware's loop does.
+fn serve_one(listener: &TcpListener, flash: &mut MemFlash, creds: Option<Credentials<'static>>) -> Option<Outcome> {
+    let (mut s, _) = listener.accept().unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    let mut w = WebUpdate::new(&mut *flash, creds);
+    let mut buf = [0u8; 1024];
+    let mut out = [0u8; 256];
+    loop {
+        while w.has_transmit() {
+            let n = w.poll_transmit(&mut out);
+            s.write_all(&out[..n]).unwrap();
+        }
+        if let Some(outcome) = w.outcome() {
+            return Some(outcome);
+        }
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => w.handle_close(),
+            Ok(n) => w.handle_input(&buf[..n]),
+        }
+    }
+}
+
+#[test]
+fn over_tcp_with_a_curl_like_request() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let image: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+    let bytes = request("------------------------d74496d66958873e", Some("YWRtaW46aHVudGVyMg=="), &image, true);
+    let client = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        for piece in bytes.chunks(1000) {
+            s.write_all(piece).unwrap();
+        }
+        let mut reply = Vec::new();
+        s.read_to_end(&mut reply).unwrap();
+        reply
+    });
+    let mut flash = MemFlash::default();
+    assert_eq!(serve_one(&listener, &mut flash, Some(CREDS)), Some(Outcome::Updated));
+    assert_eq!(flash.committed.as_deref(), Some(&image[..]));
+    let reply = client.join().unwrap();
+    assert_eq!(reply, [&b"HTTP/1.1 100 Continue\r\n\r\n"[..], OK].concat());
+}
+
+#[test]
+fn over_tcp_a_client_that_disconnects_mid_upload_aborts() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let bytes = request("B", None, &vec![7u8; 50_000], false);
+    let client = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.write_all(&bytes[..bytes.len() / 2]).unwrap();
+    });
+    let mut flash = MemFlash::default();
+    assert_eq!(serve_one(&listener, &mut flash, None), Some(Outcome::Disconnected));
+    assert!(flash.aborted && flash.committed.is_none());
+    client.join().unwrap();
+}
