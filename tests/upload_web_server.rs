@@ -146,3 +146,82 @@ fn the_cli_takes_port_and_auth_from_the_config() {
     assert!(raw.contains("Authorization: Basic YWRtaW46aHVudGVyMg==\r\n"), "{raw}");
     assert!(raw.contains("filename=\"fw.bin\""), "{raw}");
 }
+
+/// Flash in RAM for the device-side handler.
+#[derive(Default)]
+struct RamFlash {
+    data: Vec<u8>,
+    committed: Option<Vec<u8>>,
+}
+
+impl ferrota_ota::Flash for RamFlash {
+    fn begin(&mut self, _size: u32) -> Result<(), ferrota_ota::FlashError> {
+        self.data.clear();
+        Ok(())
+    }
+    fn write(&mut self, data: &[u8]) -> Result<(), ferrota_ota::FlashError> {
+        self.data.extend_from_slice(data);
+        Ok(())
+    }
+    fn finish(&mut self) -> Result<(), ferrota_ota::FlashError> {
+        self.committed = Some(std::mem::take(&mut self.data));
+        Ok(())
+    }
+    fn abort(&mut self) {
+        self.data.clear();
+    }
+}
+
+/// ferrota-ota's `/update` handler (what the chip firmware runs) on a loopback port: serves one
+/// connection, then hands back the outcome and the committed image.
+fn runtime_device() -> (u16, std::thread::JoinHandle<(Option<ferrota_ota::web_update::Outcome>, Option<Vec<u8>>)>) {
+    use ferrota_ota::web_update::{Credentials, WebUpdate};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+        let mut flash = RamFlash::default();
+        let mut w = WebUpdate::new(&mut flash, Some(Credentials { username: "admin", password: "hunter2" }));
+        let (mut input, mut output) = ([0u8; 1024], [0u8; 256]);
+        let outcome = loop {
+            while w.has_transmit() {
+                let n = w.poll_transmit(&mut output);
+                if s.write_all(&output[..n]).is_err() {
+                    w.handle_close();
+                }
+            }
+            if let Some(outcome) = w.outcome() {
+                break outcome;
+            }
+            match s.read(&mut input) {
+                Ok(0) | Err(_) => w.handle_close(),
+                Ok(n) => w.handle_input(&input[..n]),
+            }
+        };
+        drop(s);
+        (Some(outcome), flash.committed)
+    });
+    (port, handle)
+}
+
+#[test]
+fn our_client_against_the_firmwares_update_handler() {
+    use ferrota_ota::web_update::Outcome;
+    let image: Vec<u8> = (0..200_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let (port, device) = runtime_device();
+    let mut log = Collect::default();
+    web_server::upload(&request(port, Some(("admin", "hunter2")), &image), &mut log).unwrap();
+    assert!(log.lines.iter().any(|l| l == "Device response: Update Successful!"), "{:?}", log.lines);
+    let (outcome, committed) = device.join().unwrap();
+    assert_eq!(outcome, Some(Outcome::Updated));
+    assert!(committed.as_deref() == Some(&image[..]), "the committed image differs");
+
+    // A wrong password: a clear 401 error, and nothing is flashed.
+    let (port, device) = runtime_device();
+    let err = web_server::upload(&request(port, Some(("admin", "wrong")), &image), &mut Collect::default()).unwrap_err();
+    assert!(err.to_string().contains("HTTP 401") && err.to_string().contains("web_server: auth:"), "{err}");
+    let (outcome, committed) = device.join().unwrap();
+    assert_eq!(outcome, Some(Outcome::Rejected(401)));
+    assert_eq!(committed, None);
+}
