@@ -172,9 +172,12 @@ impl ferrota_ota::Flash for RamFlash {
     }
 }
 
+/// How a connection to [`runtime_device`] ended, and the image it committed.
+type DeviceResult = (Option<ferrota_ota::web_update::Outcome>, Option<Vec<u8>>);
+
 /// ferrota-ota's `/update` handler (what the chip firmware runs) on a loopback port: serves one
 /// connection, then hands back the outcome and the committed image.
-fn runtime_device() -> (u16, std::thread::JoinHandle<(Option<ferrota_ota::web_update::Outcome>, Option<Vec<u8>>)>) {
+fn runtime_device() -> (u16, std::thread::JoinHandle<DeviceResult>) {
     use ferrota_ota::web_update::{Credentials, WebUpdate};
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();

@@ -292,7 +292,9 @@ pub fn build(inputs: Inputs<'_>) -> Result<(Model, Vec<Region>), Vec<Diagnostic>
         port: w.get("port").and_then(Item::as_int).and_then(|p| u16::try_from(p).ok()).unwrap_or(80),
         username: w.get("auth").and_then(|a| a.get("username")).and_then(Item::as_str).map(str::to_string),
         password: w.get("auth").and_then(|a| a.get("password")).and_then(Item::as_str).map(str::to_string),
-        ota: config.get("ota").is_some_and(|o| o.items().iter().any(|e| e.get("platform").and_then(Item::as_str) == Some("web_server"))),
+        // `web_server: ota: false` (2025.7+) keeps `/update` for the captive portal only.
+        ota: w.get("ota").and_then(Item::as_bool) != Some(false)
+            && config.get("ota").is_some_and(|o| o.items().iter().any(|e| e.get("platform").and_then(Item::as_str) == Some("web_server"))),
     });
 
     if inputs.target.templates != "host" {
@@ -357,10 +359,18 @@ pub fn warnings(config: &Config) -> Vec<Diagnostic> {
         }
     } else {
         if let Some(f) = config.components.iter().find(|f| f.key == "web_server" && f.key_span.is_some()) {
-            out.push(
-                Diagnostic::warning("codegen::ignored", f.key_span, "ferrota's chip firmware has no web server yet: `web_server` (and its `/update` page) is left out")
-                    .with_help("update over ESPHome's native protocol (`ferrota upload`)"),
-            );
+            let update = config.get("web_server").and_then(|w| w.get("ota")).and_then(Item::as_bool) != Some(false)
+                && config.get("ota").is_some_and(|o| o.items().iter().any(|e| e.get("platform").and_then(Item::as_str) == Some("web_server")));
+            out.push(if update {
+                Diagnostic::warning(
+                    "codegen::ignored",
+                    f.key_span,
+                    "ferrota's chip firmware serves only `/update` (firmware uploads) from `web_server`: the entity pages, REST API and event stream are left out",
+                )
+            } else {
+                Diagnostic::warning("codegen::ignored", f.key_span, "ferrota's chip firmware serves only `/update` from `web_server`, and it is off here: `web_server` is left out")
+                    .with_help("add `ota: - platform: web_server` for firmware uploads over HTTP")
+            });
         }
         if let Some(w) = config.get("wifi").and_then(|w| w.field("ap")) {
             out.push(Diagnostic::warning("codegen::ignored", w.key_span, "ferrota's chip firmware has no fallback access point yet: `ap` is left out"));

@@ -1,0 +1,60 @@
+//! `web_server:` in the chip firmware: `/update` is served (with `web_server: auth:`) exactly
+//! when `ota: - platform: web_server` is configured and `web_server: ota:` is not false, and
+//! the warnings say what of the web server is left out.
+
+mod common;
+
+use ferrota::codegen::{self, Options};
+use ferrota::compiler;
+use ferrota::source::RealFs;
+use ferrota::yaml::LoadOptions;
+use std::path::PathBuf;
+
+const BASE: &str = "esphome:\n  name: ws\nesp32:\n  board: esp32-c3-devkitm-1\nwifi:\n  ssid: home\n  password: \"12345678\"\n";
+
+/// Generates a project for `BASE` + `extra`; returns ota_server.rs, main.rs and the warnings.
+fn generate(name: &str, extra: &str) -> (String, String, Vec<String>) {
+    let dir = common::TempDir::new(&format!("codegen-ws-{name}"));
+    let config = dir.0.join("ws.yaml");
+    std::fs::write(&config, format!("{BASE}{extra}")).unwrap();
+    let checked = compiler::check(&RealFs, &config, &LoadOptions::default()).unwrap();
+    let out = dir.0.join("out");
+    let options = Options { out_dir: out.clone(), runtime: PathBuf::from("/path/to/ferrota/runtime") };
+    let generated = codegen::generate(&checked, &options).unwrap_or_else(|d| panic!("{d:?}"));
+    let warnings = generated.warnings.iter().map(|d| d.message.clone()).collect();
+    let server = std::fs::read_to_string(out.join("src/ota_server.rs")).unwrap();
+    let main = std::fs::read_to_string(out.join("src/main.rs")).unwrap();
+    (server, main, warnings)
+}
+
+#[test]
+fn update_with_basic_auth_on_the_configured_port() {
+    let (server, main, warnings) = generate(
+        "auth",
+        "web_server:\n  port: 8080\n  auth:\n    username: admin\n    password: hunter2\nota:\n  - platform: esphome\n  - platform: web_server\n",
+    );
+    assert!(server.contains("let credentials = Some(Credentials { username: \"admin\", password: \"hunter2\" });"), "{server}");
+    assert!(main.contains("ota_server::accept(&mut web_socket, 8080)"), "{main}");
+    assert!(main.contains("ota_server::serve_web(&mut web_socket, &mut ota_flash, &mut tick)"), "{main}");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("serves only `/update`") && warnings[0].contains("entity pages"), "{warnings:?}");
+}
+
+#[test]
+fn no_auth_and_the_default_port() {
+    let (server, main, _) = generate("noauth", "web_server:\nota:\n  - platform: esphome\n  - platform: web_server\n");
+    assert!(server.contains("let credentials: Option<Credentials<'static>> = None;"), "{server}");
+    assert!(main.contains("ota_server::accept(&mut web_socket, 80)"), "{main}");
+}
+
+#[test]
+fn without_the_web_server_ota_platform_or_with_ota_false_there_is_no_update() {
+    for (name, extra) in [
+        ("noplatform", "web_server:\nota:\n  - platform: esphome\n"),
+        ("otafalse", "web_server:\n  ota: false\nota:\n  - platform: esphome\n  - platform: web_server\n"),
+    ] {
+        let (server, main, warnings) = generate(name, extra);
+        assert!(!server.contains("serve_web") && !main.contains("web_socket"), "{name}");
+        assert!(warnings.iter().any(|w| w.contains("it is off here")), "{name}: {warnings:?}");
+    }
+}
