@@ -212,6 +212,12 @@ impl<'a, F: Flash> WebUpdate<'a, F> {
         self.outcome
     }
 
+    /// True once the new image is committed, even while the rest of the body is still read:
+    /// from then on the boot state belongs to the new build.
+    pub fn is_committed(&self) -> bool {
+        self.result == Some(Outcome::Updated)
+    }
+
     /// Body bytes received so far and `Content-Length` (which includes the multipart
     /// envelope), for progress logs.
     pub fn progress(&self) -> (u64, u64) {
@@ -744,6 +750,14 @@ mod tests {
         assert_eq!(outcome, Some(Outcome::Updated));
         assert_eq!(flash.committed.as_deref(), Some(&image[..]));
         assert_eq!(flash.begun, Some(body.len() as u32));
+
+        // Committed as soon as the delimiter is in, before the close delimiter's `--`.
+        let req = request(Some("YWRtaW46aHVudGVyMg=="), &body);
+        let mut w = WebUpdate::new(Mem::default(), Some(CREDS));
+        w.handle_input(&req[..req.len() - 4]);
+        assert!(w.is_committed() && w.outcome().is_none());
+        w.handle_input(&req[req.len() - 4..]);
+        assert_eq!(w.outcome(), Some(Outcome::Updated));
     }
 
     #[test]
