@@ -203,3 +203,41 @@ fn over_tcp_a_client_that_disconnects_mid_upload_aborts() {
     assert!(flash.aborted && flash.committed.is_none());
     client.join().unwrap();
 }
+
+/// curl as the docs use it (`curl -F "update=@firmware.bin"`), with Basic auth: a 2 MB file
+/// makes curl send `Expect: 100-continue`. Skipped when curl is not installed.
+#[test]
+fn curl_uploads_and_a_wrong_password_gets_401() {
+    if std::process::Command::new("curl").arg("--version").output().is_err() {
+        eprintln!("curl not installed: skipped");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("ferrota-web-update-curl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("firmware.bin");
+    let image: Vec<u8> = (0..2_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    std::fs::write(&file, &image).unwrap();
+    for (user, expected_status, expected_outcome) in [("admin:hunter2", "200", Outcome::Updated), ("admin:wrong", "401", Outcome::Rejected(401))] {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let curl = std::process::Command::new("curl")
+            .args(["-sS", "-o", "-", "-w", "\n%{http_code}", "-u", user, "-F"])
+            .arg(format!("update=@{}", file.display()))
+            .arg(format!("http://127.0.0.1:{port}/update"))
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut flash = MemFlash::default();
+        assert_eq!(serve_one(&listener, &mut flash, Some(CREDS)), Some(expected_outcome), "{user}");
+        let out = curl.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.ends_with(expected_status), "{user}: {stdout}");
+        if expected_outcome == Outcome::Updated {
+            assert!(stdout.starts_with("Update Successful!"), "{stdout}");
+            assert!(flash.committed.as_deref() == Some(&image[..]), "the committed image differs");
+        } else {
+            assert_eq!(flash.begun_with, None);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
