@@ -265,3 +265,17 @@ fn run_compiles_builds_and_becomes_the_host_device() {
     assert_eq!(code, 0, "{log}");
     device.wait_for("[D][main]: build one booted", 2);
 }
+
+#[test]
+fn a_password_the_device_cant_keep_is_refused_up_front() {
+    let dir = TempDir::new("cg-long-pw");
+    let long = "x".repeat(129);
+    let body = format!(
+        "esphome:\n  name: {{name}}\n  on_boot:\n    - lambda: id(my_ota).set_auth_password(\"{long}\");\nhost:\nota:\n  - platform: esphome\n    id: my_ota\n    port: {{port}}\n    password: \"{long}\"\n"
+    );
+    let (config, _) = write_config(&dir, "cg-long-pw", &body);
+    let (code, log) = compile_failing(&config);
+    assert_eq!(code, 2, "{log}");
+    assert_eq!(log.matches("codegen::password-length").count(), 2, "{log}");
+    assert!(!log.contains("Compiling"), "{log}");
+}

@@ -97,8 +97,16 @@ impl OtaComponent {
         &self.config
     }
 
-    /// Replaces the password for the next session; `""` turns auth off.
-    pub fn set_auth_password(&self, password: &str) -> Result<(), PasswordTooLong> {
+    /// Replaces the password for the next session; `""` turns auth off. ESPHome's call, as
+    /// lambdas use it: a password longer than [`MAX_PASSWORD_LEN`] bytes is refused and the
+    /// current one stays, so the device never ends up unprotected (`ferrota compile` rejects
+    /// such passwords up front; [`OtaComponent::try_set_auth_password`] reports it).
+    pub fn set_auth_password(&self, password: &str) {
+        let _ = self.try_set_auth_password(password);
+    }
+
+    /// [`OtaComponent::set_auth_password`], telling whether the password fitted.
+    pub fn try_set_auth_password(&self, password: &str) -> Result<(), PasswordTooLong> {
         self.password.set(Password::new(password)?);
         Ok(())
     }

@@ -31,7 +31,7 @@ fn setups() -> impl Strategy<Value = Setup> {
 
 fn session(setup: Setup) -> Session<MemFlash> {
     let ota = OtaComponent::new(OtaConfig { port: 1, version: setup.version, deflate: setup.deflate });
-    ota.set_auth_password(if setup.password { PASSWORD } else { "" }).unwrap();
+    ota.try_set_auth_password(if setup.password { PASSWORD } else { "" }).unwrap();
     ota.start_session(MemFlash::default(), &mut ZeroRng, 0)
 }
 

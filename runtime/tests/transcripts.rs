@@ -17,7 +17,7 @@ const IMAGE21_MD5: &str = "b295924d0ca69ee485a5de18c3222b60";
 
 fn device(version: ProtocolVersion, password: &str, deflate: bool, flash: MemFlash) -> Session<MemFlash> {
     let ota = OtaComponent::new(OtaConfig { port: 8082, version, deflate });
-    ota.set_auth_password(password).unwrap();
+    ota.try_set_auth_password(password).unwrap();
     ota.start_session(flash, &mut ZeroRng, 0)
 }
 
@@ -131,12 +131,25 @@ fn password_and_a_client_without_sha256_gets_82_like_esphome_2026() {
 #[test]
 fn empty_runtime_password_turns_auth_off() {
     let ota = OtaComponent::new(OtaConfig::new(8082));
-    ota.set_auth_password(PASSWORD).unwrap();
+    ota.try_set_auth_password(PASSWORD).unwrap();
     assert!(ota.has_password());
-    ota.set_auth_password("").unwrap();
+    ota.try_set_auth_password("").unwrap();
     let s = play(ota.start_session(MemFlash::default(), &mut ZeroRng, 0), 0, &[C(MAGIC), D("0002"), C("03"), D("4041")]);
     assert_eq!(s.outcome(), None);
-    assert!(ota.set_auth_password(&"x".repeat(129)).is_err());
+    assert!(ota.try_set_auth_password(&"x".repeat(129)).is_err());
+}
+
+#[test]
+fn a_password_too_long_to_keep_leaves_the_current_one() {
+    let ota = OtaComponent::new(OtaConfig::new(8082));
+    ota.set_auth_password(PASSWORD);
+    ota.set_auth_password(&"x".repeat(129));
+    assert!(ota.has_password(), "the device must not end up unprotected");
+    // The old password still guards it: the device asks for SHA-256 auth (with ZeroRng's
+    // nonce), it does not answer `41`.
+    let sha256_challenge = "400261663535373066356131383130623761663738636166346263373061363630663064663531653432626166393164346465356232333238646530653833646663";
+    let s = play(ota.start_session(MemFlash::default(), &mut ZeroRng, 0), 0, &[C(MAGIC), D("0002"), C("03"), D(sha256_challenge)]);
+    assert_eq!(s.outcome(), None);
 }
 
 #[test]

@@ -644,6 +644,33 @@ impl Builder<'_> {
                 ));
             }
         }
+        // The device keeps passwords up to MAX_PASSWORD_LEN bytes; a longer one would be
+        // refused at runtime (the YAML one at start-up, a lambda's keeps the old password).
+        const MAX: usize = ferrota_ota::component::MAX_PASSWORD_LEN;
+        for entry in config.get("ota").map(|o| o.items()).unwrap_or_default() {
+            if let Some(f) = entry.field("password").filter(|f| f.value.as_str().is_some_and(|p| p.len() > MAX)) {
+                self.diagnostics.push(
+                    Diagnostic::error("codegen::password-length", f.value.span.or(f.key_span), format!("ferrota devices keep OTA passwords of up to {MAX} bytes"))
+                        .with_help(format!("use a password of at most {MAX} bytes")),
+                );
+            }
+        }
+        let mut lambdas = Vec::new();
+        for component in &config.components {
+            collect_lambdas(&component.value, &mut lambdas);
+        }
+        for lambda in lambdas {
+            if lambda.as_str().is_some_and(|code| set_password_literals(code).any(|p| p.len() > MAX)) {
+                self.diagnostics.push(
+                    Diagnostic::error(
+                        "codegen::password-length",
+                        lambda.span,
+                        format!("`set_auth_password` gets a password longer than the {MAX} bytes a ferrota device keeps"),
+                    )
+                    .with_help(format!("use a password of at most {MAX} bytes; a longer one would leave the old password in place")),
+                );
+            }
+        }
         // An encrypted OTA server without encryption would accept anyone's firmware.
         for entry in config.get("ota").map(|o| o.items()).unwrap_or_default() {
             if let Some(f) = entry.field("encryption") {
@@ -658,4 +685,24 @@ impl Builder<'_> {
             }
         }
     }
+}
+
+/// Every lambda in a validated value.
+fn collect_lambdas<'a>(item: &'a Item, out: &mut Vec<&'a Item>) {
+    match &item.value {
+        Val::Lambda(_) => out.push(item),
+        Val::List(items) => items.iter().for_each(|i| collect_lambdas(i, out)),
+        Val::Map(fields) => fields.iter().for_each(|f| collect_lambdas(&f.value, out)),
+        _ => {}
+    }
+}
+
+/// The plain string literals passed to `set_auth_password("…")` in a lambda (ones with escapes
+/// are skipped: their length is only known to rustc).
+fn set_password_literals(code: &str) -> impl Iterator<Item = &str> {
+    code.match_indices("set_auth_password(\"").filter_map(move |(at, call)| {
+        let rest = &code[at + call.len()..];
+        let literal = &rest[..rest.find('"')?];
+        (!literal.contains('\\')).then_some(literal)
+    })
 }

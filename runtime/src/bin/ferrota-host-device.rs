@@ -125,7 +125,7 @@ fn main() -> ExitCode {
     }
 
     let ota = OtaComponent::new(flags.ota);
-    if let Err(e) = ota.set_auth_password(&flags.password) {
+    if let Err(e) = ota.try_set_auth_password(&flags.password) {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
@@ -146,7 +146,7 @@ fn main() -> ExitCode {
             }
         }
         if let Some(password) = &flags.on_boot_password {
-            if let Err(e) = ota.set_auth_password(password) {
+            if let Err(e) = ota.try_set_auth_password(password) {
                 eprintln!("[automation] on_boot: {e}");
             }
         }
