@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod base64;
 pub mod component;
 pub mod deflate;
 pub mod error;

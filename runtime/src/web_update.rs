@@ -605,7 +605,7 @@ fn basic_auth_matches(authorization: &[u8], credentials: Credentials<'_>) -> boo
         return false;
     }
     let mut decoded = [0u8; MAX_CREDENTIALS];
-    let Some(len) = base64_decode(trim(&authorization[space + 1..]), &mut decoded) else { return false };
+    let Some(len) = crate::base64::decode_into(trim(&authorization[space + 1..]), &mut decoded) else { return false };
     let decoded = &decoded[..len];
     let (user, password) = (credentials.username.as_bytes(), credentials.password.as_bytes());
     if decoded.len() != user.len() + 1 + password.len() {
@@ -613,31 +613,6 @@ fn basic_auth_matches(authorization: &[u8], credentials: Credentials<'_>) -> boo
     }
     let ok = decoded[..user.len()].ct_eq(user) & decoded[user.len()].ct_eq(&b':') & decoded[user.len() + 1..].ct_eq(password);
     bool::from(ok)
-}
-
-/// Standard base64 (padding optional) into `out`; `None` when invalid or too long.
-fn base64_decode(input: &[u8], out: &mut [u8]) -> Option<usize> {
-    let input = input.strip_suffix(b"==").or_else(|| input.strip_suffix(b"=")).unwrap_or(input);
-    let (mut acc, mut bits, mut len) = (0u32, 0u32, 0usize);
-    for &c in input {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            *out.get_mut(len)? = (acc >> bits) as u8;
-            len += 1;
-            acc &= (1 << bits) - 1;
-        }
-    }
-    (bits < 6).then_some(len)
 }
 
 fn trim(s: &[u8]) -> &[u8] {

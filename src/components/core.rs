@@ -181,32 +181,15 @@ pub fn api_key(value: &str) -> Result<String, Invalid> {
     Ok(value.to_string())
 }
 
-/// Strict standard base64, as Python's `b64decode(validate=True)`: only the alphabet, padded
-/// to a multiple of four, `=` only at the end. `None` when it is not.
+/// Strict standard base64, as Python's `b64decode(validate=True)`: padded to a multiple of
+/// four (the device crate's decoder checks the alphabet and that `=` only ends it).
 fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let padding = text.len() - text.trim_end_matches('=').len();
-    if text.len() % 4 != 0 || padding > 2 {
+    if text.len() % 4 != 0 {
         return None;
     }
-    let text = text.trim_end_matches('=');
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0);
-    for c in text.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
+    let mut out = vec![0u8; text.len() / 4 * 3];
+    let len = ferrota_ota::base64::decode_into(text.as_bytes(), &mut out)?;
+    out.truncate(len);
     Some(out)
 }
 
