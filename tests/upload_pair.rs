@@ -62,7 +62,7 @@ fn run(
     deflate: bool,
 ) -> (Result<(), UploadError>, Compression, Option<Vec<u8>>) {
     let ota = OtaComponent::new(OtaConfig { port: 8082, version, deflate });
-    ota.set_auth_password(device_password).unwrap();
+    ota.try_set_auth_password(device_password).unwrap();
     let mut device: Session<MemFlash> = ota.start_session(MemFlash::default(), &mut CountingRng(1), 0);
     let mut client = Client::new(Arc::new(Image::new(image.to_vec())), client_password.map(String::from), [0x5A; 32]);
     let mut buf = [0u8; 333];

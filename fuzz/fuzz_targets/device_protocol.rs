@@ -60,7 +60,7 @@ fuzz_target!(|data: &[u8]| {
     let structured = setup & 8 != 0;
     let ota = OtaComponent::new(OtaConfig { port: 1, version, deflate: setup & 4 != 0 });
     if setup & 2 != 0 && !structured {
-        let _ = ota.set_auth_password("fuzz");
+        ota.set_auth_password("fuzz");
     }
     let mut session = ota.start_session(RecordingFlash::default(), &mut FixedRng, 0);
     let mut now = 0u64;
