@@ -49,12 +49,6 @@ impl Image {
         self.deflate.get_or_init(|| deflate_4k(&self.bytes)).as_deref().map_err(Clone::clone)
     }
 
-    /// [`Image::try_deflate`]'s stream, or nothing when the compressor failed: the client
-    /// checks `try_deflate` before it sends any of it.
-    pub fn deflate(&self) -> &[u8] {
-        self.try_deflate().unwrap_or_default()
-    }
-
     /// The gzip container (level 9) and its MD5: what a device answering `46` stores.
     pub fn gzip(&self) -> (&[u8], &str) {
         let (bytes, md5) = self.gzip.get_or_init(|| {

@@ -277,7 +277,8 @@ impl Client {
         match self.mode {
             Compression::None => self.image.bytes(),
             Compression::Gzip => self.image.gzip().0,
-            Compression::Deflate => self.image.deflate(),
+            // Deflate is agreed only after `try_deflate` succeeded (see the feature step).
+            Compression::Deflate => self.image.try_deflate().unwrap_or_default(),
         }
     }
 
