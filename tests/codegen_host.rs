@@ -35,8 +35,8 @@ fn upload(config: &Path, image: &Path, extra: &[&str]) -> (i32, String) {
 }
 
 /// Starts a built firmware (it supervises itself) and waits for its OTA port.
-fn start(image: &Path, port: u16) -> HostDevice {
-    let device = HostDevice::spawn(image, &[], &[], port);
+fn start(image: &Path, port: u16) -> Device {
+    let device = Device::spawn(image, &[], &[], port);
     device.wait_for("listening on port", 1);
     device
 }
@@ -100,7 +100,7 @@ ota:
 ";
 
 /// A device built from ESPHome's rotation recipe with `new` as the on_boot password.
-fn rotation_device(dir: &TempDir, name: &str, new: &str) -> (PathBuf, PathBuf, HostDevice) {
+fn rotation_device(dir: &TempDir, name: &str, new: &str) -> (PathBuf, PathBuf, Device) {
     let (config, port) = write_config(dir, name, &ROTATION.replace("{new}", new));
     let (image, _) = compile(&config, &[]);
     let device = start(&image, port);
@@ -181,7 +181,7 @@ fn a_boot_loop_ends_in_safe_mode_which_takes_a_good_build() {
     let dir = TempDir::new("cg-safe");
     let (config, port) = write_config(&dir, "cg-safe", &CRASHING.replace("{boot}", "panic!(\"broken build\");"));
     let (bad, _) = compile(&config, &[]);
-    let device = HostDevice::spawn(&bad, &[], &[], port);
+    let device = Device::spawn(&bad, &[], &[], port);
     // Boots 1 to num_attempts crash in on_boot; the next one is in safe mode with only OTA.
     device.wait_for("SAFE MODE IS ACTIVE", 1);
     device.wait_for("listening on port", 1);
@@ -257,7 +257,7 @@ fn run_compiles_builds_and_becomes_the_host_device() {
     let config_arg = config.to_string_lossy().to_string();
     // No --file and no earlier compile: `run` compiles and builds first, then the process
     // becomes the device (dropping it stops the device).
-    let device = HostDevice::spawn(&ferrota, &["run", &config_arg], &[], port);
+    let device = Device::spawn(&ferrota, &["run", &config_arg], &[], port);
     device.wait_for("[D][main]: build one booted", 1);
     device.wait_for("listening on port", 1);
     assert!(dir.path(".ferrota/build/cg-run/firmware.bin").is_file());

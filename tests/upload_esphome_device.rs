@@ -55,14 +55,14 @@ fn esphome_program(venv: &Path, name: &str, yaml: &str) -> PathBuf {
 }
 
 /// A running ESPHome device from `yaml`, as a copy in `dir` (an update replaces the copy).
-fn start(venv: &Path, dir: &TempDir, name: &str, yaml: &str, port: u16) -> (HostDevice, PathBuf) {
+fn start(venv: &Path, dir: &TempDir, name: &str, yaml: &str, port: u16) -> (Device, PathBuf) {
     let program = esphome_program(venv, name, yaml);
     let exe = dir.path("device");
     std::fs::copy(&program, &exe).unwrap();
     std::fs::write(dir.path("device.yaml"), yaml).unwrap();
     let prefs = dir.path("prefs");
     std::fs::create_dir_all(&prefs).unwrap();
-    let device = HostDevice::spawn(&exe, &[], &[("ESPHOME_PREFDIR", &prefs)], port);
+    let device = Device::spawn(&exe, &[], &[("ESPHOME_PREFDIR", &prefs)], port);
     device.wait_for("setup() finished successfully", 1);
     (device, exe)
 }
@@ -81,7 +81,7 @@ fn upload(dir: &TempDir, exe: &Path, marker: &str, extra: &[&str]) -> (i32, Stri
 
 /// Checks that the device re-exec'd into `image`: its executable is now the image, and it
 /// ran setup a second time after "Rebooting safely".
-fn assert_rebooted_into(device: &HostDevice, exe: &Path, image: &[u8]) {
+fn assert_rebooted_into(device: &Device, exe: &Path, image: &[u8]) {
     device.wait_for("Rebooting safely", 1);
     device.wait_for("setup() finished successfully", 2);
     assert!(std::fs::read(exe).unwrap() == image, "the device's executable is not the uploaded image");

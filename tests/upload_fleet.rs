@@ -32,8 +32,8 @@ fn host_config(dir: &TempDir, file: &str, name: &str, port: u16) -> String {
 fn several_configs_with_jobs_one_line_each_and_a_summary() {
     let dir_a = TempDir::new("fleet-a");
     let dir_b = TempDir::new("fleet-b");
-    let a = HostDevice::ours(&dir_a, &[]);
-    let b = HostDevice::ours(&dir_b, &[]);
+    let a = start_ours(&dir_a, &[]);
+    let b = start_ours(&dir_b, &[]);
     let broken = failing_device(0x89);
     let dir = TempDir::new("fleet");
     let image = dir.path("new.bin");
@@ -62,8 +62,8 @@ fn several_configs_with_jobs_one_line_each_and_a_summary() {
 fn one_config_several_devices_with_jobs() {
     let dir_a = TempDir::new("fleet-dev-a");
     let dir_b = TempDir::new("fleet-dev-b");
-    let a = HostDevice::ours(&dir_a, &["--password", "pw"]);
-    let b = HostDevice::ours(&dir_b, &["--password", "pw"]);
+    let a = start_ours(&dir_a, &["--password", "pw"]);
+    let b = start_ours(&dir_b, &["--password", "pw"]);
     let dir = TempDir::new("fleet-devs");
     let image = dir.path("new.bin");
     let new_id = make_image(&host_device_binary(), &image, "fleet-devices");
@@ -99,7 +99,7 @@ fn run_starts_a_host_image_here() {
 #[test]
 fn run_uploads_to_a_device_that_is_not_a_host() {
     let dir = TempDir::new("run-remote");
-    let device = HostDevice::ours(&dir, &[]);
+    let device = start_ours(&dir, &[]);
     let config = dir.path("esp.yaml");
     std::fs::write(
         &config,

@@ -16,7 +16,7 @@ fn write_config(dir: &TempDir, ota: &str, secrets: &str) -> String {
 /// Uploads a new build to a device started with `device_args`; returns the CLI log.
 fn upload_and_check(name: &str, device_args: &[&str], ota: &str, extra: &[&str]) -> String {
     let dir = TempDir::new(name);
-    let device = HostDevice::ours(&dir, device_args);
+    let device = start_ours(&dir, device_args);
     let factory = device.image_of_boot(1);
     let image = dir.path("new.bin");
     let new_id = make_image(&host_device_binary(), &image, name);
@@ -56,7 +56,7 @@ fn version_1_streaming() {
 #[test]
 fn wrong_password_is_a_clear_error_and_the_device_keeps_its_image() {
     let dir = TempDir::new("up-wrong");
-    let device = HostDevice::ours(&dir, &["--password", "right"]);
+    let device = start_ours(&dir, &["--password", "right"]);
     let factory = device.image_of_boot(1);
     let image = dir.path("new.bin");
     make_image(&host_device_binary(), &image, "wrong");
@@ -75,11 +75,8 @@ fn wrong_password_is_a_clear_error_and_the_device_keeps_its_image() {
 #[test]
 fn port_from_the_config_and_the_default_image_path() {
     let dir = TempDir::new("up-defaults");
-    let port = free_port();
-    let fw = dir.path("fw");
-    std::fs::copy(host_device_binary(), &fw).unwrap();
-    let device = HostDevice::spawn(&fw, &["--port", &port.to_string(), "--state-dir", dir.path("state").to_str().unwrap()], &[], port);
-    device.wait_for("listening on port", 1);
+    let device = start_ours(&dir, &[]);
+    let port = device.port;
     let config = write_config(&dir, &format!("    port: {port}\n"), "");
     // Without --file: the image `ferrota compile` would have built.
     let (code, log) = ferrota(&["upload", &config, "--device", "127.0.0.1"]);

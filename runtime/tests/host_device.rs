@@ -16,7 +16,7 @@ fn boot_state(dir: &TempDir) -> String {
 #[test]
 fn upload_switches_to_the_new_build_and_keeps_the_old_one() {
     let dir = TempDir::new("switch");
-    let (device, factory) = Device::start(&dir, &[]);
+    let (device, factory) = start(&dir, &[]);
     assert_eq!(device.image_of_boot(1), factory);
     let image = dir.path("new.bin");
     let new_id = make_image(&image, "build-2");
@@ -30,7 +30,7 @@ fn upload_switches_to_the_new_build_and_keeps_the_old_one() {
 #[test]
 fn a_new_build_that_crashes_before_confirming_falls_back_to_the_old_one() {
     let dir = TempDir::new("fallback");
-    let (device, factory) = Device::start(&dir, &[]);
+    let (device, factory) = start(&dir, &[]);
     let image = dir.path("broken.bin");
     let broken_id = make_image(&image, "FERROTA-TEST-CRASH-ON-BOOT");
     upload(device.port, &std::fs::read(&image).unwrap()).unwrap();
@@ -50,12 +50,12 @@ fn a_new_build_that_crashes_before_confirming_falls_back_to_the_old_one() {
 #[test]
 fn a_confirmed_build_that_dies_is_restarted_not_rolled_back() {
     let dir = TempDir::new("confirm");
-    let (device, _) = Device::start(&dir, &["--boot-is-good-after", "300ms"]);
+    let (device, _) = start(&dir, &["--boot-is-good-after", "300ms"]);
     let image = dir.path("new.bin");
     let new_id = make_image(&image, "build-2");
     upload(device.port, &std::fs::read(&image).unwrap()).unwrap();
     assert_eq!(device.image_of_boot(2), new_id);
-    device.wait_for_count("build confirmed", 1);
+    device.wait_for("build confirmed", 1);
     assert!(boot_state(&dir).starts_with("current=a\nprevious=none\nconfirmed=1"));
     let pid = device.device_pid_of_boot(2);
     assert!(std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap().success());
@@ -67,7 +67,7 @@ fn safe_mode_keeps_ota_reachable_when_a_boot_automation_crashes() {
     let dir = TempDir::new("safemode");
     let crash = dir.path("crash-on-boot");
     std::fs::write(&crash, b"").unwrap();
-    let (device, _) = Device::start(&dir, &["--num-attempts", "2", "--boot-crash-file", crash.to_str().unwrap()]);
+    let (device, _) = start(&dir, &["--num-attempts", "2", "--boot-crash-file", crash.to_str().unwrap()]);
     // Boots 1 and 2 crashed in on_boot; boot 3 is in safe mode and serves.
     assert_eq!(device.count("on_boot crashes"), 2, "{}", device.output());
     assert!(device.output().contains("SAFE MODE IS ACTIVE"));
@@ -93,7 +93,7 @@ fn client_script(image: &[u8]) -> Vec<u8> {
 #[test]
 fn garbage_or_a_disconnect_at_any_step_leaves_the_device_serving_its_old_image() {
     let dir = TempDir::new("garbage");
-    let (device, factory) = Device::start(&dir, &[]);
+    let (device, factory) = start(&dir, &[]);
     let image = common::sample(20_000, 9);
     let script = client_script(&image);
     // Cut points: inside the magic, after the features, inside the size, inside the MD5,
@@ -123,17 +123,17 @@ fn garbage_or_a_disconnect_at_any_step_leaves_the_device_serving_its_old_image()
 #[test]
 fn an_image_that_is_not_an_executable_is_refused_with_84() {
     let dir = TempDir::new("notelf");
-    let (device, factory) = Device::start(&dir, &[]);
+    let (device, factory) = start(&dir, &[]);
     assert_eq!(upload(device.port, b"#!/bin/sh\necho not a build\n"), Err(0x84));
     assert_eq!(device.image_of_boot(1), factory);
     assert!(boot_state(&dir).starts_with("current=factory"));
-    device.wait_for_count("[automation] on_error x=0x84", 1);
+    device.wait_for("[automation] on_error x=0x84", 1);
 }
 
 #[test]
 fn a_new_build_that_exits_cleanly_before_confirming_falls_back_to_the_old_one() {
     let dir = TempDir::new("exit0");
-    let (device, factory) = Device::start(&dir, &[]);
+    let (device, factory) = start(&dir, &[]);
     // A native executable that exits 0 at once: it passes the image check but never confirms.
     let exits = std::fs::read("/bin/true").unwrap();
     upload(device.port, &exits).unwrap();
@@ -146,10 +146,10 @@ fn a_new_build_that_exits_cleanly_before_confirming_falls_back_to_the_old_one() 
 #[test]
 fn safe_mode_keeps_its_clock_while_a_client_is_connected() {
     let dir = TempDir::new("slowclient");
-    let (device, _) = Device::start(&dir, &["--boot-is-good-after", "1s"]);
+    let (device, _) = start(&dir, &["--boot-is-good-after", "1s"]);
     // A client that sends one byte now and then: far from any session timeout.
     let mut s = TcpStream::connect(("127.0.0.1", device.port)).unwrap();
-    device.wait_for_count("connected", 1);
+    device.wait_for("connected", 1);
     let deadline = std::time::Instant::now() + Duration::from_secs(6);
     for &byte in &client_script(&common::sample(1000, 3)) {
         if device.count("boot seems successful") == 1 {
@@ -169,11 +169,11 @@ fn safe_mode_reboots_on_time_while_a_client_is_connected() {
     let crash = dir.path("crash-on-boot");
     std::fs::write(&crash, b"").unwrap();
     let args = ["--num-attempts", "1", "--reboot-timeout", "1s", "--boot-crash-file", crash.to_str().unwrap()];
-    let (device, _) = Device::start(&dir, &args);
+    let (device, _) = start(&dir, &args);
     // Boot 1 crashed in on_boot; boot 2 is in safe mode for one second.
     assert!(device.output().contains("SAFE MODE IS ACTIVE"), "{}", device.output());
     let mut s = TcpStream::connect(("127.0.0.1", device.port)).unwrap();
-    device.wait_for_count("connected", 1);
+    device.wait_for("connected", 1);
     let deadline = std::time::Instant::now() + Duration::from_secs(6);
     for &byte in &client_script(&common::sample(1000, 3)) {
         if device.count("safe mode enable time has elapsed") == 1 {
@@ -185,5 +185,5 @@ fn safe_mode_reboots_on_time_while_a_client_is_connected() {
         std::thread::sleep(Duration::from_millis(300));
     }
     assert_eq!(device.count("safe mode enable time has elapsed"), 1, "{}", device.output());
-    device.wait_for_count("ferrota-host-device name=", 3);
+    device.wait_for("ferrota-host-device name=", 3);
 }

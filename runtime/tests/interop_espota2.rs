@@ -20,22 +20,9 @@ rc, _ = run_ota("127.0.0.1", int(sys.argv[1]), password, Path(sys.argv[2]))
 sys.exit(rc)
 "#;
 
-fn esphome_python() -> Option<PathBuf> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/esphome-venv");
-    let result = Command::new(&script).output();
-    let reason = match result {
-        Ok(out) if out.status.success() => {
-            let venv = String::from_utf8_lossy(&out.stdout).trim().to_string();
-            return Some(Path::new(&venv).join("bin/python"));
-        }
-        Ok(out) => String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        Err(e) => e.to_string(),
-    };
-    if std::env::var("FERROTA_REQUIRE_ESPHOME").as_deref() == Ok("1") {
-        panic!("FERROTA_REQUIRE_ESPHOME=1 but the reference ESPHome is unavailable: {reason}");
-    }
-    println!("SKIPPED: reference ESPHome 2026.10 unavailable ({reason})");
-    None
+/// The reference venv's Python, or `None` when the test is skipped.
+fn esphome_python(test: &str) -> Option<PathBuf> {
+    Some(ferrota_test_support::esphome_venv(test)?.join("bin/python"))
 }
 
 /// Runs `run_ota`; returns its exit code and its log.
@@ -53,9 +40,9 @@ fn run_ota(python: &Path, port: u16, password: Option<&str>, image: &Path) -> (i
 /// Uploads a new build with `password` to a device started with `args`, and checks that the
 /// device then runs it. Returns the client's log.
 fn upload_and_check(name: &str, args: &[&str], password: Option<&str>) -> Option<String> {
-    let python = esphome_python()?;
+    let python = esphome_python(name)?;
     let dir = TempDir::new(name);
-    let (device, factory) = Device::start(&dir, args);
+    let (device, factory) = start(&dir, args);
     assert_eq!(device.image_of_boot(1), factory);
     let image = dir.path("new.bin");
     let new_id = make_image(&image, name);
@@ -99,15 +86,15 @@ fn on_boot_set_auth_password_replaces_the_yaml_password() {
 
 #[test]
 fn wrong_password_fails_with_esphomes_message_and_the_device_keeps_serving() {
-    let Some(python) = esphome_python() else { return };
+    let Some(python) = esphome_python("wrong_password_fails_with_esphomes_message_and_the_device_keeps_serving") else { return };
     let dir = TempDir::new("esp-wrongpw");
-    let (device, factory) = Device::start(&dir, &["--password", "right"]);
+    let (device, factory) = start(&dir, &["--password", "right"]);
     let image = dir.path("new.bin");
     make_image(&image, "wrong-pw");
     let (rc, log) = run_ota(&python, device.port, Some("wrong"), &image);
     assert_eq!(rc, 1, "{log}");
     assert!(log.contains("Authentication invalid. Is the password correct?"), "{log}");
-    device.wait_for_count("[automation] on_error x=0x82", 1);
+    device.wait_for("[automation] on_error x=0x82", 1);
     assert_eq!(device.count("ferrota-host-device name="), 1);
     assert_eq!(device.image_of_boot(1), factory);
     let (rc, log) = run_ota(&python, device.port, Some("right"), &image);
@@ -116,9 +103,9 @@ fn wrong_password_fails_with_esphomes_message_and_the_device_keeps_serving() {
 
 #[test]
 fn an_image_for_another_machine_is_refused_with_84() {
-    let Some(python) = esphome_python() else { return };
+    let Some(python) = esphome_python("an_image_for_another_machine_is_refused_with_84") else { return };
     let dir = TempDir::new("esp-notelf");
-    let (device, factory) = Device::start(&dir, &[]);
+    let (device, factory) = start(&dir, &[]);
     let image = dir.path("foreign.bin");
     let mut bytes = std::fs::read(built_binary()).unwrap();
     bytes[18] ^= 0x40; // e_machine: some other CPU

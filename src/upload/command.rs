@@ -134,7 +134,16 @@ fn run_here(image: &Path) -> ExitCode {
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;
-        let error = command.exec();
+        // A file still open for writing somewhere (a build tool's child that has not reached its
+        // own exec yet) can't be executed for a few milliseconds: wait that out.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        let error = loop {
+            let error = command.exec();
+            if error.kind() != std::io::ErrorKind::ExecutableFileBusy || std::time::Instant::now() > deadline {
+                break error;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
         eprintln!("ERROR cannot start {}: {error}", image.display());
         ExitCode::FAILURE
     }

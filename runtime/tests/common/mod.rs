@@ -135,10 +135,7 @@ pub fn outcome<F: Flash>(s: &Session<F>) -> Result<(), OtaError> {
     s.outcome().expect("session should be closed")
 }
 
-pub fn md5_hex(data: &[u8]) -> String {
-    use md5::Digest;
-    to_hex(&md5::Md5::digest(data))
-}
+pub use ferrota_test_support::md5_hex;
 
 /// A raw deflate stream with a 4 KiB window, as ESPHome 2026.10 sends it.
 pub fn deflate(data: &[u8]) -> Vec<u8> {

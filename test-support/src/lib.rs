@@ -1,0 +1,193 @@
+//! What the integration tests of both crates share: scratch directories, free ports, device
+//! processes with their output, and the reference ESPHome venv.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long any wait for a device may take before the test fails with the device's output.
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A scratch directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("ferrota-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// MD5 hex of bytes (how the host devices name the image they run).
+pub fn md5_hex(data: &[u8]) -> String {
+    use md5::Digest;
+    md5::Md5::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes a copy of `binary` with `marker` appended to `path`: still a valid executable, but a
+/// different image. Returns its MD5, which our host device prints as `image=` when it runs it.
+pub fn make_image(binary: &Path, path: &Path, marker: &str) -> String {
+    let mut bytes = std::fs::read(binary).unwrap_or_else(|e| panic!("{}: {e}", binary.display()));
+    bytes.extend_from_slice(marker.as_bytes());
+    std::fs::write(path, &bytes).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    md5_hex(&bytes)
+}
+
+/// Starts `command`, retrying while the kernel says the executable is busy.
+///
+/// Tests run in threads: a file one test just wrote can still be open for writing in a child
+/// that another thread forked at that moment (until the child's exec closes it), and exec of a
+/// file open for writing fails with ETXTBSY. The window is a few milliseconds.
+pub fn spawn(command: &mut Command) -> std::io::Result<Child> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match command.spawn() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            result => return result,
+        }
+    }
+}
+
+/// A device process (ours or ESPHome's) with its stdout and stderr collected line by line;
+/// killed on drop.
+pub struct Device {
+    pub child: Child,
+    pub port: u16,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Device {
+    /// Starts `program` with `args` and `envs`; `port` is where it will serve OTA.
+    pub fn spawn(program: &Path, args: &[&str], envs: &[(&str, &Path)], port: u16) -> Device {
+        let mut command = Command::new(program);
+        command.args(args).envs(envs.iter().map(|(k, v)| (*k, *v)));
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = spawn(&mut command).unwrap_or_else(|e| panic!("starting {}: {e}", program.display()));
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let streams: [Box<dyn Read + Send>; 2] = [Box::new(child.stdout.take().unwrap()), Box::new(child.stderr.take().unwrap())];
+        for stream in streams {
+            let lines = lines.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    lines.lock().unwrap().push(line);
+                }
+            });
+        }
+        Device { child, port, lines }
+    }
+
+    /// Our host device: `binary` copied to `dir/fw` (the factory build, which an update
+    /// replaces), on a free port, once it listens. Returns it with the factory image's MD5.
+    pub fn ours(binary: &Path, dir: &TempDir, args: &[&str]) -> (Device, String) {
+        let fw = dir.path("fw");
+        let factory = make_image(binary, &fw, "");
+        let port = free_port();
+        let state = dir.path("state");
+        let mut all = vec!["--port".to_string(), port.to_string(), "--state-dir".into(), state.to_str().unwrap().into()];
+        all.extend(args.iter().map(|a| a.to_string()));
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        let device = Device::spawn(&fw, &all, &[], port);
+        device.wait_for("listening on port", 1);
+        (device, factory)
+    }
+
+    pub fn output(&self) -> String {
+        self.lines.lock().unwrap().join("\n")
+    }
+
+    pub fn count(&self, needle: &str) -> usize {
+        self.lines.lock().unwrap().iter().filter(|l| l.contains(needle)).count()
+    }
+
+    /// Waits until `needle` appeared in `n` lines of output.
+    pub fn wait_for(&self, needle: &str, n: usize) {
+        let deadline = Instant::now() + WAIT;
+        while self.count(needle) < n {
+            assert!(Instant::now() < deadline, "timed out waiting for {n}x '{needle}'; output:\n{}", self.output());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits for the `n`th "listening" line: our device of that boot is serving.
+    pub fn wait_serving(&self, n: usize) {
+        self.wait_for("listening on port", n);
+    }
+
+    /// Waits until the port accepts connections (ESPHome's device prints nothing when it does).
+    pub fn wait_listening(&self) {
+        let deadline = Instant::now() + WAIT;
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "port {} never opened; output:\n{}", self.port, self.output());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The image (MD5) our device runs in its `n`th boot (1-based).
+    pub fn image_of_boot(&self, n: usize) -> String {
+        self.banner_field(n, "image=")
+    }
+
+    /// The pid of our device process (the supervisor's child) in its `n`th boot.
+    pub fn device_pid_of_boot(&self, n: usize) -> u32 {
+        self.banner_field(n, "pid=").parse().unwrap()
+    }
+
+    /// A `key=value` field of the `n`th boot banner.
+    fn banner_field(&self, n: usize, key: &str) -> String {
+        const BANNER: &str = "ferrota-host-device name=";
+        self.wait_for(BANNER, n);
+        let lines = self.lines.lock().unwrap();
+        let banner = lines.iter().filter(|l| l.contains(BANNER)).nth(n - 1).unwrap();
+        banner.split(key).nth(1).unwrap().split(' ').next().unwrap().trim().to_string()
+    }
+}
+
+impl Drop for Device {
+    fn drop(&mut self) {
+        // Our device process dies with its supervisor (PR_SET_PDEATHSIG).
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The reference ESPHome venv, installed on first use by `scripts/esphome-venv`. `None` (with
+/// a `SKIPPED` line) when it can't be had, unless `FERROTA_REQUIRE_ESPHOME=1` (CI), which fails.
+pub fn esphome_venv(test: &str) -> Option<PathBuf> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/esphome-venv");
+    let why = match Command::new("bash").arg(&script).output() {
+        Ok(o) if o.status.success() => return Some(PathBuf::from(String::from_utf8_lossy(&o.stdout).trim())),
+        Ok(o) => String::from_utf8_lossy(&o.stderr).trim().to_string(),
+        Err(e) => e.to_string(),
+    };
+    if std::env::var("FERROTA_REQUIRE_ESPHOME").as_deref() == Ok("1") {
+        panic!("{test}: the reference ESPHome is required (FERROTA_REQUIRE_ESPHOME=1) but unavailable: {why}");
+    }
+    eprintln!("SKIPPED {test}: reference ESPHome 2026.10.0 unavailable ({why})");
+    None
+}
