@@ -25,11 +25,6 @@ fn median_process_time(runs: usize, mut command: impl FnMut() -> Command) -> Dur
     times[runs / 2]
 }
 
-fn esphome() -> Option<std::path::PathBuf> {
-    let out = Command::new("bash").arg("scripts/esphome-venv").output().ok()?;
-    out.status.success().then(|| Path::new(String::from_utf8_lossy(&out.stdout).trim()).join("bin/esphome"))
-}
-
 fn main() {
     let ours = median_process_time(50, || {
         let mut c = Command::new(env!("CARGO_BIN_EXE_ferrota"));
@@ -37,17 +32,16 @@ fn main() {
         c
     });
     println!("ferrota config {FILE}: {:.2} ms per process (median of 50)", ours.as_secs_f64() * 1e3);
-    match esphome() {
-        Some(esphome) => {
-            let theirs = median_process_time(10, || {
-                let mut c = Command::new(&esphome);
-                c.args(["config", FILE]);
-                c
-            });
-            println!("esphome config {FILE}: {:.1} ms per process (median of 10)", theirs.as_secs_f64() * 1e3);
-            println!("ratio: ferrota is {:.0}x faster (target: at least 100x)", theirs.as_secs_f64() / ours.as_secs_f64());
-        }
-        None => println!("SKIPPED esphome comparison: the reference ESPHome venv is unavailable"),
+    // Prints why when the reference is unavailable.
+    if let Some(venv) = ferrota_test_support::esphome_venv("esphome comparison") {
+        let esphome = venv.join("bin/esphome");
+        let theirs = median_process_time(10, || {
+            let mut c = Command::new(&esphome);
+            c.args(["config", FILE]);
+            c
+        });
+        println!("esphome config {FILE}: {:.1} ms per process (median of 10)", theirs.as_secs_f64() * 1e3);
+        println!("ratio: ferrota is {:.0}x faster (target: at least 100x)", theirs.as_secs_f64() / ours.as_secs_f64());
     }
 
     // 1,000 different configs in one process, from memory (no disk cache effects).

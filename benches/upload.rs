@@ -55,12 +55,12 @@ fn main() {
     let Some(venv) = esphome_venv("bench upload") else { return };
     let python = venv.join("bin/python");
     let dir = TempDir::new("bench-upload");
-    let device = HostDevice::ours(&dir, &["--password", PASSWORD]);
+    let device = start_ours(&dir, &["--password", PASSWORD]);
     let port = device.port.to_string();
     let config = dir.path("bench.yaml");
     std::fs::write(&config, format!("esphome:\n  name: bench\nhost:\nota:\n  - platform: esphome\n    port: {port}\n    password: {PASSWORD}\n")).unwrap();
     let mut boots = 1;
-    let mut wait_reboot = |device: &HostDevice| {
+    let mut wait_reboot = |device: &Device| {
         boots += 1;
         device.wait_for("listening on port", boots);
     };

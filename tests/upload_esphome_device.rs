@@ -16,7 +16,8 @@ use common::*;
 /// One compile at a time: they share two cores and ESPHome's build cache.
 static BUILD: Mutex<()> = Mutex::new(());
 
-/// A `host:` device config. The port is compiled in, so each config gets its own unusual one.
+/// A `host:` device config. The port is compiled in, so each config gets its own, below the
+/// ephemeral ports and outside `free_port`'s range.
 fn config(name: &str, port: u16, password: Option<&str>, version: u8) -> String {
     let password = password.map(|p| format!("    password: \"{p}\"\n")).unwrap_or_default();
     format!(
@@ -99,13 +100,13 @@ fn case(test: &str, name: &str, port: u16, password: Option<&str>, version: u8) 
     Some(log)
 }
 
-/// The two tests on port 38261 must not run at the same time.
-static PORT_38261: Mutex<()> = Mutex::new(());
+/// The two tests on port 19261 must not run at the same time.
+static PORT_19261: Mutex<()> = Mutex::new(());
 
 #[test]
 fn esphome_device_with_password() {
-    let _port = PORT_38261.lock().unwrap_or_else(|p| p.into_inner());
-    let Some(log) = case("esphome_device_with_password", "ferrota-interop-pw", 38261, Some("interop pass"), 2) else { return };
+    let _port = PORT_19261.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(log) = case("esphome_device_with_password", "ferrota-interop-pw", 19261, Some("interop pass"), 2) else { return };
     assert!(log.contains("Handshake complete (SHA-256 auth)"), "{log}");
     assert!(log.contains("(deflate)"), "ESPHome 2026.10's host device offers deflate:\n{log}");
 }
@@ -113,11 +114,11 @@ fn esphome_device_with_password() {
 #[test]
 fn esphome_device_with_wrong_password() {
     let Some(venv) = esphome_venv("esphome_device_with_wrong_password") else { return };
-    let (name, port) = ("ferrota-interop-pw", 38261);
+    let (name, port) = ("ferrota-interop-pw", 19261);
     let dir = TempDir::new("esphome-wrong-pw");
     let yaml = config(name, port, Some("interop pass"), 2);
     // Same config as the password case, so the same (cached) build; serialise on the port.
-    let _port = PORT_38261.lock().unwrap_or_else(|p| p.into_inner());
+    let _port = PORT_19261.lock().unwrap_or_else(|p| p.into_inner());
     let (device, exe) = start(&venv, &dir, name, &yaml, port);
     let before = std::fs::read(&exe).unwrap();
     let (code, log, _) = upload(&dir, &exe, "wrong", &["--password", "not it"]);
@@ -131,13 +132,13 @@ fn esphome_device_with_wrong_password() {
 
 #[test]
 fn esphome_device_without_password() {
-    let Some(log) = case("esphome_device_without_password", "ferrota-interop-open", 38262, None, 2) else { return };
+    let Some(log) = case("esphome_device_without_password", "ferrota-interop-open", 19262, None, 2) else { return };
     assert!(log.contains("Handshake complete (no password)"), "{log}");
     assert!(log.contains("device supports OTA version 2"), "{log}");
 }
 
 #[test]
 fn esphome_device_version_1() {
-    let Some(log) = case("esphome_device_version_1", "ferrota-interop-v1", 38263, Some("v1 pass"), 1) else { return };
+    let Some(log) = case("esphome_device_version_1", "ferrota-interop-v1", 19263, Some("v1 pass"), 1) else { return };
     assert!(log.contains("device supports OTA version 1"), "{log}");
 }

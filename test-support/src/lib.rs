@@ -32,9 +32,25 @@ impl Drop for TempDir {
     }
 }
 
-/// A loopback port nobody listens on right now.
+/// A port nobody listens on right now, for a device to bind a moment later.
+///
+/// Taken from 20000–31999, below the ephemeral ports (32768 and up on Linux), so the outgoing
+/// connections of tests running in parallel can't take it first, and never twice in one
+/// process (the kernel would hand out a just-released port again).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const COUNT: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    // Processes start at different places, so test binaries that overlap rarely meet.
+    let start = std::process::id().wrapping_mul(997) % COUNT;
+    for _ in 0..COUNT {
+        let port = (FIRST + (start + NEXT.fetch_add(1, Ordering::Relaxed)) % COUNT) as u16;
+        if std::net::TcpListener::bind(("0.0.0.0", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {FIRST}..{}", FIRST + COUNT)
 }
 
 /// MD5 hex of bytes (how the host devices name the image they run).
