@@ -14,6 +14,12 @@ const BASE: &str = "esphome:\n  name: ws\nesp32:\n  board: esp32-c3-devkitm-1\nw
 
 /// Generates a project for `BASE` + `extra`; returns ota_server.rs, main.rs and the warnings.
 fn generate(name: &str, extra: &str) -> (String, String, Vec<String>) {
+    let (server, main, _, warnings) = generate_all(name, extra);
+    (server, main, warnings)
+}
+
+/// Like [`generate`], with automations.rs too.
+fn generate_all(name: &str, extra: &str) -> (String, String, String, Vec<String>) {
     let dir = common::TempDir::new(&format!("codegen-ws-{name}"));
     let config = dir.0.join("ws.yaml");
     std::fs::write(&config, format!("{BASE}{extra}")).unwrap();
@@ -24,7 +30,8 @@ fn generate(name: &str, extra: &str) -> (String, String, Vec<String>) {
     let warnings = generated.warnings.iter().map(|d| d.message.clone()).collect();
     let server = std::fs::read_to_string(out.join("src/ota_server.rs")).unwrap();
     let main = std::fs::read_to_string(out.join("src/main.rs")).unwrap();
-    (server, main, warnings)
+    let automations = std::fs::read_to_string(out.join("src/automations.rs")).unwrap();
+    (server, main, automations, warnings)
 }
 
 #[test]
@@ -35,7 +42,7 @@ fn update_with_basic_auth_on_the_configured_port() {
     );
     assert!(server.contains("let credentials = Some(Credentials { username: \"admin\", password: \"hunter2\" });"), "{server}");
     assert!(main.contains("ota_server::accept(&mut web_socket, 8080)"), "{main}");
-    assert!(main.contains("ota_server::serve_web(&mut web_socket, &mut ota_flash, &mut tick)"), "{main}");
+    assert!(main.contains("ota_server::serve_web(&mut web_socket, &mut ota_flash, automations, &mut tick)"), "{main}");
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(warnings[0].contains("serves only `/update`") && warnings[0].contains("entity pages"), "{warnings:?}");
 }
@@ -57,4 +64,37 @@ fn without_the_web_server_ota_platform_or_with_ota_false_there_is_no_update() {
         assert!(!server.contains("serve_web") && !main.contains("web_socket"), "{name}");
         assert!(warnings.iter().any(|w| w.contains("it is off here")), "{name}: {warnings:?}");
     }
+}
+
+/// The body of `impl OtaListener for <name>` in ota_server.rs.
+fn listener<'a>(server: &'a str, name: &str) -> &'a str {
+    let start = server.find(&format!("impl OtaListener for {name} {{")).unwrap_or_else(|| panic!("no {name}:\n{server}"));
+    let len = server[start..].find("\n}\n").unwrap();
+    &server[start..start + len]
+}
+
+#[test]
+fn web_uploads_fire_the_web_server_entrys_automations() {
+    let (server, main, automations, warnings) = generate_all(
+        "hooks",
+        "logger:\nweb_server:\nota:\n  - platform: esphome\n    on_begin:\n      - logger.log: native begin\n  - platform: web_server\n    on_begin:\n      - logger.log: web begin\n    on_progress:\n      - lambda: 'let _ = x;'\n    on_end:\n      - logger.log: web end\n    on_abort:\n      - logger.log: web abort\n    on_error:\n      - logger.log:\n          format: web error %d\n          args: [x]\n",
+    );
+    let native = listener(&server, "Automations");
+    let web = listener(&server, "WebAutomations");
+    assert!(native.contains("ota_on_begin_1(self.components)") && !native.contains("web_server"), "{native}");
+    for call in ["ota_web_server_on_begin_1(self.components)", "ota_web_server_on_progress_1(self.components, x)", "ota_web_server_on_end_1(self.components)", "ota_web_server_on_abort_1(self.components)", "ota_web_server_on_error_1(self.components, x)"] {
+        assert!(web.contains(call), "{call} in\n{web}");
+    }
+    assert!(automations.contains("web error {}\", x)"), "{automations}");
+    // The web listener serves `/update`; neither runs in safe mode.
+    assert!(main.contains("(false, true) => &mut web_listener,") && main.contains("(true, _) => &mut (),"), "{main}");
+    assert!(server.contains("while let Some(event) = request.poll_event() {"), "{server}");
+    assert!(!warnings.iter().any(|w| w.contains("on_abort")), "{warnings:?}");
+}
+
+#[test]
+fn on_abort_of_the_native_platform_is_left_out_with_a_warning() {
+    let (server, _, automations, warnings) = generate_all("abort", "logger:\nota:\n  - platform: esphome\n    on_abort:\n      - logger.log: never\n");
+    assert!(!server.contains("fn on_abort") && !automations.contains("never"), "{server}");
+    assert!(warnings.iter().any(|w| w.contains("`on_abort` never fires with `platform: esphome`")), "{warnings:?}");
 }

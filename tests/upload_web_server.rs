@@ -199,7 +199,7 @@ fn runtime_device() -> (u16, std::thread::JoinHandle<DeviceResult>) {
             }
             match s.read(&mut input) {
                 Ok(0) | Err(_) => w.handle_close(),
-                Ok(n) => w.handle_input(&input[..n]),
+                Ok(n) => w.handle_input(0, &input[..n]),
             }
         };
         drop(s);

@@ -10,7 +10,8 @@ pub enum OtaState {
     Started = 1,
     /// Data is arriving.
     InProgress = 2,
-    /// Never fired by the native OTA platform (kept for the value).
+    /// An upload the client left (the web server's `/update` only; the native platform never
+    /// fires it).
     Abort = 3,
     /// The session failed.
     Error = 4,
@@ -27,6 +28,8 @@ pub enum Event {
     Completed,
     /// `on_error`: the error byte.
     Error(u8),
+    /// `on_abort`: the client left during a web upload; the partial image was dropped.
+    Aborted,
 }
 
 impl Event {
@@ -37,6 +40,7 @@ impl Event {
             Event::Progress(_) => OtaState::InProgress,
             Event::Completed => OtaState::Completed,
             Event::Error(_) => OtaState::Error,
+            Event::Aborted => OtaState::Abort,
         }
     }
 }
@@ -51,6 +55,8 @@ pub trait OtaListener {
     fn on_end(&mut self) {}
     /// `on_error` with the error byte.
     fn on_error(&mut self, _x: u8) {}
+    /// `on_abort`.
+    fn on_abort(&mut self) {}
     /// `on_state_change`, fired for every event after its specific hook.
     fn on_state_change(&mut self, _state: OtaState) {}
 }
@@ -64,6 +70,7 @@ pub fn dispatch(listener: &mut (impl OtaListener + ?Sized), event: Event) {
         Event::Progress(x) => listener.on_progress(x),
         Event::Completed => listener.on_end(),
         Event::Error(code) => listener.on_error(code),
+        Event::Aborted => listener.on_abort(),
     }
     listener.on_state_change(event.state());
 }

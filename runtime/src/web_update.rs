@@ -22,16 +22,26 @@
 //! (a few hundred bytes). A backend that checks the size against the partition may therefore
 //! refuse an image within those few hundred bytes of the partition's size.
 //!
+//! The upload reports to the `platform: web_server` OTA automations as ESPHome's does:
+//! [`Event::Started`] when the image begins, [`Event::Progress`] (percent of `Content-Length`)
+//! at most once a second, then [`Event::Completed`] or [`Event::Error`] with the flash error's
+//! byte (`0x84` for a body that ends inside the image). A client that leaves mid-image gives
+//! [`Event::Aborted`] at once (ESPHome notices only when the next upload starts).
+//!
 //! Driving it: feed the socket's bytes to [`WebUpdate::handle_input`], send what
 //! [`WebUpdate::poll_transmit`] gives (it may have a reply before the body was read, e.g. `401`:
 //! keep reading, the rest of the body is discarded so the client sees the reply rather than a
 //! reset), and call [`WebUpdate::handle_close`] when the client disconnects or times out (a
-//! partial image is aborted). Once [`WebUpdate::outcome`] is `Some`, send what is left and close;
-//! [`Outcome::Updated`] means a new image is committed: reboot.
+//! partial image is aborted); pass what [`WebUpdate::poll_event`] gives to the automations. Once
+//! [`WebUpdate::outcome`] is `Some`, send what is left and close; [`Outcome::Updated`] means a
+//! new image is committed: reboot.
 
 use subtle::ConstantTimeEq;
 
+use crate::error::FlashError;
+use crate::events::{Event, EventQueue};
 use crate::flash::Flash;
+use crate::protocol::PROGRESS_INTERVAL_MS;
 
 /// The largest request head (request line and headers) accepted.
 pub const MAX_HEAD: usize = 2048;
@@ -112,6 +122,14 @@ pub struct WebUpdate<'a, F: Flash> {
     stage: [u8; STAGE],
     stage_len: usize,
     flash_begun: bool,
+    /// Whether `Started` was reported (so one final event follows).
+    started: bool,
+    /// Image bytes written to the flash, for progress.
+    written: u64,
+    /// The time of the input being handled, and of the last progress event.
+    now: u64,
+    last_progress_at: Option<u64>,
+    events: EventQueue,
     /// The outcome once the body is read (or the client leaves).
     result: Option<Outcome>,
     out: [u8; 640],
@@ -138,6 +156,11 @@ impl<'a, F: Flash> WebUpdate<'a, F> {
             stage: [0; STAGE],
             stage_len: 0,
             flash_begun: false,
+            started: false,
+            written: 0,
+            now: 0,
+            last_progress_at: None,
+            events: EventQueue::default(),
             result: None,
             out: [0; 640],
             out_len: 0,
@@ -146,8 +169,10 @@ impl<'a, F: Flash> WebUpdate<'a, F> {
         }
     }
 
-    /// Consumes bytes the client sent. Bytes after the request (or after the outcome) are ignored.
-    pub fn handle_input(&mut self, mut data: &[u8]) {
+    /// Consumes bytes the client sent at `now_ms` (any monotonic clock in milliseconds). Bytes
+    /// after the request (or after the outcome) are ignored.
+    pub fn handle_input(&mut self, now_ms: u64, mut data: &[u8]) {
+        self.now = now_ms;
         if self.state == State::Head {
             match self.read_head(data) {
                 Some(rest) => data = rest,
@@ -188,9 +213,15 @@ impl<'a, F: Flash> WebUpdate<'a, F> {
         if self.flash_begun {
             self.flash_begun = false;
             self.flash.abort();
+            self.events.push(Event::Aborted);
         }
         self.state = State::Done;
         self.outcome = Some(self.result.unwrap_or(Outcome::Disconnected));
+    }
+
+    /// The next event for the `platform: web_server` OTA automations.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop()
     }
 
     /// Copies reply bytes owed to the client into `buf`; returns how many (0: nothing to send).
@@ -355,9 +386,11 @@ impl<'a, F: Flash> WebUpdate<'a, F> {
             if head == b"\r\n" || head.ends_with(b"\r\n\r\n") {
                 let file = !self.flash_begun && is_file_part(head);
                 if file {
+                    self.started = true;
+                    self.events.push(Event::Started);
                     let size = u32::try_from(self.content_length).unwrap_or(u32::MAX);
-                    if self.flash.begin(size).is_err() {
-                        self.fail();
+                    if let Err(e) = self.flash.begin(size) {
+                        self.fail_with(e);
                         return data.len();
                     }
                     self.flash_begun = true;
@@ -373,9 +406,7 @@ impl<'a, F: Flash> WebUpdate<'a, F> {
     fn emit(&mut self, mut data: &[u8]) {
         while !data.is_empty() && self.flash_begun {
             if self.stage_len == 0 && data.len() >= STAGE {
-                if self.flash.write(data).is_err() {
-                    return self.fail();
-                }
+                self.write(data);
                 return;
             }
             let take = data.len().min(STAGE - self.stage_len);
@@ -392,17 +423,31 @@ impl<'a, F: Flash> WebUpdate<'a, F> {
         if self.stage_len > 0 {
             let n = self.stage_len;
             self.stage_len = 0;
-            if self.flash.write(&self.stage[..n]).is_err() {
-                self.fail();
-                return false;
-            }
+            let stage = self.stage;
+            return self.write(&stage[..n]);
+        }
+        true
+    }
+
+    /// Writes image bytes to the flash and reports progress; false (and failed) on an error.
+    fn write(&mut self, data: &[u8]) -> bool {
+        if let Err(e) = self.flash.write(data) {
+            self.fail_with(e);
+            return false;
+        }
+        self.written += data.len() as u64;
+        if self.last_progress_at.is_none_or(|at| self.now >= at + PROGRESS_INTERVAL_MS) {
+            self.last_progress_at = Some(self.now);
+            // Of `Content-Length`, envelope included, as ESPHome reports it.
+            self.events.push(Event::Progress(self.written as f32 * 100.0 / self.content_length as f32));
         }
         true
     }
 
     /// The image's closing delimiter is in: check and commit it.
     fn commit(&mut self) {
-        if !self.flush_stage() {
+        // A write already failed earlier in this read: the image is gone, never commit it.
+        if !self.flash_begun || !self.flush_stage() {
             return;
         }
         self.flash_begun = false;
@@ -411,13 +456,22 @@ impl<'a, F: Flash> WebUpdate<'a, F> {
                 self.respond("200 OK", "text/plain", "", SUCCESS_BODY);
                 self.result = Some(Outcome::Updated);
                 self.state = State::Drain;
+                self.events.push(Event::Completed);
             }
-            Err(_) => self.fail(),
+            Err(e) => self.fail_with(e),
         }
     }
 
-    /// The upload did not produce an image: `Update Failed!`, then the rest is discarded.
+    /// The request did not carry a whole image: for `on_error` that is a failed finish.
     fn fail(&mut self) {
+        self.fail_with(FlashError::UpdateEnd);
+    }
+
+    /// The upload did not produce an image: `Update Failed!`, then the rest is discarded.
+    fn fail_with(&mut self, error: FlashError) {
+        if self.started && self.result.is_none() {
+            self.events.push(Event::Error(error.code()));
+        }
         if self.flash_begun {
             self.flash_begun = false;
             self.flash.abort();
@@ -706,7 +760,7 @@ mod tests {
 
     fn run(creds: Option<Credentials<'static>>, input: &[u8]) -> (Option<Outcome>, String, Mem) {
         let mut w = WebUpdate::new(Mem::default(), creds);
-        w.handle_input(input);
+        w.handle_input(0, input);
         let mut out = [0u8; 1024];
         let n = w.poll_transmit(&mut out);
         let outcome = w.outcome();
@@ -729,9 +783,9 @@ mod tests {
         // Committed as soon as the delimiter is in, before the close delimiter's `--`.
         let req = request(Some("YWRtaW46aHVudGVyMg=="), &body);
         let mut w = WebUpdate::new(Mem::default(), Some(CREDS));
-        w.handle_input(&req[..req.len() - 4]);
+        w.handle_input(0, &req[..req.len() - 4]);
         assert!(w.is_committed() && w.outcome().is_none());
-        w.handle_input(&req[req.len() - 4..]);
+        w.handle_input(0, &req[req.len() - 4..]);
         assert_eq!(w.outcome(), Some(Outcome::Updated));
     }
 
@@ -822,7 +876,7 @@ mod tests {
         let cut = short.len() - 8;
         short.truncate(cut);
         let mut w = WebUpdate::new(Mem::default(), None);
-        w.handle_input(&short);
+        w.handle_input(0, &short);
         assert_eq!(w.outcome(), None);
         w.handle_close();
         assert_eq!(w.outcome(), Some(Outcome::Disconnected));

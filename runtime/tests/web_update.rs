@@ -9,6 +9,7 @@ use std::net::{TcpListener, TcpStream};
 
 use common::MemFlash;
 use ferrota_ota::web_update::{Credentials, Outcome, WebUpdate};
+use ferrota_ota::{Event, FlashError};
 use proptest::prelude::*;
 
 const CREDS: Credentials<'static> = Credentials { username: "admin", password: "hunter2" };
@@ -35,14 +36,23 @@ struct Run {
     reply: Vec<u8>,
     outcome: Option<Outcome>,
     flash: MemFlash,
+    /// The events, polled after every read (progress values as they came).
+    events: Vec<Event>,
 }
 
 fn run(creds: Option<Credentials<'static>>, pieces: &[&[u8]], poll_between: bool) -> Run {
-    let mut w = WebUpdate::new(MemFlash::default(), creds);
+    run_with(MemFlash::default(), creds, pieces, poll_between, 0)
+}
+
+/// Feeds `pieces`, one every `ms_per_read` milliseconds, then closes the connection.
+fn run_with(flash: MemFlash, creds: Option<Credentials<'static>>, pieces: &[&[u8]], poll_between: bool, ms_per_read: u64) -> Run {
+    let mut w = WebUpdate::new(flash, creds);
     let mut reply = Vec::new();
+    let mut events = Vec::new();
     let mut buf = [0u8; 5];
-    for piece in pieces {
-        w.handle_input(piece);
+    for (i, piece) in pieces.iter().enumerate() {
+        w.handle_input(i as u64 * ms_per_read, piece);
+        events.extend(std::iter::from_fn(|| w.poll_event()));
         while poll_between && w.has_transmit() {
             let n = w.poll_transmit(&mut buf);
             reply.extend_from_slice(&buf[..n]);
@@ -52,8 +62,15 @@ fn run(creds: Option<Credentials<'static>>, pieces: &[&[u8]], poll_between: bool
         let n = w.poll_transmit(&mut buf);
         reply.extend_from_slice(&buf[..n]);
     }
+    w.handle_close();
+    events.extend(std::iter::from_fn(|| w.poll_event()));
     let outcome = w.outcome();
-    Run { reply, outcome, flash: w.flash().clone() }
+    Run { reply, outcome, flash: w.flash().clone(), events }
+}
+
+/// The events with progress values left out (they depend on where the reads split).
+fn kinds(events: &[Event]) -> Vec<Event> {
+    events.iter().map(|e| if let Event::Progress(_) = e { Event::Progress(0.0) } else { *e }).collect()
 }
 
 fn split<'a>(bytes: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
@@ -97,6 +114,10 @@ proptest! {
         prop_assert_eq!(parts.reply, whole.reply);
         prop_assert_eq!(parts.outcome, whole.outcome);
         prop_assert_eq!(parts.flash.committed, whole.flash.committed);
+        // One progress report: the reads all come at the same instant.
+        let expected_events = if image.is_empty() { vec![Event::Started, Event::Completed] } else { vec![Event::Started, Event::Progress(0.0), Event::Completed] };
+        prop_assert_eq!(kinds(&whole.events), expected_events);
+        prop_assert_eq!(kinds(&parts.events), kinds(&whole.events));
     }
 
     #[test]
@@ -106,13 +127,25 @@ proptest! {
         prop_assert_eq!(parts.outcome, Some(Outcome::Rejected(401)));
         prop_assert!(parts.reply.starts_with(b"HTTP/1.1 401 Unauthorized\r\n"));
         prop_assert_eq!(parts.flash.begun_with, None);
+        prop_assert_eq!(parts.events, vec![]);
+    }
+
+    #[test]
+    fn a_failed_write_is_never_committed(image in images(), limit in 0usize..3000, cuts in prop::collection::vec(any::<usize>(), 0..20)) {
+        prop_assume!(limit < image.len());
+        let bytes = request("B", None, &image, false);
+        let flash = MemFlash { fail_write_after: Some(limit), ..Default::default() };
+        let r = run_with(flash, None, &split(&bytes, &cuts), true, 0);
+        prop_assert_eq!(r.outcome, Some(Outcome::Failed));
+        prop_assert!(r.flash.committed.is_none());
+        prop_assert_eq!(r.events.last(), Some(&Event::Error(0x83)));
     }
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..600), cuts in prop::collection::vec(any::<usize>(), 0..10)) {
         let mut w = WebUpdate::new(MemFlash::default(), Some(CREDS));
         for piece in split(&bytes, &cuts) {
-            w.handle_input(piece);
+            w.handle_input(0, piece);
         }
         w.handle_close();
         prop_assert!(w.outcome().is_some());
@@ -138,11 +171,70 @@ fn a_long_boundary_straddling_every_read() {
 #[test]
 fn a_flash_that_rejects_the_image_is_update_failed() {
     let mut w = WebUpdate::new(MemFlash { fail_finish: Some(ferrota_ota::FlashError::UpdateEnd), ..Default::default() }, None);
-    w.handle_input(&request("B", None, b"not an image", false));
+    w.handle_input(0, &request("B", None, b"not an image", false));
     let mut out = [0u8; 256];
     let n = w.poll_transmit(&mut out);
     assert_eq!(&out[..n], &b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 14\r\nConnection: close\r\n\r\nUpdate Failed!"[..]);
     assert_eq!(w.outcome(), Some(Outcome::Failed));
+}
+
+#[test]
+fn progress_at_most_once_a_second_of_content_length() {
+    let image = vec![0x5A; 100_000];
+    let bytes = request("B", None, &image, false);
+    // 100 reads, 250 ms apart: about 25 s, so 25 progress reports (the first read is the head).
+    let pieces: Vec<&[u8]> = bytes.chunks(bytes.len().div_ceil(100)).collect();
+    let r = run_with(MemFlash::default(), None, &pieces, true, 250);
+    assert_eq!(r.outcome, Some(Outcome::Updated));
+    let progress: Vec<f32> = r.events.iter().filter_map(|e| if let Event::Progress(x) = e { Some(*x) } else { None }).collect();
+    assert_eq!(progress.len(), 25, "{progress:?}");
+    assert!(progress.windows(2).all(|w| w[0] < w[1]), "{progress:?}");
+    // Of Content-Length (envelope included), so just under 100 at the end, as ESPHome reports.
+    let body_len = bytes.len() - bytes.windows(4).position(|w| w == b"\r\n\r\n").unwrap() - 4;
+    assert!(*progress.last().unwrap() <= 100.0 * image.len() as f32 / body_len as f32);
+    assert_eq!(r.events.first(), Some(&Event::Started));
+    assert_eq!(r.events.last(), Some(&Event::Completed));
+}
+
+#[test]
+fn failures_report_the_flash_error_byte() {
+    let image = vec![7u8; 5000];
+    let bytes = request("B", None, &image, false);
+    let cases = [
+        (MemFlash { fail_begin: Some(FlashError::NotEnoughSpace), ..Default::default() }, vec![Event::Started, Event::Error(0x89)]),
+        (MemFlash { fail_write_after: Some(1000), ..Default::default() }, vec![Event::Started, Event::Error(0x83)]),
+        (MemFlash { fail_finish: Some(FlashError::UpdateEnd), ..Default::default() }, vec![Event::Started, Event::Progress(0.0), Event::Error(0x84)]),
+    ];
+    for (flash, expected) in cases {
+        let r = run_with(flash, None, &[&bytes], true, 0);
+        assert_eq!((r.outcome, kinds(&r.events)), (Some(Outcome::Failed), expected));
+        assert!(r.flash.committed.is_none());
+    }
+}
+
+#[test]
+fn a_body_that_ends_inside_the_image_is_an_error_and_a_client_that_leaves_is_an_abort() {
+    let image = vec![7u8; 5000];
+    let bytes = request("B", None, &image, false);
+    let cut = bytes.len() - 100;
+
+    // Content-Length says the body ends inside the image.
+    let head_end = bytes.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let head = String::from_utf8_lossy(&bytes[..head_end]).replace(&format!("Content-Length: {}", bytes.len() - head_end), &format!("Content-Length: {}", cut - head_end));
+    let short = [head.as_bytes(), &bytes[head_end..cut]].concat();
+    let r = run_with(MemFlash::default(), None, &[&short], true, 0);
+    assert_eq!(r.outcome, Some(Outcome::Failed));
+    assert_eq!(kinds(&r.events), [Event::Started, Event::Progress(0.0), Event::Error(0x84)]);
+
+    // The client leaves: the partial image is dropped at once.
+    let r = run_with(MemFlash::default(), None, &[&bytes[..cut]], true, 0);
+    assert_eq!(r.outcome, Some(Outcome::Disconnected));
+    assert_eq!(kinds(&r.events), [Event::Started, Event::Progress(0.0), Event::Aborted]);
+    assert!(r.flash.aborted && r.flash.committed.is_none());
+
+    // No image part at all: nothing began, nothing to report.
+    let r = run_with(MemFlash::default(), None, &[b"GET / HTTP/1.1\r\n\r\n"], true, 0);
+    assert_eq!((r.outcome, r.events), (Some(Outcome::Served), vec![]));
 }
 
 /// Serves one connection with the handler, as the chip firmware's loop does.
@@ -162,7 +254,7 @@ fn serve_one(listener: &TcpListener, flash: &mut MemFlash, creds: Option<Credent
         }
         match s.read(&mut buf) {
             Ok(0) | Err(_) => w.handle_close(),
-            Ok(n) => w.handle_input(&buf[..n]),
+            Ok(n) => w.handle_input(0, &buf[..n]),
         }
     }
 }

@@ -87,7 +87,7 @@ pub fn generate(checked: &Checked, options: &Options) -> Result<Generated, Vec<D
         target: target.clone(),
         runtime: options.runtime.display().to_string(),
     };
-    let (model, regions) = model::build(inputs)?;
+    let (model, regions, warnings) = model::build(inputs)?;
     let context = minijinja::Value::from(minijinja::value::Serde(&model));
     let template_error = |e: minijinja::Error| vec![Diagnostic::error("codegen::template", None, format!("a template failed (a bug in ferrota): {e:#}"))];
     let env = templates::environment(target.templates).map_err(template_error)?;
@@ -101,7 +101,7 @@ pub fn generate(checked: &Checked, options: &Options) -> Result<Generated, Vec<D
         target,
         written: Vec::new(),
         unchanged: 0,
-        warnings: model::warnings(&checked.config),
+        warnings,
         map: SourceMap::default(),
     };
     for file in templates::files(generated.target.templates) {

@@ -40,6 +40,8 @@ pub struct Model {
     pub on_shutdown: Vec<Trigger>,
     pub on_safe_mode: Vec<String>,
     pub ota_hooks: OtaHooks,
+    /// The `platform: web_server` entry's automations, for uploads to `/update`.
+    pub web_ota_hooks: OtaHooks,
     pub automations: Vec<Automation>,
     pub lambdas: Vec<Lambda>,
 }
@@ -148,13 +150,14 @@ pub struct Trigger {
     pub priority: f64,
 }
 
-/// The automations wired to the OTA component's callbacks.
+/// The automations wired to an OTA platform's callbacks.
 #[derive(Debug, Default, Serialize)]
 pub struct OtaHooks {
     pub on_begin: Vec<String>,
     pub on_progress: Vec<String>,
     pub on_end: Vec<String>,
     pub on_error: Vec<String>,
+    pub on_abort: Vec<String>,
     pub on_state_change: Vec<String>,
 }
 
@@ -228,8 +231,9 @@ pub struct Inputs<'a> {
     pub runtime: String,
 }
 
-/// Builds the model; the code regions are returned alongside, indexed by `Code::region`.
-pub fn build(inputs: Inputs<'_>) -> Result<(Model, Vec<Region>), Vec<Diagnostic>> {
+/// Builds the model, with the code regions (indexed by `Code::region`) and the warnings (what
+/// is left out); or the errors that stop generation.
+pub fn build(inputs: Inputs<'_>) -> Result<(Model, Vec<Region>, Vec<Diagnostic>), Vec<Diagnostic>> {
     let config = inputs.config;
     let text = |item: Option<&Item>, key: &str| item.and_then(|i| i.get(key)).and_then(Item::as_str).unwrap_or("").to_string();
     let mut b = Builder {
@@ -260,13 +264,7 @@ pub fn build(inputs: Inputs<'_>) -> Result<(Model, Vec<Region>), Vec<Diagnostic>
     on_shutdown.sort_by(|a, b| b.priority.total_cmp(&a.priority));
     let safe_mode_item = config.get("safe_mode");
     let on_safe_mode = b.hooks(safe_mode_item, "on_safe_mode", "safe_mode", &[]);
-    let ota_hooks = OtaHooks {
-        on_begin: b.hooks(ota_entry, "on_begin", "ota", &[]),
-        on_progress: b.hooks(ota_entry, "on_progress", "ota", &[("x", "f32")]),
-        on_end: b.hooks(ota_entry, "on_end", "ota", &[]),
-        on_error: b.hooks(ota_entry, "on_error", "ota", &[("x", "u8")]),
-        on_state_change: b.hooks(ota_entry, "on_state_change", "ota", &[("state", "ferrota_ota::OtaState")]),
-    };
+    let ota_hooks = b.ota_hooks(ota_entry.into_iter().collect(), "ota", false);
     if let Some(abort) = ota_entry.and_then(|e| e.field("on_abort")) {
         b.diagnostics.push(
             Diagnostic::warning("codegen::never-fires", abort.key_span, "`on_abort` never fires with `platform: esphome` (in ESPHome neither); it is left out")
@@ -292,10 +290,14 @@ pub fn build(inputs: Inputs<'_>) -> Result<(Model, Vec<Region>), Vec<Diagnostic>
         port: w.get("port").and_then(Item::as_int).and_then(|p| u16::try_from(p).ok()).unwrap_or(80),
         username: w.get("auth").and_then(|a| a.get("username")).and_then(Item::as_str).map(str::to_string),
         password: w.get("auth").and_then(|a| a.get("password")).and_then(Item::as_str).map(str::to_string),
-        // `web_server: ota: false` (2025.7+) keeps `/update` for the captive portal only.
-        ota: w.get("ota").and_then(Item::as_bool) != Some(false)
-            && config.get("ota").is_some_and(|o| o.items().iter().any(|e| e.get("platform").and_then(Item::as_str) == Some("web_server"))),
+        ota: serves_web_update(config),
     });
+    // Only a firmware that serves `/update` calls them (the warnings say when it does not).
+    let web_ota_hooks = if inputs.target.templates != "host" && serves_web_update(config) {
+        b.ota_hooks(web_ota_entries(config), "ota_web_server", true)
+    } else {
+        OtaHooks::default()
+    };
 
     if inputs.target.templates != "host" {
         let target_span = config.components.iter().find(|f| Some(f.key.as_str()) == config.target()).and_then(|f| f.key_span);
@@ -333,14 +335,17 @@ pub fn build(inputs: Inputs<'_>) -> Result<(Model, Vec<Region>), Vec<Diagnostic>
         on_shutdown,
         on_safe_mode,
         ota_hooks,
+        web_ota_hooks,
         automations: b.automations,
         lambdas: b.lambdas,
     };
-    Ok((model, b.regions))
+    let mut warnings = warnings(config);
+    warnings.append(&mut b.diagnostics);
+    Ok((model, b.regions, warnings))
 }
 
-/// Warnings (the diagnostics that don't stop generation) found while building the model.
-pub fn warnings(config: &Config) -> Vec<Diagnostic> {
+/// Warnings (the diagnostics that don't stop generation) about whole components.
+fn warnings(config: &Config) -> Vec<Diagnostic> {
     const HANDLED: &[&str] = &["esphome", "host", "esp32", "rp2040", "logger", "ota", "safe_mode", "wifi", "web_server", "network", "mdns", "preferences"];
     let mut out = Vec::new();
     for field in &config.components {
@@ -359,9 +364,7 @@ pub fn warnings(config: &Config) -> Vec<Diagnostic> {
         }
     } else {
         if let Some(f) = config.components.iter().find(|f| f.key == "web_server" && f.key_span.is_some()) {
-            let update = config.get("web_server").and_then(|w| w.get("ota")).and_then(Item::as_bool) != Some(false)
-                && config.get("ota").is_some_and(|o| o.items().iter().any(|e| e.get("platform").and_then(Item::as_str) == Some("web_server")));
-            out.push(if update {
+            out.push(if serves_web_update(config) {
                 Diagnostic::warning(
                     "codegen::ignored",
                     f.key_span,
@@ -377,6 +380,17 @@ pub fn warnings(config: &Config) -> Vec<Diagnostic> {
         }
     }
     out
+}
+
+/// `ota: - platform: web_server` entries.
+fn web_ota_entries(config: &Config) -> Vec<&Item> {
+    config.get("ota").map(Item::items).unwrap_or_default().iter().filter(|e| e.get("platform").and_then(Item::as_str) == Some("web_server")).collect()
+}
+
+/// Whether the web server takes firmware at `/update`: `ota: - platform: web_server`, unless
+/// `web_server: ota: false` (2025.7+), which keeps `/update` for the captive portal only.
+fn serves_web_update(config: &Config) -> bool {
+    config.get("web_server").is_some_and(|w| w.get("ota").and_then(Item::as_bool) != Some(false)) && !web_ota_entries(config).is_empty()
 }
 
 /// A declared id: its name, what it belongs to (`ota.esphome`, `wifi` …) and where.
@@ -462,6 +476,20 @@ impl Builder<'_> {
     }
 
     /// The automations under `key` of a component, as function names.
+    /// The automations of OTA platform entries (several `web_server` ones are one component, as
+    /// in ESPHome); `on_abort` only where it can fire.
+    fn ota_hooks(&mut self, entries: Vec<&Item>, prefix: &str, abort: bool) -> OtaHooks {
+        let mut hooks = |key: &str, args: &[(&str, &str)]| -> Vec<String> { entries.iter().flat_map(|e| self.hooks(Some(e), key, prefix, args)).collect() };
+        OtaHooks {
+            on_begin: hooks("on_begin", &[]),
+            on_progress: hooks("on_progress", &[("x", "f32")]),
+            on_end: hooks("on_end", &[]),
+            on_error: hooks("on_error", &[("x", "u8")]),
+            on_abort: if abort { hooks("on_abort", &[]) } else { Vec::new() },
+            on_state_change: hooks("on_state_change", &[("state", "ferrota_ota::OtaState")]),
+        }
+    }
+
     fn hooks(&mut self, owner: Option<&Item>, key: &str, prefix: &str, args: &[(&str, &str)]) -> Vec<String> {
         let Some(list) = owner.and_then(|o| o.get(key)) else { return Vec::new() };
         let mut out = Vec::new();

@@ -21,6 +21,10 @@ macro_rules! file {
     };
 }
 
+/// Templates that others include: they render to no file of their own.
+const PARTIALS: &[(&str, &str)] =
+    &[("common/ota_listener.rs.j2", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/common/ota_listener.rs.j2")))];
+
 const HOST: &[File] = &[
     file!("host", "Cargo.toml.j2", "Cargo.toml"),
     file!("host", "main.rs.j2", "src/main.rs"),
@@ -68,6 +72,9 @@ pub fn files(target: &str) -> &'static [File] {
 /// The environment with the filters and `target`'s templates.
 pub fn environment(target: &str) -> Result<Environment<'static>, minijinja::Error> {
     let mut env = super::render::environment();
+    for &(name, source) in PARTIALS {
+        env.add_template(name, source)?;
+    }
     for file in files(target) {
         env.add_template(file.template, file.source)?;
     }

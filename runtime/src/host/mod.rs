@@ -228,5 +228,6 @@ fn log_event(event: Event) {
         Event::Progress(x) => println!("[ota] progress: {x:.1}%"),
         Event::Completed => println!("[ota] update complete"),
         Event::Error(code) => println!("[ota] update error 0x{code:02X}"),
+        Event::Aborted => println!("[ota] update aborted"),
     }
 }
