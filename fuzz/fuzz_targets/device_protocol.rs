@@ -8,40 +8,10 @@
 //! that image is built, the byte at the position is XORed, and it is fed in 1000-byte reads.
 #![no_main]
 
+use ferrota_fuzz::RecordingFlash;
 use ferrota_ota::protocol::image_md5_hex;
-use ferrota_ota::{Flash, FlashError, OtaComponent, OtaConfig, ProtocolVersion, Rng};
+use ferrota_ota::{OtaComponent, OtaConfig, ProtocolVersion, Rng};
 use libfuzzer_sys::fuzz_target;
-
-#[derive(Default)]
-struct RecordingFlash {
-    begun: bool,
-    data: Vec<u8>,
-    committed: Option<Vec<u8>>,
-}
-
-impl Flash for RecordingFlash {
-    fn begin(&mut self, _size: u32) -> Result<(), FlashError> {
-        assert!(!self.begun && self.committed.is_none(), "begin twice");
-        self.begun = true;
-        Ok(())
-    }
-    fn write(&mut self, data: &[u8]) -> Result<(), FlashError> {
-        assert!(self.begun, "write outside begin/finish");
-        self.data.extend_from_slice(data);
-        Ok(())
-    }
-    fn finish(&mut self) -> Result<(), FlashError> {
-        assert!(self.begun, "finish without begin");
-        self.begun = false;
-        self.committed = Some(std::mem::take(&mut self.data));
-        Ok(())
-    }
-    fn abort(&mut self) {
-        assert!(self.begun, "abort without begin");
-        self.begun = false;
-        self.data.clear();
-    }
-}
 
 struct FixedRng;
 impl Rng for FixedRng {

@@ -9,48 +9,10 @@
 //! `B`, `Content-Length` of the rest) comes first, so the multipart parser is reached at once.
 #![no_main]
 
+use ferrota_fuzz::RecordingFlash;
 use ferrota_ota::web_update::{Credentials, Outcome, WebUpdate, SUCCESS_BODY};
-use ferrota_ota::{Event, Flash, FlashError};
+use ferrota_ota::Event;
 use libfuzzer_sys::fuzz_target;
-
-#[derive(Default)]
-struct RecordingFlash {
-    begun: bool,
-    data: Vec<u8>,
-    committed: Option<Vec<u8>>,
-    fail_write_after: Option<usize>,
-    refuse: bool,
-}
-
-impl Flash for RecordingFlash {
-    fn begin(&mut self, _size: u32) -> Result<(), FlashError> {
-        assert!(!self.begun && self.committed.is_none(), "begin twice");
-        self.begun = true;
-        Ok(())
-    }
-    fn write(&mut self, data: &[u8]) -> Result<(), FlashError> {
-        assert!(self.begun, "write outside begin/finish");
-        if self.fail_write_after.is_some_and(|limit| self.data.len() + data.len() > limit) {
-            return Err(FlashError::Write);
-        }
-        self.data.extend_from_slice(data);
-        Ok(())
-    }
-    fn finish(&mut self) -> Result<(), FlashError> {
-        assert!(self.begun, "finish without begin");
-        self.begun = false;
-        if self.refuse {
-            return Err(FlashError::UpdateEnd);
-        }
-        self.committed = Some(std::mem::take(&mut self.data));
-        Ok(())
-    }
-    fn abort(&mut self) {
-        assert!(self.begun, "abort without begin");
-        self.begun = false;
-        self.data.clear();
-    }
-}
 
 fuzz_target!(|data: &[u8]| {
     let [setup, limit, rest @ ..] = data else { return };
