@@ -15,6 +15,8 @@ pub mod error;
 pub mod events;
 pub mod flash;
 pub mod hex;
+#[cfg(feature = "nor-flash")]
+pub mod nor;
 mod outbox;
 pub mod protocol;
 pub mod safe_mode;

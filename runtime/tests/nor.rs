@@ -1,0 +1,127 @@
+//! `NorImageWriter` against a NOR flash model that enforces NOR's rules: writes aligned to
+//! `WRITE_SIZE` and only into erased bytes, erases aligned to whole sectors.
+
+use embedded_storage::nor_flash::{ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash};
+use ferrota_ota::nor::NorImageWriter;
+use ferrota_ota::FlashError;
+use proptest::prelude::*;
+
+const SECTOR: usize = 4096;
+const CAPACITY: usize = 16 * SECTOR;
+
+#[derive(Debug)]
+struct Misuse;
+
+impl NorFlashError for Misuse {
+    fn kind(&self) -> NorFlashErrorKind {
+        NorFlashErrorKind::Other
+    }
+}
+
+/// NOR flash in memory, starting with old content (not erased), counting erased sectors.
+struct Nor<const W: usize> {
+    bytes: Vec<u8>,
+    erases: usize,
+}
+
+impl<const W: usize> Nor<W> {
+    fn with_old_content() -> Self {
+        Nor { bytes: (0..CAPACITY).map(|i| (i * 7 % 251) as u8).collect(), erases: 0 }
+    }
+}
+
+impl<const W: usize> ErrorType for Nor<W> {
+    type Error = Misuse;
+}
+
+impl<const W: usize> ReadNorFlash for Nor<W> {
+    const READ_SIZE: usize = 1;
+    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), Misuse> {
+        let at = offset as usize;
+        bytes.copy_from_slice(&self.bytes[at..at + bytes.len()]);
+        Ok(())
+    }
+    fn capacity(&self) -> usize {
+        CAPACITY
+    }
+}
+
+impl<const W: usize> NorFlash for Nor<W> {
+    const WRITE_SIZE: usize = W;
+    const ERASE_SIZE: usize = SECTOR;
+    fn erase(&mut self, from: u32, to: u32) -> Result<(), Misuse> {
+        let (from, to) = (from as usize, to as usize);
+        assert!(from % SECTOR == 0 && to % SECTOR == 0 && from <= to && to <= CAPACITY, "erase {from}..{to}");
+        self.bytes[from..to].fill(0xFF);
+        self.erases += (to - from) / SECTOR;
+        Ok(())
+    }
+    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), Misuse> {
+        let at = offset as usize;
+        assert!(at % W == 0 && bytes.len() % W == 0, "unaligned write of {} at {at}", bytes.len());
+        let target = &mut self.bytes[at..at + bytes.len()];
+        assert!(target.iter().all(|&b| b == 0xFF), "write at {at} into bytes that were not erased");
+        target.copy_from_slice(bytes);
+        Ok(())
+    }
+}
+
+fn image(len: usize, seed: u8) -> Vec<u8> {
+    (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+}
+
+/// Writes `image` in pieces cut at `cuts`; returns the flash's first bytes and the length.
+fn write_image<const W: usize>(writer: &mut NorImageWriter<Nor<W>>, image: &[u8], cuts: &[usize]) -> u32 {
+    writer.begin(image.len() as u32).unwrap();
+    let mut at: Vec<usize> = cuts.iter().map(|c| c % (image.len() + 1)).collect();
+    at.sort_unstable();
+    let mut prev = 0;
+    for c in at.into_iter().chain([image.len()]) {
+        writer.write(&image[prev..c]).unwrap();
+        prev = c;
+    }
+    writer.finish().unwrap()
+}
+
+fn check<const W: usize>(image: &[u8], cuts: &[usize]) {
+    let mut writer = NorImageWriter::new(Nor::<W>::with_old_content());
+    assert_eq!(write_image(&mut writer, image, cuts), image.len() as u32);
+    let flash = writer.flash();
+    assert_eq!(&flash.bytes[..image.len()], image);
+    // The tail of the last write unit is padded with erased bytes.
+    let padded = image.len().next_multiple_of(W);
+    assert!(flash.bytes[image.len()..padded].iter().all(|&b| b == 0xFF));
+    // Only the sectors the image reaches are erased.
+    assert_eq!(flash.erases, image.len().div_ceil(SECTOR));
+}
+
+proptest! {
+    #[test]
+    fn any_split_writes_the_image(len in 0usize..3 * SECTOR + 100, seed in any::<u8>(), cuts in prop::collection::vec(any::<usize>(), 0..30)) {
+        let image = image(len, seed);
+        check::<1>(&image, &cuts);
+        check::<4>(&image, &cuts);
+        check::<32>(&image, &cuts);
+    }
+
+    #[test]
+    fn an_update_after_an_aborted_one_erases_again(stopped_at in 0usize..2 * SECTOR, cuts in prop::collection::vec(any::<usize>(), 0..10)) {
+        let mut writer = NorImageWriter::new(Nor::<4>::with_old_content());
+        let first = image(2 * SECTOR, 1);
+        writer.begin(first.len() as u32).unwrap();
+        writer.write(&first[..stopped_at]).unwrap();
+        // Aborted: the next image starts over in the sectors the first one already erased.
+        let second = image(3 * SECTOR - 5, 2);
+        write_image(&mut writer, &second, &cuts);
+        prop_assert_eq!(&writer.flash().bytes[..second.len()], &second[..]);
+    }
+}
+
+#[test]
+fn an_image_larger_than_the_region_is_refused() {
+    let mut writer = NorImageWriter::new(Nor::<1>::with_old_content());
+    assert_eq!(writer.begin(CAPACITY as u32 + 1), Err(FlashError::NotEnoughSpace));
+    writer.begin(10).unwrap();
+    writer.write(&image(CAPACITY, 0)).unwrap();
+    assert_eq!(writer.write(&[0]), Err(FlashError::NotEnoughSpace));
+}
