@@ -239,6 +239,25 @@ fn an_unknown_id_in_a_lambda_is_a_config_error_before_any_rust() {
 }
 
 #[test]
+fn every_unusable_id_in_a_lambda_is_reported_at_its_own_reference() {
+    let dir = TempDir::new("cg-id-spans");
+    let body = "esphome:\n  name: {name}\n  on_boot:\n    - lambda: |-\n        let _ = id(guard);\n        id(my_ota).set_auth_password(\"x\");\n        let _ = id( x );\nhost:\nlogger:\n  id: x\nsafe_mode:\n  id: guard\nota:\n  - platform: esphome\n    id: my_ota\n    port: {port}\n    on_progress:\n      - lambda: 'let _ = (x, id(x));'\n";
+    let (config, _) = write_config(&dir, "cg-id-spans", body);
+    let (code, log) = compile_failing(&config);
+    assert_eq!(code, 2, "{log}");
+    // Line 5 `id(guard)` (safe_mode), line 7 `id( x )` (logger), line 18 `id(x)` (shadowed by
+    // on_progress's `x`): each at its column, all in one run.
+    for (place, message) in [
+        ("device.yaml:5:17", "`id(guard)` names a `safe_mode` component"),
+        ("device.yaml:7:17", "`id(x)` names a `logger` component"),
+        ("device.yaml:18:30", "the ID `x` has the name of this trigger's variable `x`"),
+    ] {
+        assert!(log.contains(place) && log.contains(message), "{place}: {message}\n{log}");
+    }
+    assert!(log.contains("3 errors"), "{log}");
+}
+
+#[test]
 fn ota_encryption_is_refused_not_ignored() {
     let dir = TempDir::new("cg-encryption");
     let body = "esphome:\n  name: {name}\nhost:\napi:\n  encryption:\n    key: \"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\"\nota:\n  - platform: esphome\n    port: {port}\n    encryption:\n";

@@ -49,8 +49,12 @@ impl Region {
 
     /// The YAML span of bytes `start..end` of the rewritten text.
     pub fn yaml_span(&self, start: usize, end: usize) -> Span {
-        let at = |offset: usize| {
-            let code = self.code_offset(offset);
+        self.code_yaml_span(self.code_offset(start), self.code_offset(end.max(start)))
+    }
+
+    /// The YAML span of bytes `start..end` of the original code.
+    fn code_yaml_span(&self, start: usize, end: usize) -> Span {
+        let at = |code: usize| {
             let line = self.lines.partition_point(|(s, _)| *s <= code).saturating_sub(1);
             match self.lines.get(line) {
                 Some((line_start, Some(yaml))) => yaml + (code - line_start),
@@ -69,6 +73,19 @@ impl Region {
         let next_code = self.anchors.get(i + 1).map_or(usize::MAX, |a| a.1);
         (code_at + (offset - text_at)).min(next_code.max(code_at))
     }
+}
+
+/// Every `id(name)` in `code` (from the YAML node at `span`), with the YAML span of the whole
+/// `id(…)`, for diagnostics about the reference.
+pub fn references(sources: &Sources, span: Span, code: &str) -> Vec<(String, Span)> {
+    let region = Region { text: String::new(), anchors: Vec::new(), lines: yaml_lines(sources, span, code), span };
+    lambda_references(code)
+        .into_iter()
+        .map(|(name, start)| {
+            let end = reference_end(code, start).unwrap_or(start + 3);
+            (name, region.code_yaml_span(start, end))
+        })
+        .collect()
 }
 
 /// Where `id(` at `start` ends: after `id(`, spaces, the name, spaces and `)`.

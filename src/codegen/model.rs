@@ -2,7 +2,7 @@
 //! piece of user code as a [`Code`] region and every YAML string still a plain string (the
 //! templates' filters escape them).
 
-use super::lambda::{check_code, Region};
+use super::lambda::{check_code, references, Region};
 use super::printf;
 use super::target::Target;
 use crate::config::{Config, Field, Item, Val};
@@ -536,12 +536,20 @@ impl Builder<'_> {
     fn lambda(&mut self, field: &Field, args: &[Arg]) -> Option<Action> {
         let code = field.value.as_str().unwrap_or("");
         let span = field.value.span?;
+        // Every reference is checked (each error at its `id(…)`) before the body is taken.
         let mut components: Vec<Param> = Vec::new();
-        for (name, _) in crate::components::ids::lambda_references(code) {
-            let ty = self.reachable(&name, span, args)?;
+        let mut reachable = true;
+        for (name, at) in references(self.sources, span, code) {
+            let Some(ty) = self.reachable(&name, at, args) else {
+                reachable = false;
+                continue;
+            };
             if !components.iter().any(|p| p.name == name) {
                 components.push(Param { name, ty });
             }
+        }
+        if !reachable {
+            return None;
         }
         let body = self.code(span, code)?;
         let name = format!("lambda_{}", self.lambdas.len() + 1);
