@@ -16,7 +16,7 @@ use md5::{Digest, Md5};
 use crate::auth::{self, Rng, SHA256_HEX_LEN};
 use crate::component::Password;
 use crate::deflate::Inflater;
-use crate::error::OtaError;
+use crate::error::{FlashError, OtaError};
 use crate::events::{Event, EventQueue};
 use crate::flash::Flash;
 use crate::hex;
@@ -406,6 +406,11 @@ impl<F: Flash> Session<F> {
         hex::encode_into(&self.md5.finalize_reset(), &mut actual);
         if !actual.eq_ignore_ascii_case(&self.expected_md5) {
             return self.fail(OtaError::Md5Mismatch);
+        }
+        // An empty image (its MD5 matches `d41d8…`) would leave whatever the update slot held
+        // before to be booted: no platform can check what was never written.
+        if self.written == 0 {
+            return self.fail(OtaError::Flash(FlashError::UpdateEnd));
         }
         if let Err(e) = self.flash.finish() {
             return self.fail(OtaError::Flash(e));

@@ -450,6 +450,10 @@ impl<'a, F: Flash> WebUpdate<'a, F> {
         if !self.flash_begun || !self.flush_stage() {
             return;
         }
+        // An empty file part would leave the slot's previous content to be booted.
+        if self.written == 0 {
+            return self.fail();
+        }
         self.flash_begun = false;
         match self.flash.finish() {
             Ok(()) => {

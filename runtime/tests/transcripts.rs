@@ -90,6 +90,18 @@ fn version_2_sends_one_ack_per_block_plus_one_for_a_partial_block() {
 }
 
 #[test]
+fn an_empty_image_is_refused_with_84_not_committed() {
+    // Size 0 with the MD5 of nothing: committing it would boot whatever the slot held before.
+    let s = play(
+        v2(),
+        0,
+        &[C(MAGIC), D("0002"), C("01"), D("4041"), C("00000000"), D("42"), Ca("d41d8cd98f00b204e9800998ecf8427e"), D("43 44 84")],
+    );
+    assert_eq!(outcome(&s), Err(OtaError::Flash(FlashError::UpdateEnd)));
+    assert!(s.flash().committed.is_none());
+}
+
+#[test]
 fn sha256_auth_then_upload() {
     let s = play(
         device(ProtocolVersion::V2, PASSWORD, false, MemFlash::default()),
