@@ -263,6 +263,12 @@ impl<F: Flash> Session<F> {
         matches!(self.step, Step::FinalAck { .. }) || self.outcome == Some(Ok(()))
     }
 
+    /// True while an image is being written (auth passed, flash begun, not committed yet):
+    /// an update under way that a reboot would cut off.
+    pub fn is_receiving_image(&self) -> bool {
+        self.flash_begun
+    }
+
     /// The flash backend, e.g. to learn where a committed image went.
     pub fn flash(&self) -> &F {
         &self.flash

@@ -249,6 +249,11 @@ impl<'a, F: Flash> WebUpdate<'a, F> {
         self.result == Some(Outcome::Updated)
     }
 
+    /// True while an image is being written (flash begun, not committed or dropped yet).
+    pub fn is_receiving_image(&self) -> bool {
+        self.flash_begun
+    }
+
     /// Body bytes received so far and `Content-Length` (which includes the multipart
     /// envelope), for progress logs.
     pub fn progress(&self) -> (u64, u64) {

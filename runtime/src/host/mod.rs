@@ -170,10 +170,12 @@ impl HostPlatform {
                 break outcome;
             }
             // Safe mode's clock runs on while a client is connected, so a client trickling
-            // bytes cannot hold off the reboot or the confirmation (the read poll wakes this
-            // loop). Once the new image is committed the boot state is the new build's, which
-            // this build must not confirm.
-            if !session.is_committed() && self.poll_safe_mode(safe_mode) {
+            // handshake bytes cannot hold off the reboot or the confirmation (the read poll
+            // wakes this loop). An upload under way finishes first, as in ESPHome, whose upload
+            // loop holds the reboot off too (the session's timeouts bound it); the clock is
+            // acted on when it ends. Once the new image is committed the boot state is the new
+            // build's, which this build must not confirm.
+            if !session.is_committed() && !session.is_receiving_image() && self.poll_safe_mode(safe_mode) {
                 return Served::SafeModeTimeUp;
             }
             match stream.read(&mut input) {
