@@ -6,10 +6,13 @@
 //! so an update that follows an aborted one never writes over the leftovers of the first (a
 //! tracker that outlives the image would skip erasing the sector the first one stopped in).
 //! Writes are buffered to the flash's `WRITE_SIZE`; the tail is padded with erased bytes.
+//!
+//! [`NorBootCounter`] keeps safe mode's boot counter in a NOR flash region the same careful way.
 
 use embedded_storage::nor_flash::NorFlash;
 
 use crate::error::FlashError;
+use crate::safe_mode::BootCounterStore;
 
 /// The largest `WRITE_SIZE` supported (RP2040: 1, ESP32: 4, STM32H7: 32).
 pub const MAX_WRITE_SIZE: usize = 32;
@@ -106,5 +109,87 @@ impl<F: NorFlash> NorImageWriter<F> {
             self.erased_end = to;
         }
         self.flash.write(offset, bytes).map_err(|_| FlashError::Write)
+    }
+}
+
+/// Marks a boot-counter record as ferrota's ("FOTA").
+const RECORD_TAG: u32 = 0x4154_4F46;
+/// A record: the tag, the value and its complement (a torn write does not pass), little-endian,
+/// padded to the flash's `WRITE_SIZE` and `READ_SIZE`.
+const RECORD_DATA: usize = 12;
+
+/// Safe mode's boot counter in a NOR flash region (e.g. one sector) as an append-only log of
+/// tagged records: a save writes the next record and only a full region is erased, so a
+/// device that keeps rebooting wears the sector hundreds of times more slowly than rewriting
+/// one word would (ESPHome's NVS levels wear the same way). Anything that is not a record of
+/// ours, such as another firmware's data left in the region, reads as 0 rather than as a huge
+/// count that would start the first boot in safe mode; a record torn by a power cut leaves the
+/// value before it.
+pub struct NorBootCounter<F: NorFlash> {
+    flash: F,
+}
+
+impl<F: NorFlash> NorBootCounter<F> {
+    /// The counter in the region `flash` (its whole capacity is the log).
+    pub fn new(flash: F) -> Self {
+        assert!(Self::record_len() <= MAX_WRITE_SIZE, "WRITE_SIZE above MAX_WRITE_SIZE");
+        NorBootCounter { flash }
+    }
+
+    /// The flash region, e.g. for tests.
+    pub fn flash(&mut self) -> &mut F {
+        &mut self.flash
+    }
+
+    fn record_len() -> usize {
+        RECORD_DATA.next_multiple_of(F::WRITE_SIZE.max(F::READ_SIZE))
+    }
+
+    /// The last valid value (0 without one) and where the next record goes; `None` for the
+    /// place when the region is full or holds something else (it must be erased first).
+    fn scan(&mut self) -> (u32, Option<u32>) {
+        let len = Self::record_len();
+        let mut value = 0;
+        let mut at = 0;
+        while at + len <= self.flash.capacity() {
+            let mut record = [0u8; MAX_WRITE_SIZE];
+            if self.flash.read(at as u32, &mut record[..len]).is_err() {
+                return (value, None);
+            }
+            if record[..len].iter().all(|&b| b == ERASED) {
+                return (value, Some(at as u32));
+            }
+            let word = |i: usize| u32::from_le_bytes([record[i], record[i + 1], record[i + 2], record[i + 3]]);
+            if word(0) != RECORD_TAG || word(4) != !word(8) {
+                return (value, None);
+            }
+            value = word(4);
+            at += len;
+        }
+        (value, None)
+    }
+}
+
+impl<F: NorFlash> BootCounterStore for NorBootCounter<F> {
+    fn load(&mut self) -> u32 {
+        self.scan().0
+    }
+
+    fn save(&mut self, value: u32) {
+        let at = match self.scan() {
+            (_, Some(at)) => at,
+            (_, None) => {
+                let capacity = self.flash.capacity() as u32;
+                if self.flash.erase(0, capacity).is_err() {
+                    return;
+                }
+                0
+            }
+        };
+        let mut record = [ERASED; MAX_WRITE_SIZE];
+        record[..4].copy_from_slice(&RECORD_TAG.to_le_bytes());
+        record[4..8].copy_from_slice(&value.to_le_bytes());
+        record[8..12].copy_from_slice(&(!value).to_le_bytes());
+        let _ = self.flash.write(at, &record[..Self::record_len()]);
     }
 }

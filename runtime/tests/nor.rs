@@ -125,3 +125,76 @@ fn an_image_larger_than_the_region_is_refused() {
     writer.write(&image(CAPACITY, 0)).unwrap();
     assert_eq!(writer.write(&[0]), Err(FlashError::NotEnoughSpace));
 }
+
+mod boot_counter {
+    use super::*;
+    use ferrota_ota::nor::NorBootCounter;
+    use ferrota_ota::safe_mode::BootCounterStore;
+
+    /// One 4 KiB sector, as the chips use.
+    struct Sector<const W: usize>(Nor<W>);
+
+    impl<const W: usize> ErrorType for Sector<W> {
+        type Error = Misuse;
+    }
+    impl<const W: usize> ReadNorFlash for Sector<W> {
+        const READ_SIZE: usize = 1;
+        fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), Misuse> {
+            self.0.read(offset, bytes)
+        }
+        fn capacity(&self) -> usize {
+            SECTOR
+        }
+    }
+    impl<const W: usize> NorFlash for Sector<W> {
+        const WRITE_SIZE: usize = W;
+        const ERASE_SIZE: usize = SECTOR;
+        fn erase(&mut self, from: u32, to: u32) -> Result<(), Misuse> {
+            self.0.erase(from, to)
+        }
+        fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), Misuse> {
+            self.0.write(offset, bytes)
+        }
+    }
+
+    fn sector<const W: usize>(content: &[u8]) -> Sector<W> {
+        let mut nor = Nor::<W>::with_old_content();
+        nor.bytes[..SECTOR].fill(0xFF);
+        nor.bytes[..content.len()].copy_from_slice(content);
+        Sector(nor)
+    }
+
+    #[test]
+    fn saves_append_and_only_a_full_sector_is_erased() {
+        let mut counter = NorBootCounter::new(sector::<4>(&[]));
+        assert_eq!(counter.load(), 0);
+        for value in 1..=1000u32 {
+            counter.save(value);
+            assert_eq!(counter.load(), value);
+        }
+        // 12-byte records: 341 per sector, so 1000 saves erase it twice.
+        assert_eq!(counter.flash().0.erases, 2);
+    }
+
+    #[test]
+    fn another_firmwares_data_reads_as_zero_and_is_replaced() {
+        // ESPHome's NVS page header (page state ACTIVE) where our counter goes.
+        let mut counter = NorBootCounter::new(sector::<4>(&[0xFE, 0xFF, 0xFF, 0xFF, 0x01, 0, 0, 0]));
+        assert_eq!(counter.load(), 0);
+        counter.save(1);
+        assert_eq!(counter.load(), 1);
+    }
+
+    #[test]
+    fn a_torn_record_leaves_the_value_before_it() {
+        let mut counter = NorBootCounter::new(sector::<1>(&[]));
+        counter.save(3);
+        counter.save(4);
+        // Power cut while writing the third record: tag and value written, complement not.
+        let torn = [0x46, 0x4F, 0x54, 0x41, 9, 0, 0, 0];
+        counter.flash().0.bytes[24..32].copy_from_slice(&torn);
+        assert_eq!(counter.load(), 4);
+        counter.save(5);
+        assert_eq!(counter.load(), 5);
+    }
+}
