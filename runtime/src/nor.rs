@@ -82,8 +82,12 @@ impl<F: NorFlash> NorImageWriter<F> {
         Ok(())
     }
 
-    /// Writes the buffered tail (padded with erased bytes); returns the image's length.
+    /// Writes the buffered tail (padded with erased bytes); returns the image's length. An
+    /// empty image is an error: the region would still hold whatever was there before.
     pub fn finish(&mut self) -> Result<u32, FlashError> {
+        if self.len == 0 {
+            return Err(FlashError::UpdateEnd);
+        }
         if self.pending_len > 0 {
             let mut unit = [ERASED; MAX_WRITE_SIZE];
             unit[..self.pending_len].copy_from_slice(&self.pending[..self.pending_len]);
@@ -145,12 +149,19 @@ impl<F: NorFlash> NorBootCounter<F> {
         RECORD_DATA.next_multiple_of(F::WRITE_SIZE.max(F::READ_SIZE))
     }
 
+    /// The log starts one record in: the first word stays erased, which ferrota builds that
+    /// kept a bare counter word there read as 0 (one that is rolled back to must not start in
+    /// safe mode because of a record it cannot read).
+    fn first_record() -> usize {
+        Self::record_len()
+    }
+
     /// The last valid value (0 without one) and where the next record goes; `None` for the
     /// place when the region is full or holds something else (it must be erased first).
     fn scan(&mut self) -> (u32, Option<u32>) {
         let len = Self::record_len();
         let mut value = 0;
-        let mut at = 0;
+        let mut at = Self::first_record();
         while at + len <= self.flash.capacity() {
             let mut record = [0u8; MAX_WRITE_SIZE];
             if self.flash.read(at as u32, &mut record[..len]).is_err() {
@@ -183,7 +194,7 @@ impl<F: NorFlash> BootCounterStore for NorBootCounter<F> {
                 if self.flash.erase(0, capacity).is_err() {
                     return;
                 }
-                0
+                Self::first_record() as u32
             }
         };
         let mut record = [ERASED; MAX_WRITE_SIZE];

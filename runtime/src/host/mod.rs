@@ -86,7 +86,7 @@ impl HostPlatform {
         };
         println!("[ota] listening on port {}", ota.config().port);
         loop {
-            if self.poll_safe_mode(safe_mode) {
+            if self.poll_safe_mode(safe_mode, false) {
                 return self.reboot();
             }
             match server.accept() {
@@ -112,8 +112,9 @@ impl HostPlatform {
         }
     }
 
-    /// Acts on safe mode's clock; true when safe mode's time is up and the device must reboot.
-    fn poll_safe_mode(&self, safe_mode: &mut SafeMode<FileCounterStore>) -> bool {
+    /// Acts on safe mode's clock; true when safe mode's time is up and the device must reboot
+    /// (once the upload under way ends, with `uploading`).
+    fn poll_safe_mode(&self, safe_mode: &mut SafeMode<FileCounterStore>, uploading: bool) -> bool {
         match safe_mode.poll(self.now_ms()) {
             Some(SafeModeAction::BootGood) => {
                 println!("[safe_mode] boot seems successful; resetting boot loop counter");
@@ -123,6 +124,10 @@ impl HostPlatform {
                     Err(e) => eprintln!("[ota] cannot confirm the build: {e}"),
                 }
                 false
+            }
+            Some(SafeModeAction::Reboot) if uploading => {
+                println!("[safe_mode] safe mode enable time has elapsed -- restarting once the upload under way ends");
+                true
             }
             Some(SafeModeAction::Reboot) => {
                 println!("[safe_mode] safe mode enable time has elapsed -- restarting");
@@ -152,6 +157,8 @@ impl HostPlatform {
         let mut session = ota.start_session(FileFlash::new(self.slots.clone()), &mut OsRng, self.now_ms());
         let mut input = vec![0u8; 64 * 1024];
         let mut output = [0u8; 256];
+        // Safe mode's time ran out while an image was arriving: reboot when the session ends.
+        let mut reboot_due = false;
         let outcome = loop {
             // Each poll is written before the next one, so `44` is on the wire while the
             // session commits the image (fsync, ELF check, rename) on the following poll.
@@ -175,8 +182,13 @@ impl HostPlatform {
             // loop holds the reboot off too (the session's timeouts bound it); the clock is
             // acted on when it ends. Once the new image is committed the boot state is the new
             // build's, which this build must not confirm.
-            if !session.is_committed() && !session.is_receiving_image() && self.poll_safe_mode(safe_mode) {
-                return Served::SafeModeTimeUp;
+            if !session.is_committed() {
+                if !reboot_due {
+                    reboot_due = self.poll_safe_mode(safe_mode, session.is_receiving_image());
+                }
+                if reboot_due && !session.is_receiving_image() {
+                    return Served::SafeModeTimeUp;
+                }
             }
             match stream.read(&mut input) {
                 Ok(0) => session.handle_close(),
@@ -192,7 +204,11 @@ impl HostPlatform {
             Ok(()) => Served::Updated,
             Err(e) => {
                 eprintln!("[ota] update failed: {e}");
-                Served::Failed
+                if reboot_due {
+                    Served::SafeModeTimeUp
+                } else {
+                    Served::Failed
+                }
             }
         }
     }
