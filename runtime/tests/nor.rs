@@ -18,23 +18,24 @@ impl NorFlashError for Misuse {
     }
 }
 
-/// NOR flash in memory, starting with old content (not erased), counting erased sectors.
-struct Nor<const W: usize> {
+/// NOR flash of `CAP` bytes in memory, starting with old content (not erased), counting erased
+/// sectors.
+struct Nor<const W: usize, const CAP: usize = CAPACITY> {
     bytes: Vec<u8>,
     erases: usize,
 }
 
-impl<const W: usize> Nor<W> {
+impl<const W: usize, const CAP: usize> Nor<W, CAP> {
     fn with_old_content() -> Self {
-        Nor { bytes: (0..CAPACITY).map(|i| (i * 7 % 251) as u8).collect(), erases: 0 }
+        Nor { bytes: (0..CAP).map(|i| (i * 7 % 251) as u8).collect(), erases: 0 }
     }
 }
 
-impl<const W: usize> ErrorType for Nor<W> {
+impl<const W: usize, const CAP: usize> ErrorType for Nor<W, CAP> {
     type Error = Misuse;
 }
 
-impl<const W: usize> ReadNorFlash for Nor<W> {
+impl<const W: usize, const CAP: usize> ReadNorFlash for Nor<W, CAP> {
     const READ_SIZE: usize = 1;
     fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), Misuse> {
         let at = offset as usize;
@@ -42,16 +43,16 @@ impl<const W: usize> ReadNorFlash for Nor<W> {
         Ok(())
     }
     fn capacity(&self) -> usize {
-        CAPACITY
+        CAP
     }
 }
 
-impl<const W: usize> NorFlash for Nor<W> {
+impl<const W: usize, const CAP: usize> NorFlash for Nor<W, CAP> {
     const WRITE_SIZE: usize = W;
     const ERASE_SIZE: usize = SECTOR;
     fn erase(&mut self, from: u32, to: u32) -> Result<(), Misuse> {
         let (from, to) = (from as usize, to as usize);
-        assert!(from % SECTOR == 0 && to % SECTOR == 0 && from <= to && to <= CAPACITY, "erase {from}..{to}");
+        assert!(from % SECTOR == 0 && to % SECTOR == 0 && from <= to && to <= CAP, "erase {from}..{to}");
         self.bytes[from..to].fill(0xFF);
         self.erases += (to - from) / SECTOR;
         Ok(())
@@ -137,36 +138,13 @@ mod boot_counter {
     use ferrota_ota::safe_mode::BootCounterStore;
 
     /// One 4 KiB sector, as the chips use.
-    struct Sector<const W: usize>(Nor<W>);
-
-    impl<const W: usize> ErrorType for Sector<W> {
-        type Error = Misuse;
-    }
-    impl<const W: usize> ReadNorFlash for Sector<W> {
-        const READ_SIZE: usize = 1;
-        fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), Misuse> {
-            self.0.read(offset, bytes)
-        }
-        fn capacity(&self) -> usize {
-            SECTOR
-        }
-    }
-    impl<const W: usize> NorFlash for Sector<W> {
-        const WRITE_SIZE: usize = W;
-        const ERASE_SIZE: usize = SECTOR;
-        fn erase(&mut self, from: u32, to: u32) -> Result<(), Misuse> {
-            self.0.erase(from, to)
-        }
-        fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), Misuse> {
-            self.0.write(offset, bytes)
-        }
-    }
+    type Sector<const W: usize> = Nor<W, SECTOR>;
 
     fn sector<const W: usize>(content: &[u8]) -> Sector<W> {
-        let mut nor = Nor::<W>::with_old_content();
-        nor.bytes[..SECTOR].fill(0xFF);
+        let mut nor = Sector::<W>::with_old_content();
+        nor.bytes.fill(0xFF);
         nor.bytes[..content.len()].copy_from_slice(content);
-        Sector(nor)
+        nor
     }
 
     #[test]
@@ -179,9 +157,9 @@ mod boot_counter {
         }
         // 12-byte records after the first (kept erased): 340 per sector, so 1000 saves erase
         // it twice.
-        assert_eq!(counter.flash().0.erases, 2);
+        assert_eq!(counter.flash().erases, 2);
         // Word 0 stays erased, so an older build reading a bare counter word there reads 0.
-        assert_eq!(&counter.flash().0.bytes[..4], &[0xFF; 4]);
+        assert_eq!(&counter.flash().bytes[..4], &[0xFF; 4]);
     }
 
     #[test]
@@ -200,7 +178,7 @@ mod boot_counter {
         counter.save(4);
         // Power cut while writing the third record: tag and value written, complement not.
         let torn = [0x46, 0x4F, 0x54, 0x41, 9, 0, 0, 0];
-        counter.flash().0.bytes[36..44].copy_from_slice(&torn);
+        counter.flash().bytes[36..44].copy_from_slice(&torn);
         assert_eq!(counter.load(), 4);
         counter.save(5);
         assert_eq!(counter.load(), 5);
