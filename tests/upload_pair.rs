@@ -44,13 +44,7 @@ impl Rng for CountingRng {
 }
 
 fn sample(len: usize) -> Vec<u8> {
-    let mut x = 99u32;
-    (0..len)
-        .map(|i| {
-            x = x.wrapping_mul(1103515245).wrapping_add(12345);
-            if i % 5000 < 1500 { (x >> 24) as u8 } else { b"esphome!"[i % 8] }
-        })
-        .collect()
+    ferrota_test_support::sample(len, 99)
 }
 
 /// Runs one upload; returns the client outcome and the device's committed image.

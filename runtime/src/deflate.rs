@@ -102,13 +102,7 @@ mod tests {
     }
 
     fn sample(len: usize) -> Vec<u8> {
-        let mut x = 12345u32;
-        (0..len)
-            .map(|i| {
-                x = x.wrapping_mul(1103515245).wrapping_add(12345);
-                if i % 3000 < 1500 { (x >> 24) as u8 } else { b"ferrota"[i % 7] }
-            })
-            .collect()
+        ferrota_test_support::sample(len, 12345)
     }
 
     #[test]

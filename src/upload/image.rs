@@ -134,13 +134,7 @@ mod tests {
     use md5::{Digest, Md5};
 
     fn sample(len: usize) -> Vec<u8> {
-        let mut x = 7u32;
-        (0..len)
-            .map(|i| {
-                x = x.wrapping_mul(1103515245).wrapping_add(12345);
-                if i % 3000 < 1000 { (x >> 24) as u8 } else { b"ferrota"[i % 7] }
-            })
-            .collect()
+        ferrota_test_support::sample(len, 7)
     }
 
     fn inflate_full(stream: &[u8], len: usize) -> Vec<u8> {

@@ -1,5 +1,5 @@
 //! Shared test doubles: an in-memory flash, a repeatable RNG, hex transcripts.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub mod host;
 
@@ -146,13 +146,4 @@ pub fn deflate(data: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Compressible but not trivial test data.
-pub fn sample(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed;
-    (0..len)
-        .map(|i| {
-            x = x.wrapping_mul(1103515245).wrapping_add(12345);
-            if i % 3000 < 1000 { (x >> 24) as u8 } else { b"ferrota"[i % 7] }
-        })
-        .collect()
-}
+pub use ferrota_test_support::sample;
