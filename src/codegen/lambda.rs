@@ -49,20 +49,7 @@ impl Region {
 
     /// The YAML span of bytes `start..end` of the rewritten text.
     pub fn yaml_span(&self, start: usize, end: usize) -> Span {
-        self.code_yaml_span(self.code_offset(start), self.code_offset(end.max(start)))
-    }
-
-    /// The YAML span of bytes `start..end` of the original code.
-    fn code_yaml_span(&self, start: usize, end: usize) -> Span {
-        let at = |code: usize| {
-            let line = self.lines.partition_point(|(s, _)| *s <= code).saturating_sub(1);
-            match self.lines.get(line) {
-                Some((line_start, Some(yaml))) => yaml + (code - line_start),
-                _ => self.span.start as usize,
-            }
-        };
-        let start_at = at(start);
-        Span::new(self.span.file, start_at, at(end.max(start)).max(start_at))
+        code_span(&self.lines, self.span, self.code_offset(start), self.code_offset(end.max(start)))
     }
 
     /// The original-code offset of a rewritten-text offset.
@@ -78,14 +65,28 @@ impl Region {
 /// Every `id(name)` in `code` (from the YAML node at `span`), with the YAML span of the whole
 /// `id(…)`, for diagnostics about the reference.
 pub fn references(sources: &Sources, span: Span, code: &str) -> Vec<(String, Span)> {
-    let region = Region { text: String::new(), anchors: Vec::new(), lines: yaml_lines(sources, span, code), span };
+    let lines = yaml_lines(sources, span, code);
     lambda_references(code)
         .into_iter()
         .map(|(name, start)| {
             let end = reference_end(code, start).unwrap_or(start + 3);
-            (name, region.code_yaml_span(start, end))
+            (name, code_span(&lines, span, start, end))
         })
         .collect()
+}
+
+/// The YAML span of bytes `start..end` of the code of the node at `node`, with its `lines`
+/// from [`yaml_lines`].
+fn code_span(lines: &[(usize, Option<usize>)], node: Span, start: usize, end: usize) -> Span {
+    let at = |code: usize| {
+        let line = lines.partition_point(|(s, _)| *s <= code).saturating_sub(1);
+        match lines.get(line) {
+            Some((line_start, Some(yaml))) => yaml + (code - line_start),
+            _ => node.start as usize,
+        }
+    };
+    let start_at = at(start);
+    Span::new(node.file, start_at, at(end.max(start)).max(start_at))
 }
 
 /// Where `id(` at `start` ends: after `id(`, spaces, the name, spaces and `)`.
