@@ -70,6 +70,25 @@ impl Diagnostic {
     }
 }
 
+/// Adds "x.yaml included from here" for each `!include` (or package) that led to the file the
+/// diagnostic is in, innermost first, so a problem inside an included file shows how it got in.
+pub fn with_include_chain(sources: &Sources, mut d: Diagnostic) -> Diagnostic {
+    const SUFFIX: &str = " included from here";
+    if d.related.iter().any(|l| l.message.ends_with(SUFFIX)) {
+        return d;
+    }
+    let mut file = d.span.map(|s| s.file);
+    let mut seen = Vec::new();
+    while let Some(id) = file.filter(|id| !seen.contains(id)) {
+        seen.push(id);
+        let source = sources.get(id);
+        let Some(at) = source.included_from else { break };
+        d = d.with_related(at, format!("{}{SUFFIX}", source.path.display()));
+        file = Some(at.file);
+    }
+    d
+}
+
 /// Sorts diagnostics by file and position (file-less ones last), keeping insertion order for ties.
 pub fn sort(diagnostics: &mut [Diagnostic]) {
     diagnostics.sort_by_key(|d| d.span.map_or((1, 0, 0), |s| (0, s.file.0, s.start)));

@@ -48,6 +48,8 @@ pub struct LineCol {
 pub struct SourceFile {
     pub path: PathBuf,
     pub text: String,
+    /// The `!include` (or package) that first brought this file in; `None` for the main file.
+    pub included_from: Option<Span>,
     line_starts: Vec<usize>,
 }
 
@@ -56,7 +58,7 @@ impl SourceFile {
         let line_starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
-        SourceFile { path, text, line_starts }
+        SourceFile { path, text, included_from: None, line_starts }
     }
 
     /// Line and column of a byte offset (clamped to the text, and to a char boundary).
@@ -110,6 +112,14 @@ impl Sources {
 
     pub fn get(&self, id: FileId) -> &SourceFile {
         &self.files[id.0 as usize]
+    }
+
+    /// Records where `id` was first included from (later inclusions keep the first).
+    pub fn set_included_from(&mut self, id: FileId, at: Span) {
+        let file = &mut self.files[id.0 as usize];
+        if file.included_from.is_none() && at.file != id {
+            file.included_from = Some(at);
+        }
     }
 
     /// The file already loaded from `path`, if any.

@@ -525,6 +525,8 @@ fn plain(node: &Node) -> Val {
         Value::Float(f) => Val::Float(*f),
         Value::Str(s) => Val::Str(s.clone()),
         Value::Lambda(s) => Val::Lambda(s.clone()),
+        // The loader resolves these; none reaches validation.
+        Value::Extend(_) | Value::Remove(_) => Val::Null,
         Value::Seq(items) => Val::List(items.iter().map(|n| Item::new(plain(n), Some(n.span))).collect()),
         Value::Map(entries) => Val::Map(
             entries

@@ -42,7 +42,8 @@ pub fn string(node: &Node) -> Result<String> {
         Value::Int(_) | Value::Float(_) => Ok(node.value.to_python_str().unwrap_or_default()),
         Value::Bool(b) => Err(Invalid::new("Auto-converted this value to boolean, please wrap the value in quotes.")
             .help(format!("YAML reads this as the boolean {b}; write it in quotes to keep it text"))),
-        Value::Null => Err(Invalid::new("string value is None").help("give this key a value, or remove it")),
+        // (`!extend`/`!remove` never reach validation: the loader resolves them.)
+        Value::Null | Value::Extend(_) | Value::Remove(_) => Err(Invalid::new("string value is None").help("give this key a value, or remove it")),
         Value::Seq(_) | Value::Map(_) => Err(Invalid::new("string value cannot be dictionary or list.")
             .help("this key takes a single text value")),
         Value::Lambda(_) => unreachable!("rejected by not_templatable"),
@@ -68,7 +69,7 @@ fn python_type(v: &Value) -> &'static str {
         Value::Float(_) => "<class 'float'>",
         Value::Bool(_) => "<class 'bool'>",
         Value::Str(_) => "<class 'str'>",
-        Value::Null => "<class 'NoneType'>",
+        Value::Null | Value::Extend(_) | Value::Remove(_) => "<class 'NoneType'>",
         Value::Seq(_) => "<class 'list'>",
         Value::Map(_) => "<class 'dict'>",
         Value::Lambda(_) => "<class 'esphome.core.Lambda'>",

@@ -2,6 +2,7 @@
 //! aliases, and the dispatch to the tag handlers. [`Loader`] holds everything one load shares:
 //! the file cache, secrets, the include chain, substitutions and the work budgets.
 
+use super::packages::{raw_entry, Walk};
 use super::parse::{Raw, RawKind};
 use super::substitute::Substitutions;
 use super::{scalar, LoadOptions, Loaded, MAX_DEPTH};
@@ -18,12 +19,6 @@ use super::node::{python_float_repr, Entry, Node, Value};
 /// alias and include bombs (`a: &a [*b, *b, …]`, a file including another ten times, …).
 const NODE_BUDGET: usize = 250_000;
 
-/// A file being converted, and the `!include` that brought it in (`None` for the main file).
-pub(super) struct Active {
-    pub path: PathBuf,
-    pub included_at: Option<Span>,
-}
-
 pub(super) struct Loader<'a> {
     pub fs: &'a dyn FileSystem,
     pub sources: &'a mut Sources,
@@ -33,11 +28,14 @@ pub(super) struct Loader<'a> {
     pub files: HashMap<PathBuf, Result<(FileId, Rc<Raw>), String>>,
     /// Each `secrets.yaml` converted once, or why it couldn't be.
     pub secrets: HashMap<PathBuf, Result<Rc<Node>, String>>,
-    /// The include chain, main file first.
-    pub active: Vec<Active>,
+    /// The files being converted, main file first (to refuse include cycles).
+    pub active: Vec<PathBuf>,
     pub subst: Substitutions,
     /// Inside `!literal`/`!force`: no substitution.
     pub literal: usize,
+    /// Above zero: undeclared substitutions are not reported (the first walk over packages,
+    /// which runs before every substitution is known).
+    pub quiet: usize,
     depth: usize,
     nodes_left: usize,
     too_deep_reported: bool,
@@ -55,43 +53,76 @@ impl<'a> Loader<'a> {
             active: Vec::new(),
             subst: Substitutions::default(),
             literal: 0,
+            quiet: 0,
             depth: 0,
             nodes_left: NODE_BUDGET,
             too_deep_reported: false,
         }
     }
 
-    /// Loads the main file (already in `sources`): substitutions first, then the whole tree.
+    /// Loads the main file (already in `sources`): substitutions (with those of its packages)
+    /// first, then the whole tree, then its packages merged in and `!extend`/`!remove` applied.
     pub fn load_main(mut self, options: &LoadOptions) -> Loaded {
         let path = super::include::normalize(&self.sources.get(self.main_file).path);
         let raw = self.parse_file(path.clone(), self.main_file);
-        self.active.push(Active { path, included_at: None });
+        self.active.push(path);
 
-        let substitutions = match &raw.kind {
-            RawKind::Map(entries) => entries.iter().find(|(k, _)| k.scalar_text() == Some("substitutions")),
-            _ => None,
+        let pairs = match &raw.kind {
+            RawKind::Map(pairs) => &pairs[..],
+            _ => &[],
         };
-        if substitutions.is_some() || !options.substitutions.is_empty() {
-            let declared = substitutions.map(|(key, value)| (key.span, self.node(value)));
-            let table = self.substitution_table(declared, &options.substitutions);
+        let mut values = match raw_entry(pairs, "substitutions") {
+            Some((key, value)) => {
+                let node = self.node(value);
+                self.declared_substitutions(key.span, node)
+            }
+            None => Vec::new(),
+        };
+        let packages = raw_entry(pairs, "packages").map(|(_, value)| value);
+        if let Some(packages) = packages {
+            // First walk: the packages' substitutions, each evaluated with what is known so far;
+            // what can't be resolved yet is resolved with the complete table below.
+            self.quiet += 1;
+            let known = self.substitution_table(values.clone(), &options.substitutions);
+            self.subst.push(known);
+            let mut walk = Walk::Collect(Vec::new());
+            self.walk_packages(packages, &mut walk);
+            self.subst.pop();
+            self.quiet -= 1;
+            if let Walk::Collect(found) = walk {
+                values.extend(found);
+            }
+        }
+        if !values.is_empty() || !options.substitutions.is_empty() {
+            let table = self.substitution_table(values, &options.substitutions);
             self.subst.push(table);
         }
-        let root = match &raw.kind {
-            // `substitutions:` has done its job: ESPHome drops it from the validated config.
-            RawKind::Map(entries) => {
-                let span = raw.span;
-                let entries = self.map(entries, Some("substitutions"));
-                Node::new(span, Value::Map(entries))
+        let mut root = match &raw.kind {
+            // `substitutions:` and `packages:` have done their job: ESPHome drops them.
+            RawKind::Map(pairs) => {
+                let entries = self.map(pairs, &["substitutions", "packages"]);
+                Node::new(raw.span, Value::Map(entries))
             }
-            _ => self.node(&raw),
+            _ => or_empty_map(self.node(&raw)),
         };
-        let root = or_empty_map(root);
+        if let Some(packages) = packages {
+            let mut walk = Walk::Build(Vec::new());
+            self.walk_packages(packages, &mut walk);
+            if let Walk::Build(built) = walk {
+                for package in built {
+                    root = super::merge::merge(package, root);
+                }
+            }
+        }
+        super::merge::resolve_extend_remove(&mut root, &mut self.diagnostics);
 
         let mut seen = HashSet::new();
+        let sources = &*self.sources;
         let mut diagnostics: Vec<Diagnostic> = std::mem::take(&mut self.diagnostics)
             .into_iter()
             // An alias or a twice-included file repeats the same problem: say it once.
             .filter(|d| seen.insert((d.code, d.span, d.message.clone())))
+            .map(|d| diagnostics::with_include_chain(sources, d))
             .collect();
         diagnostics::sort(&mut diagnostics);
         Loaded { root, diagnostics }
@@ -161,7 +192,7 @@ impl<'a> Loader<'a> {
             }
             RawKind::Scalar { text, style } => self.scalar(raw.span, text, *style),
             RawKind::Seq(items) => Node::new(raw.span, Value::Seq(items.iter().map(|i| self.node(i)).collect())),
-            RawKind::Map(entries) => Node::new(raw.span, Value::Map(self.map(entries, None))),
+            RawKind::Map(entries) => Node::new(raw.span, Value::Map(self.map(entries, &[]))),
         }
     }
 
@@ -187,17 +218,28 @@ impl<'a> Loader<'a> {
         }
     }
 
-    /// A string value, with substitutions applied.
+    /// A string value, with substitutions applied. A leftover `REPLACEME` from a sample config
+    /// is an error, as in ESPHome (`!literal REPLACEME` is the way to mean it).
     pub fn string(&mut self, span: Span, text: String) -> Node {
         let text = self.substitute(span, text);
+        if text == "REPLACEME" && self.literal == 0 {
+            self.error(
+                Diagnostic::error(
+                    "yaml::replaceme",
+                    span,
+                    "Found 'REPLACEME' in configuration, this is most likely an error. Please make sure you have replaced all fields from the sample configuration.",
+                )
+                .with_help("put your own value here; if you mean the text REPLACEME, write `!literal REPLACEME`"),
+            );
+        }
         Node::new(span, Value::Str(text))
     }
 
     /// The entries of a mapping, ESPHome's way: keys are stringified (`on:` is the key `"True"`),
     /// every duplicate is reported and dropped, `<<` merges come after the explicit keys and
-    /// never override them. `applied` names a key whose value was already used and is dropped
-    /// (`substitutions:` in the main file, `defaults:` in an included one).
-    pub fn map(&mut self, pairs: &[(Raw, Raw)], applied: Option<&str>) -> Vec<Entry> {
+    /// never override them. `applied` names keys whose values were already used and are dropped
+    /// (`substitutions:` and `packages:`, `defaults:` in an included file).
+    pub fn map(&mut self, pairs: &[(Raw, Raw)], applied: &[&str]) -> Vec<Entry> {
         let mut entries = Vec::with_capacity(pairs.len());
         let mut seen: HashMap<String, Span> = HashMap::with_capacity(pairs.len());
         let mut merges = Vec::new();
@@ -220,7 +262,7 @@ impl<'a> Loader<'a> {
                 continue;
             }
             seen.insert(text.clone(), key.span);
-            if applied == Some(text.as_str()) {
+            if applied.contains(&text.as_str()) {
                 continue;
             }
             let value = self.node(raw_value);
@@ -284,6 +326,8 @@ impl<'a> Loader<'a> {
             Value::Int(i) => i.to_string(),
             Value::Float(f) => python_float_repr(*f),
             Value::Lambda(s) => s.clone(),
+            Value::Extend(id) => format!("!extend {id}"),
+            Value::Remove(id) => format!("!remove {id}"),
             Value::Seq(_) | Value::Map(_) => {
                 self.error(
                     Diagnostic::error("yaml::invalid-key", node.span, format!("Invalid key: {} can't be a key", node.value.kind()))
@@ -305,7 +349,7 @@ pub(super) fn or_empty_map(node: Node) -> Node {
         Value::Float(f) => *f == 0.0,
         Value::Str(s) => s.is_empty(),
         Value::Seq(items) => items.is_empty(),
-        Value::Map(_) | Value::Lambda(_) => false,
+        Value::Map(_) | Value::Lambda(_) | Value::Extend(_) | Value::Remove(_) => false,
     };
     if falsy {
         Node { value: Value::Map(Vec::new()), ..node }

@@ -4,7 +4,7 @@
 //! A node that comes from another file keeps the span of its `!include` tag, where it is used;
 //! everything inside keeps its own span in the included file.
 
-use super::compose::{or_empty_map, Active, Loader};
+use super::compose::{or_empty_map, Loader};
 use super::node::{Entry, Node, Value};
 use super::parse::{Raw, RawKind};
 use super::MAX_DEPTH;
@@ -67,52 +67,51 @@ impl Loader<'_> {
         self.sources.get(span.file).path.parent().map(Path::to_path_buf).unwrap_or_default()
     }
 
-    /// Adds "included from here" for each `!include` that led to the current file.
-    pub fn with_include_chain(&self, mut d: Diagnostic) -> Diagnostic {
-        for active in self.active.iter().rev() {
-            if let Some(at) = active.included_at {
-                d = d.with_related(at, format!("{} included from here", active.path.display()));
-            }
-        }
-        d
-    }
-
     /// `!include file` or `!include {file: …, vars: {…}}`.
     pub fn include(&mut self, raw: &Raw) -> Node {
+        match self.include_target(raw) {
+            Some((path, vars)) => self.include_file(raw.span, &path, Some(vars)),
+            None => Node::new(raw.span, Value::Null),
+        }
+    }
+
+    /// The file an `!include` names (relative to the including file, substitutions applied)
+    /// and its `vars:`; `None` after reporting why there is none.
+    pub fn include_target(&mut self, raw: &Raw) -> Option<(PathBuf, HashMap<String, String>)> {
         let span = raw.span;
         match &raw.kind {
             RawKind::Scalar { text, .. } => {
                 let file = self.substitute(span, text.clone());
-                self.include_file(span, &self.dir_of(span).join(file), Some(HashMap::new()))
+                Some((self.dir_of(span).join(file), HashMap::new()))
             }
             RawKind::Map(pairs) => {
-                let fields = self.map(pairs, None);
+                let fields = self.map(pairs, &[]);
                 let field = |name: &str| fields.iter().find(|e| e.key.as_str() == Some(name)).map(|e| &e.value);
                 let Some(file) = field("file").and_then(|f| f.value.to_python_str()) else {
                     self.error(
                         Diagnostic::error("yaml::include", span, "Must include 'file'")
                             .with_help("write `!include {file: other.yaml, vars: {name: value}}`"),
                     );
-                    return Node::new(span, Value::Null);
+                    return None;
                 };
                 let vars = match field("vars") {
                     None => HashMap::new(),
                     Some(vars) => self.vars(vars),
                 };
-                self.include_file(span, &self.dir_of(span).join(file), Some(vars))
+                Some((self.dir_of(span).join(file), vars))
             }
             _ => {
                 self.error(
                     Diagnostic::error("yaml::include", span, "`!include` needs a file name, but found a list")
                         .with_help("write `!include other.yaml` or `!include {file: other.yaml, vars: {…}}`"),
                 );
-                Node::new(span, Value::Null)
+                None
             }
         }
     }
 
     /// An `!include`'s `vars:`, stringified as ESPHome does.
-    fn vars(&mut self, vars: &Node) -> HashMap<String, String> {
+    pub fn vars(&mut self, vars: &Node) -> HashMap<String, String> {
         let Some(entries) = vars.as_map() else {
             if !vars.is_null() {
                 self.error(
@@ -140,46 +139,11 @@ impl Loader<'_> {
     /// Loads `path` for a tag at `at`. `vars` is `Some` for `!include` (whose content also gets
     /// its own `defaults:`), `None` for the files of `!include_dir_*`.
     fn include_file(&mut self, at: Span, path: &Path, vars: Option<HashMap<String, String>>) -> Node {
-        let path = normalize(path);
-        if let Some(i) = self.active.iter().position(|a| a.path == path) {
-            let chain: Vec<String> =
-                self.active[i..].iter().map(|a| a.path.display().to_string()).chain([path.display().to_string()]).collect();
-            let d = Diagnostic::error("yaml::include-cycle", at, format!("Include cycle: {}", chain.join(" → ")))
-                .with_label("includes a file that is already being included")
-                .with_help("a file can't include itself, directly or through other files");
-            let d = self.with_include_chain(d);
-            self.error(d);
-            return Node::new(at, Value::Null);
-        }
-        let raw = match self.read_file(&path) {
-            Ok((_, raw)) => raw,
-            Err(message) => {
-                let d = Diagnostic::error("yaml::include", at, message).with_label("can't read this file").with_help(format!(
-                    "the path is relative to the directory of {}",
-                    self.sources.get(at.file).path.display()
-                ));
-                let d = self.with_include_chain(d);
-                self.error(d);
-                return Node::new(at, Value::Null);
-            }
-        };
-        self.active.push(Active { path, included_at: Some(at) });
+        let Some(raw) = self.enter_file(at, path) else { return Node::new(at, Value::Null) };
         let node = match (&raw.kind, vars) {
             (RawKind::Map(pairs), Some(vars)) => {
-                let defaults = pairs.iter().find(|(k, _)| k.scalar_text() == Some("defaults"));
-                let mut scope = match defaults {
-                    Some((_, value)) => {
-                        let node = self.node(value);
-                        self.vars(&node)
-                    }
-                    None => HashMap::new(),
-                };
-                scope.extend(vars);
-                let scoped = !scope.is_empty();
-                if scoped {
-                    self.subst.push(scope);
-                }
-                let entries = self.map(pairs, Some("defaults"));
+                let scoped = self.push_file_scope(pairs, vars);
+                let entries = self.map(pairs, &["defaults"]);
                 if scoped {
                     self.subst.pop();
                 }
@@ -197,6 +161,57 @@ impl Loader<'_> {
         Node { span: at, ..or_empty_map(node) }
     }
 
+    /// Starts reading the file a tag at `at` names: refuses an include cycle, reads and parses
+    /// it (once per load), and puts it on the include chain. The caller pops `self.active`
+    /// when done. `None` after reporting why the file can't be had.
+    pub fn enter_file(&mut self, at: Span, path: &Path) -> Option<Rc<Raw>> {
+        let path = normalize(path);
+        if let Some(i) = self.active.iter().position(|a| *a == path) {
+            let chain: Vec<String> =
+                self.active[i..].iter().map(|a| a.display().to_string()).chain([path.display().to_string()]).collect();
+            let d = Diagnostic::error("yaml::include-cycle", at, format!("Include cycle: {}", chain.join(" → ")))
+                .with_label("includes a file that is already being included")
+                .with_help("a file can't include itself, directly or through other files");
+            self.error(d);
+            return None;
+        }
+        let raw = match self.read_file(&path) {
+            Ok((file, raw)) => {
+                self.sources.set_included_from(file, at);
+                raw
+            }
+            Err(message) => {
+                let d = Diagnostic::error("yaml::include", at, message).with_label("can't read this file").with_help(format!(
+                    "the path is relative to the directory of {}",
+                    self.sources.get(at.file).path.display()
+                ));
+                self.error(d);
+                return None;
+            }
+        };
+        self.active.push(path);
+        Some(raw)
+    }
+
+    /// Pushes the substitution scope of an included mapping: its own `defaults:` under the
+    /// include's `vars:`. Returns whether a scope was pushed (the caller pops it).
+    pub fn push_file_scope(&mut self, pairs: &[(Raw, Raw)], vars: HashMap<String, String>) -> bool {
+        let defaults = pairs.iter().find(|(k, _)| k.scalar_text() == Some("defaults"));
+        let mut scope = match defaults {
+            Some((_, value)) => {
+                let node = self.node(value);
+                self.vars(&node)
+            }
+            None => HashMap::new(),
+        };
+        scope.extend(vars);
+        let scoped = !scope.is_empty();
+        if scoped {
+            self.subst.push(scope);
+        }
+        scoped
+    }
+
     /// `!include_dir_*`: every `*.yaml` below `dir` (sorted, no dot-files or dot-dirs, no
     /// `secrets.yaml`), each loaded like an include.
     pub fn include_dir(&mut self, at: Span, dir: &str, kind: DirKind) -> Node {
@@ -206,7 +221,6 @@ impl Loader<'_> {
             let d = Diagnostic::error("yaml::include", at, format!("Error reading directory {}: {e}", dir.display()))
                 .with_label("can't read this directory")
                 .with_help(format!("the path is relative to the directory of {}", self.sources.get(at.file).path.display()));
-            let d = self.with_include_chain(d);
             self.error(d);
             return Node::new(at, Value::Null);
         }

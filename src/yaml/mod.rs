@@ -8,10 +8,14 @@
 //! - [`compose`]: raw trees to [`Node`]s (mappings, duplicates, merge keys, aliases, limits)
 //! - [`tags`], [`include`], [`secrets`]: the tags
 //! - [`substitute`]: `substitutions:` and `!include` vars
+//! - [`packages`], [`merge`]: `packages:`, ESPHome's merge rules, `!extend` and `!remove`
 
 mod compose;
 mod include;
+mod merge;
 mod node;
+mod packages;
+mod remote;
 mod parse;
 mod scalar;
 mod secrets;

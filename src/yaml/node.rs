@@ -26,6 +26,12 @@ pub enum Value {
     Lambda(String),
     Seq(Vec<Node>),
     Map(Vec<Entry>),
+    /// `!extend id`: as a list item's `id:`, merges that item into the item with this id.
+    /// Resolved by the loader (see [`super::merge`]); never reaches validation.
+    Extend(String),
+    /// `!remove` (as a mapping value: drop the key) or `!remove id` (as a list item's `id:`:
+    /// drop the item with this id). Resolved by the loader, like [`Value::Extend`].
+    Remove(String),
 }
 
 /// One `key: value` pair. Keys are unique after loading (duplicates are reported and dropped).
@@ -103,6 +109,8 @@ impl Value {
             Value::Lambda(_) => "a lambda",
             Value::Seq(_) => "a list",
             Value::Map(_) => "a mapping",
+            Value::Extend(_) => "`!extend`",
+            Value::Remove(_) => "`!remove`",
         }
     }
 
@@ -115,7 +123,7 @@ impl Value {
             Value::Int(i) => i.to_string(),
             Value::Float(f) => python_float_repr(*f),
             Value::Str(s) | Value::Lambda(s) => s.clone(),
-            Value::Null | Value::Seq(_) | Value::Map(_) => return None,
+            Value::Null | Value::Seq(_) | Value::Map(_) | Value::Extend(_) | Value::Remove(_) => return None,
         })
     }
 }

@@ -1,7 +1,7 @@
 //! `!secret name`: a value from `secrets.yaml` next to the file that holds the tag, or else
 //! (for an included file) next to the main configuration. Each `secrets.yaml` is read once.
 
-use super::compose::{or_empty_map, Active, Loader};
+use super::compose::{or_empty_map, Loader};
 use super::include::normalize;
 use super::node::{Node, Value};
 use crate::diagnostics::Diagnostic;
@@ -62,7 +62,7 @@ impl Loader<'_> {
         // A secrets file that uses `!secret` itself must not recurse forever.
         self.secrets.insert(path.clone(), Err(format!("{} refers to its own secrets", path.display())));
         let scopes = self.subst.suspend();
-        self.active.push(Active { path: path.clone(), included_at: None });
+        self.active.push(path.clone());
         let node = or_empty_map(self.node(&raw));
         self.active.pop();
         self.subst.restore(scopes);

@@ -50,6 +50,19 @@ impl Substitutions {
         self.scopes = scopes;
     }
 
+    /// Whether the outermost scope (the whole config's table) has `name`.
+    pub fn is_global(&self, name: &str) -> bool {
+        self.scopes.first().is_some_and(|s| s.contains_key(name))
+    }
+
+    /// Adds `name` to the outermost scope (a package's substitution, found while the package's
+    /// own scopes are pushed).
+    pub fn define_global(&mut self, name: String, value: String) {
+        if let Some(first) = self.scopes.first_mut() {
+            first.insert(name, value);
+        }
+    }
+
     fn lookup(&self, name: &str) -> Option<&str> {
         self.scopes.iter().rev().find_map(|s| s.get(name)).map(String::as_str)
     }
@@ -152,6 +165,9 @@ impl Loader<'_> {
 
     /// Warns about `$name` when `name` is not declared (ESPHome warns too, and keeps the text).
     fn undeclared(&mut self, span: Option<Span>, text: &str, name: &str, range: Range<usize>) {
+        if self.quiet > 0 {
+            return;
+        }
         // When the source spells the value exactly (a plain scalar), point at the reference itself.
         let span = span.map(|span| {
             if self.sources.text(span) == text {
@@ -173,33 +189,37 @@ impl Loader<'_> {
         );
     }
 
-    /// The outermost scope: the main file's `substitutions:` (its key span and converted value)
-    /// with the command line's on top, every value resolved against the others.
-    pub fn substitution_table(&mut self, declared: Option<(Span, Node)>, cli: &[(String, String)]) -> HashMap<String, String> {
-        let mut values: Vec<(String, String, Option<Span>)> = Vec::new();
-        if let Some((key_span, node)) = declared {
-            match node.value {
-                Value::Map(entries) => {
-                    for entry in entries {
-                        let key = entry.key.as_str().unwrap_or_default();
-                        let Some(name) = self.substitution_name(key, Some(entry.key.span)) else { continue };
-                        if let Some(value) = self.substitution_value(&name, &entry.value) {
-                            values.push((name, value, Some(entry.value.span)));
-                        }
+    /// The `name: value` pairs of a `substitutions:` block (its key span and converted value),
+    /// with names checked and values stringified; problems are reported and the pair dropped.
+    pub fn declared_substitutions(&mut self, key_span: Span, node: Node) -> Vec<(String, String, Option<Span>)> {
+        let mut values = Vec::new();
+        match node.value {
+            Value::Map(entries) => {
+                for entry in entries {
+                    let key = entry.key.as_str().unwrap_or_default();
+                    let Some(name) = self.substitution_name(key, Some(entry.key.span)) else { continue };
+                    if let Some(value) = self.substitution_value(&name, &entry.value) {
+                        values.push((name, value, Some(entry.value.span)));
                     }
                 }
-                Value::Null => {}
-                other => self.error(
-                    Diagnostic::error(
-                        "yaml::substitutions",
-                        node.span,
-                        format!("Substitutions must be a key to value mapping, got {}", other.kind()),
-                    )
-                    .with_related(key_span, "in this block")
-                    .with_help("write one `name: value` per line under `substitutions:`"),
-                ),
             }
+            Value::Null => {}
+            other => self.error(
+                Diagnostic::error(
+                    "yaml::substitutions",
+                    node.span,
+                    format!("Substitutions must be a key to value mapping, got {}", other.kind()),
+                )
+                .with_related(key_span, "in this block")
+                .with_help("write one `name: value` per line under `substitutions:`"),
+            ),
         }
+        values
+    }
+
+    /// The outermost scope: the declared substitutions (the main file's first, then those
+    /// packages add) with the command line's on top, every value resolved against the others.
+    pub fn substitution_table(&mut self, mut values: Vec<(String, String, Option<Span>)>, cli: &[(String, String)]) -> HashMap<String, String> {
         for (key, value) in cli {
             if let Some(name) = self.substitution_name(key, None) {
                 values.retain(|(n, _, _)| *n != name);

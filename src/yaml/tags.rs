@@ -11,7 +11,7 @@ use crate::source::Span;
 use saphyr_parser::{ScalarStyle, Tag};
 
 const SUPPORTED: &str = "`!secret`, `!include`, `!include_dir_list`, `!include_dir_merge_list`, `!include_dir_named`, \
-     `!include_dir_merge_named`, `!lambda`, `!env_var`, `!literal`, `!force`, and the standard `!!str`, `!!int`, \
+     `!include_dir_merge_named`, `!lambda`, `!env_var`, `!literal`, `!force`, `!extend`, `!remove`, and the standard `!!str`, `!!int`, \
      `!!float`, `!!bool`, `!!null`, `!!seq`, `!!map`";
 
 const CORE: &str = "tag:yaml.org,2002:";
@@ -54,13 +54,14 @@ impl Loader<'_> {
             "lambda" => self.with_scalar(raw, &name, |l, text, style| l.lambda(raw.span, text, style)),
             "env_var" => self.with_scalar(raw, &name, |l, text, _| l.env_var(raw.span, text)),
             "literal" | "force" => self.literal(raw),
-            "extend" | "remove" => {
-                self.error(
-                    Diagnostic::error("yaml::unsupported-tag", raw.span, format!("`{name}` is not supported yet"))
-                        .with_help("ferrota doesn't implement `packages:` yet, and `!extend`/`!remove` only make sense with packages"),
-                );
-                self.untagged(raw)
-            }
+            "extend" => self.with_scalar(raw, &name, |l, text, _| {
+                let id = l.substitute(raw.span, text.to_string());
+                Node::new(raw.span, Value::Extend(id))
+            }),
+            "remove" => self.with_scalar(raw, &name, |l, text, _| {
+                let id = l.substitute(raw.span, text.to_string());
+                Node::new(raw.span, Value::Remove(id))
+            }),
             _ => self.unknown_tag(raw, &name),
         }
     }
@@ -269,12 +270,13 @@ mod tests {
     #[test]
     fn unknown_and_misused_tags() {
         let (s, l) = load_text("a: !sekret pw\nb: !secret [x]\nc: !extend foo\n");
+        // `!extend` outside a list item's `id:` has nothing to extend.
         assert_eq!(
             problems(&s, &l),
             [
                 "yaml::unknown-tag device.yaml:1:4 Unknown tag `!sekret`",
                 "yaml::tag-value device.yaml:2:4 `!secret` needs a single value, but found a list",
-                "yaml::unsupported-tag device.yaml:3:4 `!extend` is not supported yet",
+                "yaml::extend device.yaml:3:4 `!extend foo` can only be the `id:` of a list item",
             ]
         );
         assert!(l.diagnostics[0].help.as_deref().unwrap().contains("`!secret`"));
