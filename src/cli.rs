@@ -13,8 +13,24 @@ use std::process::ExitCode;
 #[derive(Debug, Parser)]
 #[command(name = "ferrota", version, about = "ESPHome's OTA update system, in Rust")]
 pub struct Cli {
+    /// Override a substitution: `-s name value` (repeatable; before or after the command, as
+    /// in `esphome -s name value config x.yaml`).
+    #[arg(short = 's', long = "substitution", num_args = 2, value_names = ["KEY", "VALUE"], global = true)]
+    substitutions: Vec<String>,
+    /// More output (`config` also prints the IDs ferrota generated).
+    #[arg(short, long, global = true)]
+    verbose: bool,
+    /// Print only errors.
+    #[arg(short, long, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
+}
+
+impl Cli {
+    fn substitutions(&self) -> Vec<(String, String)> {
+        self.substitutions.chunks(2).map(|kv| (kv[0].clone(), kv[1].clone())).collect()
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -27,8 +43,21 @@ enum Command {
     Upload(UploadArgs),
     /// Compile, build and update the device (`--file` skips the build); a `host:` device is started here.
     Run(UploadArgs),
+    /// Delete the config's generated firmware project and build output.
+    Clean(CleanArgs),
+    /// Print ferrota's version and the ESPHome release it follows.
+    Version,
     /// Serve diagnostics to an editor (Language Server Protocol over stdin/stdout).
     Lsp,
+    /// ESPHome commands ferrota does not have (`logs`, `wizard`, `dashboard` …).
+    #[command(external_subcommand)]
+    Other(Vec<String>),
+}
+
+#[derive(Debug, clap::Args)]
+struct CleanArgs {
+    /// The device YAML.
+    config: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -41,18 +70,15 @@ struct CompileArgs {
     /// Write the project but don't build it (prints the project folder instead of the image).
     #[arg(long)]
     only_generate: bool,
-    /// Override a substitution: `-s name value` (repeatable).
-    #[arg(short = 's', long = "substitution", num_args = 2, value_names = ["KEY", "VALUE"])]
-    substitutions: Vec<String>,
 }
 
 impl CompileArgs {
-    fn options(self) -> crate::codegen::command::CompileOptions {
+    fn options(self, substitutions: Vec<(String, String)>) -> crate::codegen::command::CompileOptions {
         crate::codegen::command::CompileOptions {
             config: self.config,
             build_dir: self.build_dir,
             only_generate: self.only_generate,
-            substitutions: self.substitutions.chunks(2).map(|kv| (kv[0].clone(), kv[1].clone())).collect(),
+            substitutions,
         }
     }
 }
@@ -62,8 +88,9 @@ struct UploadArgs {
     /// Device configs; several make a fleet (one device each).
     #[arg(required = true)]
     configs: Vec<PathBuf>,
-    /// IP, hostname or `name.local`, optionally with `:PORT` (default `<esphome.name>.local`).
-    /// Repeatable: addresses of the same device, tried in turn; with --jobs, separate devices.
+    /// IP, hostname or `name.local`, optionally with `:PORT` (default `<esphome.name>.local`;
+    /// `OTA`, as ESPHome writes it, means that default too). Repeatable: addresses of the same
+    /// device, tried in turn; with --jobs, separate devices.
     #[arg(long = "device", value_name = "HOST")]
     devices: Vec<String>,
     /// The image to send (default: what `ferrota compile` built for the config).
@@ -84,9 +111,12 @@ struct UploadArgs {
     /// Upload to this many devices at once; one result line per device and a summary.
     #[arg(long, value_name = "N")]
     jobs: Option<usize>,
-    /// Print only errors.
-    #[arg(long, short)]
-    quiet: bool,
+    /// `run`: don't follow the device's logs (ferrota doesn't stream logs; accepted as ESPHome has it).
+    #[arg(long)]
+    no_logs: bool,
+    /// ESPHome's serial upload speed: ferrota uploads only over the network.
+    #[arg(long, value_name = "BAUD", hide = true)]
+    upload_speed: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -97,10 +127,15 @@ enum OtaPlatform {
 }
 
 impl UploadArgs {
-    fn options(self) -> UploadOptions {
-        UploadOptions {
+    fn options(self, cli: &Cli) -> Result<UploadOptions, String> {
+        if self.upload_speed.is_some() {
+            return Err("--upload_speed is for ESPHome's serial uploads; ferrota uploads over the network only (use --device)".into());
+        }
+        let _ = self.no_logs;
+        Ok(UploadOptions {
             configs: self.configs,
-            devices: self.devices,
+            // `--device OTA` is ESPHome's way of saying "over the air, to the usual address".
+            devices: self.devices.into_iter().filter(|d| !d.eq_ignore_ascii_case("ota")).collect(),
             file: self.file,
             port: self.port,
             password: self.password,
@@ -110,24 +145,23 @@ impl UploadArgs {
                 OtaPlatform::WebServer => Platform::WebServer,
             },
             jobs: self.jobs,
-            quiet: self.quiet,
-        }
+            quiet: cli.quiet,
+            substitutions: cli.substitutions(),
+        })
     }
 }
 
 #[derive(Debug, clap::Args)]
 struct ConfigArgs {
-    /// The device YAML.
-    file: PathBuf,
+    /// The device YAMLs (each is checked; exit 2 if any is invalid).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
     /// How to print problems: `human` (with source excerpts) or `json` (one array, for tools).
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
     /// Print passwords and secrets instead of masking them.
     #[arg(long)]
     show_secrets: bool,
-    /// Override a substitution: `-s name value` (repeatable).
-    #[arg(short = 's', long = "substitution", num_args = 2, value_names = ["KEY", "VALUE"])]
-    substitutions: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -138,12 +172,18 @@ enum Format {
 
 /// Exit codes: 0 valid, 2 invalid config, 1 input unreadable (or another I/O failure).
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Config(args) => config(args),
-        Command::Compile(args) => crate::codegen::command::compile_command(&args.options()),
-        Command::Upload(args) => upload_command(&args.options()),
-        Command::Run(args) => run_command(&args.options()),
+    let mut cli = Cli::parse();
+    let command = std::mem::replace(&mut cli.command, Command::Lsp);
+    match command {
+        Command::Config(args) => config(&cli, args),
+        Command::Compile(args) => crate::codegen::command::compile_command(&args.options(cli.substitutions())),
+        Command::Upload(args) => with_options(args, &cli, upload_command),
+        Command::Run(args) => with_options(args, &cli, run_command),
+        Command::Clean(args) => clean(&cli, &args.config),
+        Command::Version => {
+            println!("Version: ferrota {} (ESPHome 2026.10.0 compatible)", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
         Command::Lsp => match crate::lsp::run() {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -151,43 +191,124 @@ pub fn run() -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        Command::Other(words) => {
+            let name = words.first().map_or("", String::as_str);
+            eprintln!(
+                "error: ferrota has no `{name}` command{}.\n  ferrota's commands: config, compile, upload, run, clean, version, lsp",
+                if ["logs", "wizard", "dashboard", "discover", "mqtt-fingerprint", "rename", "idedata", "analyze-memory", "vscode", "update-all"].contains(&name) {
+                    " (ESPHome has one; ferrota doesn't yet)"
+                } else {
+                    ""
+                }
+            );
+            ExitCode::from(2)
+        }
     }
 }
 
-fn config(args: ConfigArgs) -> ExitCode {
-    let options = LoadOptions {
-        substitutions: args.substitutions.chunks(2).map(|kv| (kv[0].clone(), kv[1].clone())).collect(),
-    };
-    let checked = match compiler::check(&RealFs, &args.file, &options) {
+fn with_options(args: UploadArgs, cli: &Cli, command: fn(&UploadOptions) -> ExitCode) -> ExitCode {
+    match args.options(cli) {
+        Ok(options) => command(&options),
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `ferrota clean`: removes what `compile` made for the config (its build folder).
+fn clean(cli: &Cli, config: &std::path::Path) -> ExitCode {
+    let options = LoadOptions { substitutions: cli.substitutions() };
+    let checked = match compiler::check(&RealFs, config, &options) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: cannot read {}: {e}", args.file.display());
+            eprintln!("error: cannot read {}: {e}", config.display());
             return ExitCode::from(1);
         }
     };
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    match args.format {
-        Format::Json => {
-            let list: Vec<_> = checked.diagnostics.iter().map(|d| to_json(&checked.sources, d)).collect();
-            let _ = writeln!(out, "{}", serde_json::to_string_pretty(&list).unwrap_or_default());
-        }
-        Format::Human => {
-            let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            let rendered = render_terminal(&checked.sources, &checked.diagnostics, color);
-            eprint!("{rendered}");
-            if checked.has_errors() {
-                let errors = checked.diagnostics.iter().filter(|d| d.is_error()).count();
-                eprintln!("{} is invalid: {errors} error{}", args.file.display(), if errors == 1 { "" } else { "s" });
-            } else {
-                let _ = write!(out, "{}", checked.config.to_yaml(args.show_secrets));
-                eprintln!("Configuration is valid!");
+    let Some(name) = checked.config.get("esphome").and_then(|e| e.get("name")).and_then(|n| n.as_str()) else {
+        eprint!("{}", render_terminal(&checked.sources, &checked.diagnostics, false));
+        eprintln!("error: {} has no valid `esphome: name:`; nothing to clean", config.display());
+        return ExitCode::from(2);
+    };
+    let dir = config.parent().unwrap_or(std::path::Path::new(".")).join(".ferrota/build").join(name);
+    match std::fs::remove_dir_all(&dir) {
+        Ok(()) => {
+            if !cli.quiet {
+                eprintln!("Removed {}", dir.display());
             }
+            ExitCode::SUCCESS
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if !cli.quiet {
+                eprintln!("Nothing to clean: {} does not exist", dir.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cannot remove {}: {e}", dir.display());
+            ExitCode::from(1)
         }
     }
-    if checked.has_errors() {
+}
+
+/// `ferrota config FILE…`: each file's problems (and with one valid file, its YAML); with
+/// several, a result line each and a summary.
+fn config(cli: &Cli, args: ConfigArgs) -> ExitCode {
+    let options = LoadOptions { substitutions: cli.substitutions() };
+    let several = args.files.len() > 1;
+    let (mut invalid, mut unreadable) = (0, 0);
+    let mut json = Vec::new();
+    for file in &args.files {
+        let checked = match compiler::check(&RealFs, file, &options) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", file.display());
+                unreadable += 1;
+                continue;
+            }
+        };
+        if checked.has_errors() {
+            invalid += 1;
+        }
+        match args.format {
+            Format::Json => {
+                json.extend(checked.diagnostics.iter().map(|d| serde_json::to_value(to_json(&checked.sources, d)).unwrap_or_default()));
+            }
+            Format::Human => print_human(cli, &args, file, &checked, several),
+        }
+    }
+    if args.format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+    } else if several && !cli.quiet {
+        let valid = args.files.len() - invalid - unreadable;
+        eprintln!("{} configs: {valid} valid, {invalid} invalid{}", args.files.len(), if unreadable > 0 { format!(", {unreadable} unreadable") } else { String::new() });
+    }
+    if unreadable > 0 {
+        ExitCode::from(1)
+    } else if invalid > 0 {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+fn print_human(cli: &Cli, args: &ConfigArgs, file: &std::path::Path, checked: &compiler::Checked, several: bool) {
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let shown: Vec<_> = checked.diagnostics.iter().filter(|d| d.is_error() || !cli.quiet).cloned().collect();
+    eprint!("{}", render_terminal(&checked.sources, &shown, color));
+    if checked.has_errors() {
+        let errors = checked.diagnostics.iter().filter(|d| d.is_error()).count();
+        eprintln!("{} is invalid: {errors} error{}", file.display(), if errors == 1 { "" } else { "s" });
+    } else if several {
+        if !cli.quiet {
+            eprintln!("{} is valid", file.display());
+        }
+    } else {
+        let mut out = std::io::stdout().lock();
+        let _ = write!(out, "{}", checked.config.to_yaml_with(args.show_secrets, cli.verbose));
+        if !cli.quiet {
+            eprintln!("Configuration is valid!");
+        }
     }
 }

@@ -137,11 +137,30 @@ impl Config {
 
     /// Renders the config as YAML, the way `esphome config` shows it.
     pub fn to_yaml(&self, show_secrets: bool) -> String {
+        self.to_yaml_with(show_secrets, false)
+    }
+
+    /// [`Config::to_yaml`], with the generated IDs too when `show_auto_ids` (ESPHome's `-v`).
+    pub fn to_yaml_with(&self, show_secrets: bool, show_auto_ids: bool) -> String {
         let mut out = String::new();
-        for field in &self.components {
+        let mut config = self.clone();
+        if show_auto_ids {
+            config.components.iter_mut().for_each(|f| mark_manual(&mut f.value));
+        }
+        for field in &config.components {
             write_field(&mut out, field, 0, show_secrets);
         }
         out
+    }
+}
+
+/// Turns generated IDs into shown ones (a copy for `-v` output).
+fn mark_manual(item: &mut Item) {
+    match &mut item.value {
+        Val::Id { auto, .. } => *auto = false,
+        Val::List(items) => items.iter_mut().for_each(mark_manual),
+        Val::Map(fields) => fields.iter_mut().for_each(|f| mark_manual(&mut f.value)),
+        _ => {}
     }
 }
 

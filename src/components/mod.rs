@@ -4,6 +4,7 @@
 
 pub mod boards;
 pub mod core;
+pub mod frameworks;
 pub mod ids;
 pub mod logger;
 pub mod ota;
@@ -100,6 +101,7 @@ pub fn validate(root: &Node, sources: &Sources) -> Validated {
     wifi::check(&mut engine, &config);
     logger::check(&mut engine, &config);
     boards::check(&mut engine, &mut config);
+    frameworks::check(&mut engine, &config);
     ota::final_validate(&mut engine, &mut config);
     safe_mode::finish(&mut config);
     ids::check(&mut engine, &mut config);

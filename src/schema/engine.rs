@@ -41,6 +41,8 @@ pub struct Engine<'a> {
     pub components: Vec<String>,
     /// Names handed out as automatic IDs so far.
     auto_ids: Vec<String>,
+    /// ESPHome actions and conditions without a schema here that were warned about (once each).
+    pub(super) warned_unchecked: Vec<String>,
     path: Vec<String>,
 }
 
@@ -56,6 +58,7 @@ impl<'a> Engine<'a> {
             loaded: Vec::new(),
             components: Vec::new(),
             auto_ids: Vec::new(),
+            warned_unchecked: Vec::new(),
             path: Vec::new(),
         }
     }
@@ -146,6 +149,12 @@ impl<'a> Engine<'a> {
     }
 
     fn key_value(&mut self, node: &Node, key: &KeySchema) -> Option<Item> {
+        if let Some(target) = self.target.clone().filter(|t| !key.only_on.is_empty() && !key.only_on.contains(t)) {
+            let invalid = Invalid::new(format!("This feature is only available on [{}]", key.only_on.join(", ")))
+                .help(format!("`{}` does not work on `{target}:`; remove it", key.name));
+            self.error("schema::only-on", node.span, invalid);
+            return None;
+        }
         self.value(node, &key.ty, &key.name)
     }
 
@@ -218,7 +227,14 @@ impl<'a> Engine<'a> {
                 _ => Ok(Val::Bool(b)),
             }),
             Type::Int { min, max } => scalar::int(node).and_then(|i| scalar::int_range(i, *min, *max)).map(Val::Int),
-            Type::Float { min, max } => scalar::float(node).and_then(|f| float_range(f, *min, *max)).map(Val::Float),
+            Type::Float { min, max, units } => {
+                let f = if units.is_empty() { scalar::float(node) } else { scalar::float_with_unit(node, units) };
+                f.and_then(|f| float_range(f, *min, *max)).map(Val::Float)
+            }
+            Type::Templatable(inner) => match node.value {
+                Value::Lambda(_) => self.lambda(node),
+                _ => return self.value(node, inner, name),
+            },
             Type::OneOf { values, conv } => scalar::one_of(node, values, *conv),
             Type::TimePeriod { min_ms, max_ms } => scalar::time_period_ms(node).and_then(|ms| {
                 let too_small = min_ms.is_some_and(|m| ms < m);
@@ -269,37 +285,8 @@ impl<'a> Engine<'a> {
         Ok(Val::Id { name, auto: false })
     }
 
-    /// In a part of the config kept as written: every `id:` counts as declared, and every
-    /// lambda's `id(x)` as a reference.
-    pub fn collect_ids(&mut self, node: &Node) {
-        match &node.value {
-            Value::Map(entries) => {
-                for e in entries {
-                    match (e.key.as_str(), &e.value.value) {
-                        (Some("id"), Value::Str(name)) => self.declared.push(Declared {
-                            name: name.clone(),
-                            class: String::new(),
-                            span: e.value.span,
-                            path: self.path_text(),
-                        }),
-                        // ESPHome takes a plain string as a lambda under a `lambda:` key.
-                        (Some("lambda"), Value::Str(_)) => {
-                            let _ = self.lambda(&e.value);
-                        }
-                        _ => self.at(e.key.key_text(), |en| en.collect_ids(&e.value)),
-                    }
-                }
-            }
-            Value::Seq(items) => items.iter().enumerate().for_each(|(i, n)| self.at(i.to_string(), |e| e.collect_ids(n))),
-            Value::Lambda(_) => {
-                let _ = self.lambda(node);
-            }
-            _ => {}
-        }
-    }
-
     /// `cv.lambda_`: a `!lambda` or a plain string; records every `id(x)` it mentions.
-    fn lambda(&mut self, node: &Node) -> Result<Val, Invalid> {
+    pub(super) fn lambda(&mut self, node: &Node) -> Result<Val, Invalid> {
         let code = match &node.value {
             Value::Lambda(code) => code.clone(),
             _ => scalar::string_strict(node)?,
@@ -369,6 +356,7 @@ impl<'a> Engine<'a> {
             default: None,
             ty: Type::Any,
             doc: "the actions to run".into(),
+            only_on: Vec::new(),
         });
         let one = |e: &mut Self, n: &Node| -> Option<Item> {
             let mut item = e.map(n, &trigger, name)?;
@@ -428,8 +416,17 @@ impl<'a> Engine<'a> {
         ok.then(|| Item::new(Val::List(out), Some(node.span)))
     }
 
-    fn action(&mut self, node: &Node, args: &[(String, String)]) -> Option<Item> {
+    pub(super) fn action(&mut self, node: &Node, args: &[(String, String)]) -> Option<Item> {
         let registry = self.registry;
+        // `- wifi.disable`: an action with nothing to set.
+        let named;
+        let node = match &node.value {
+            Value::Str(_) => {
+                named = Node::new(node.span, Value::Map(vec![crate::yaml::Entry { key: node.clone(), value: Node::new(node.span, Value::Null) }]));
+                &named
+            }
+            _ => node,
+        };
         let entries = match node.as_map() {
             Some(entries) if entries.len() == 1 => entries,
             Some([]) => {
@@ -441,7 +438,10 @@ impl<'a> Engine<'a> {
                 let d = Diagnostic::error(
                     "schema::action",
                     entries[1].key.span,
-                    format!("Cannot have two actions in one item. Key '{}' overrides '{}'!", names[1], names[0]),
+                    format!(
+                    "Cannot have two actions in one item. Key '{}' overrides '{}'! Did you forget to indent the block inside the {}?",
+                    names[0], names[1], names[0]
+                ),
                 )
                 .with_help("start each action with its own `- ` list item");
                 self.diagnostics.push(d);
@@ -456,7 +456,13 @@ impl<'a> Engine<'a> {
         let entry = &entries[0];
         let name = entry.key.key_text();
         let Some(action) = registry.actions().iter().find(|a| a.name == name) else {
-            let close = crate::suggest::close_matches(&name, registry.actions().iter().map(|a| a.name.as_str()));
+            if let Some(automation) = super::unchecked::esphome_automation(super::unchecked::Kind::Action, &name) {
+                self.unchecked_automation_entry(entry, automation);
+                return Some(Item::new(plain(node), Some(node.span)));
+            }
+            let esphome = super::unchecked::esphome_names(super::unchecked::Kind::Action);
+            let known: Vec<String> = registry.actions().iter().map(|a| a.name.clone()).chain(esphome.map(String::from)).collect();
+            let close = crate::suggest::close_matches(&name, known.iter().map(String::as_str));
             let mut d = Diagnostic::error(
                 "schema::unknown-action",
                 entry.key.span,

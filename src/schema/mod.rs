@@ -5,6 +5,7 @@ pub mod docs;
 pub mod engine;
 pub mod model;
 pub mod scalar;
+pub mod unchecked;
 
 use crate::source::Sources;
 use model::{Component, KeySchema, SchemaError, Type};

@@ -40,6 +40,8 @@ pub struct KeySchema {
     pub default: Option<Default>,
     pub ty: Type,
     pub doc: String,
+    /// `cv.only_on(...)`: the targets this key works on (empty: all).
+    pub only_on: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -57,7 +59,9 @@ pub enum Type {
     /// `only`: the one value allowed, rejected otherwise with `message`.
     Boolean { only: Option<bool>, message: Option<String> },
     Int { min: Option<i64>, max: Option<i64> },
-    Float { min: Option<f64>, max: Option<f64> },
+    /// `units`: ESPHome's `float_with_unit` suffixes (e.g. `dB`), after an optional metric
+    /// prefix; a plain number is accepted too.
+    Float { min: Option<f64>, max: Option<f64>, units: Vec<String> },
     /// `cv.one_of`: the value converted (`int`, `lower`, `upper`) and checked against `values`.
     OneOf { values: Vec<String>, conv: OneOfConv },
     /// A positive time period, stored in milliseconds.
@@ -78,6 +82,9 @@ pub enum Type {
     /// A mapping with free-form string keys.
     StringMap(Box<Type>),
     /// Anything; kept as written.
+    /// `cv.templatable`: a `!lambda` computes the value at run time; anything else is checked
+    /// as the inner type.
+    Templatable(Box<Type>),
     Any,
 }
 
@@ -153,7 +160,7 @@ impl KeySchema {
     pub fn parse(name: &str, node: &Node) -> Result<KeySchema, SchemaError> {
         if let Some(ty) = node.as_str() {
             let ty = Type::from_node(ty, &Node::new(node.span, Value::Map(Vec::new())))?;
-            return Ok(KeySchema { name: name.into(), required: false, default: None, ty, doc: String::new() });
+            return Ok(KeySchema { name: name.into(), required: false, default: None, ty, doc: String::new(), only_on: Vec::new() });
         }
         let type_name = node.get("type").map(scalar).transpose()?.unwrap_or_else(|| "map".into());
         let default = match (node.get("default"), node.get("default_by_target")) {
@@ -174,6 +181,7 @@ impl KeySchema {
             default,
             ty: Type::from_node(&type_name, node)?,
             doc: node.get("doc").map(scalar).transpose()?.unwrap_or_default(),
+            only_on: str_list(node.get("only_on"))?,
         })
     }
 }
@@ -202,7 +210,7 @@ impl Type {
                 .map(Some)
                 .map_err(|m| SchemaError(format!("`{key}`: {}", m.message)))
         };
-        Ok(match name {
+        let ty = match name {
             "string" | "string_strict" | "sensitive" => Type::String {
                 strict: name == "string_strict",
                 sensitive: name == "sensitive" || flag("sensitive"),
@@ -219,7 +227,7 @@ impl Type {
             "int" => Type::Int { min: int("min")?, max: int("max")? },
             "positive_not_null_int" => Type::Int { min: Some(1), max: int("max")? },
             "port" => Type::Int { min: Some(1), max: Some(65535) },
-            "float" => Type::Float { min: float("min"), max: float("max") },
+            "float" => Type::Float { min: float("min"), max: float("max"), units: str_list(opts.get("units"))? },
             "one_of" => Type::OneOf {
                 values: str_list(opts.get("values"))?,
                 conv: if flag("int") {
@@ -264,6 +272,7 @@ impl Type {
             "invalid" => Type::Invalid { message: text("message")?.unwrap_or_default() },
             "any" => Type::Any,
             other => return err(opts, format!("unknown type `{other}`")),
-        })
+        };
+        Ok(if flag("templatable") { Type::Templatable(Box::new(ty)) } else { ty })
     }
 }

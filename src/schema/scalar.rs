@@ -163,6 +163,33 @@ pub fn float(node: &Node) -> Result<f64> {
     }
 }
 
+/// ESPHome's `float_with_unit(…, optional_unit=True)` (e.g. `cv.decibel`): a number, or a
+/// number with one of `units` after an optional metric prefix (`14dB`, `2.4GHz`).
+pub fn float_with_unit(node: &Node, units: &[String]) -> Result<f64> {
+    if let Ok(f) = float(node) {
+        return Ok(f);
+    }
+    let text = string(node)?;
+    let Some((number, prefix)) = units.iter().find_map(|u| {
+        let rest = text.strip_suffix(u.as_str())?;
+        let digits = rest.find(|c: char| !(c.is_ascii_digit() || "+-.".contains(c))).unwrap_or(rest.len());
+        Some((&rest[..digits], rest[digits..].trim_start()))
+    }) else {
+        return Err(Invalid::new(format!("Expected {} with unit, got {text}", units[0]))
+            .help(format!("write a number with a unit, e.g. `14{}`", units[0])));
+    };
+    const PREFIXES: &[(&str, f64)] = &[
+        ("Q", 1e30), ("R", 1e27), ("Y", 1e24), ("Z", 1e21), ("E", 1e18), ("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6),
+        ("k", 1e3), ("h", 1e2), ("da", 1e1), ("", 1.0), ("d", 1e-1), ("c", 1e-2), ("m", 1e-3), ("µ", 1e-6), ("u", 1e-6),
+        ("n", 1e-9), ("p", 1e-12), ("f", 1e-15), ("a", 1e-18),
+    ];
+    let mantissa: f64 = number.parse().map_err(|_| Invalid::new(format!("Expected {} with unit, got {text}", units[0])))?;
+    match PREFIXES.iter().find(|(p, _)| *p == prefix) {
+        Some((_, multiplier)) => Ok(mantissa * multiplier),
+        None => Err(Invalid::new(format!("Invalid {} suffix {prefix}", units[0])).help("use a metric prefix such as k, M or m")),
+    }
+}
+
 fn parse_python_float(s: &str) -> Option<f64> {
     let lower = s.to_ascii_lowercase();
     let body = lower.trim_start_matches(['+', '-']);

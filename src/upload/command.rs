@@ -39,6 +39,8 @@ pub struct UploadOptions {
     /// `Some` makes it a fleet run even with one config: every `--device` is its own device.
     pub jobs: Option<usize>,
     pub quiet: bool,
+    /// `-s KEY VALUE` from the command line, for reading the configs.
+    pub substitutions: Vec<(String, String)>,
 }
 
 /// `ferrota upload`: 0 only when every device took the update.
@@ -95,7 +97,11 @@ pub fn run_command(options: &UploadOptions) -> ExitCode {
     let options = if options.file.is_some() {
         options
     } else {
-        let compile = crate::codegen::command::CompileOptions { config: config.clone(), ..Default::default() };
+        let compile = crate::codegen::command::CompileOptions {
+            config: config.clone(),
+            substitutions: options.substitutions.clone(),
+            ..Default::default()
+        };
         match crate::codegen::command::compile(&compile) {
             Ok(image) => {
                 built = UploadOptions { file: Some(image), ..options.clone() };
@@ -104,7 +110,7 @@ pub fn run_command(options: &UploadOptions) -> ExitCode {
             Err(code) => return code,
         }
     };
-    let (target, is_host) = match load(config) {
+    let (target, is_host) = match load(config, &options.substitutions) {
         Ok(loaded) => loaded,
         Err(message) => {
             eprintln!("ERROR {}: {message}", config.display());
@@ -158,8 +164,9 @@ fn run_here(image: &Path) -> ExitCode {
 }
 
 /// Validates a config; returns its upload settings and whether it is a `host:` device.
-fn load(config: &Path) -> Result<(Target, bool), String> {
-    let checked = compiler::check(&RealFs, config, &LoadOptions::default()).map_err(|e| format!("cannot read it: {e}"))?;
+fn load(config: &Path, substitutions: &[(String, String)]) -> Result<(Target, bool), String> {
+    let options = LoadOptions { substitutions: substitutions.to_vec() };
+    let checked = compiler::check(&RealFs, config, &options).map_err(|e| format!("cannot read it: {e}"))?;
     if checked.has_errors() {
         let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
         eprint!("{}", render_terminal(&checked.sources, &checked.diagnostics, color));
@@ -191,7 +198,7 @@ fn jobs_for(
     fleet_mode: bool,
     images: &mut HashMap<PathBuf, Arc<Image>>,
 ) -> Result<Vec<(String, Job)>, String> {
-    let (target, _) = load(config)?;
+    let (target, _) = load(config, &options.substitutions)?;
     let path = image_path(config, &target, options)?;
     let image = match images.get(&path) {
         Some(image) => image.clone(),

@@ -2,7 +2,7 @@
 //! aliases, and the dispatch to the tag handlers. [`Loader`] holds everything one load shares:
 //! the file cache, secrets, the include chain, substitutions and the work budgets.
 
-use super::packages::{raw_entry, Walk};
+use super::packages::{Found, Walk};
 use super::parse::{Raw, RawKind};
 use super::substitute::Substitutions;
 use super::{scalar, LoadOptions, Loaded, MAX_DEPTH};
@@ -67,18 +67,16 @@ impl<'a> Loader<'a> {
         let raw = self.parse_file(path.clone(), self.main_file);
         self.active.push(path);
 
-        let pairs = match &raw.kind {
-            RawKind::Map(pairs) => &pairs[..],
-            _ => &[],
-        };
-        let mut values = match raw_entry(pairs, "substitutions") {
+        let substitutions = self.main_key(&raw, "substitutions");
+        let mut values = match substitutions.as_ref().map(Found::pair) {
             Some((key, value)) => {
                 let node = self.node(value);
                 self.declared_substitutions(key.span, node)
             }
             None => Vec::new(),
         };
-        let packages = raw_entry(pairs, "packages").map(|(_, value)| value);
+        let packages = self.main_key(&raw, "packages");
+        let packages = packages.as_ref().map(|found| &found.pair().1);
         if let Some(packages) = packages {
             // First walk: the packages' substitutions, each evaluated with what is known so far;
             // what can't be resolved yet is resolved with the complete table below.
@@ -100,7 +98,9 @@ impl<'a> Loader<'a> {
         let mut root = match &raw.kind {
             // `substitutions:` and `packages:` have done their job: ESPHome drops them.
             RawKind::Map(pairs) => {
-                let entries = self.map(pairs, &["substitutions", "packages"]);
+                let mut entries = self.map(pairs, &["substitutions", "packages"]);
+                // (They may also have come in through a `<<:` merge.)
+                entries.retain(|e| !matches!(e.key.as_str(), Some("substitutions" | "packages")));
                 Node::new(raw.span, Value::Map(entries))
             }
             _ => or_empty_map(self.node(&raw)),

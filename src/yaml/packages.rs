@@ -21,6 +21,7 @@ use crate::diagnostics::Diagnostic;
 use crate::source::Span;
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::rc::Rc;
 
 /// Keys of a package's content that are used by the package pass, not merged.
 const PACKAGE_KEYS: &[&str] = &["substitutions", "packages"];
@@ -50,7 +51,62 @@ pub(super) fn raw_entry<'r>(pairs: &'r [(Raw, Raw)], key: &str) -> Option<&'r (R
     pairs.iter().find(|(k, _)| k.scalar_text() == Some(key))
 }
 
+/// Where a key of the main mapping was found: the mapping (the main file's root, or a file or
+/// anchor merged into it with `<<:`) and the index of the key's pair in it.
+pub(super) struct Found {
+    map: Rc<Raw>,
+    index: usize,
+}
+
+impl Found {
+    pub fn pair(&self) -> &(Raw, Raw) {
+        match &deref(&self.map).kind {
+            RawKind::Map(pairs) => &pairs[self.index],
+            _ => unreachable!("Found always points into a mapping"),
+        }
+    }
+}
+
 impl Loader<'_> {
+    /// A key of the main file's mapping (`substitutions`, `packages`), also when it comes in
+    /// through a `<<:` merge key (`<<: !include common.yaml`): PyYAML resolves merges first, so
+    /// ESPHome sees such keys as the config's own. Explicit keys win, then earlier merges.
+    pub(super) fn main_key(&mut self, root: &Rc<Raw>, key: &str) -> Option<Found> {
+        self.key_with_merges(root, key, 0)
+    }
+
+    fn key_with_merges(&mut self, map: &Rc<Raw>, key: &str, depth: usize) -> Option<Found> {
+        let RawKind::Map(pairs) = &deref(map).kind else { return None };
+        if let Some(index) = pairs.iter().position(|(k, _)| k.scalar_text() == Some(key)) {
+            return Some(Found { map: map.clone(), index });
+        }
+        if depth > 8 {
+            return None;
+        }
+        for (_, value) in pairs.iter().filter(|(k, _)| k.plain_text() == Some("<<")) {
+            let sources: Vec<&Raw> = match &value.kind {
+                RawKind::Seq(items) => items.iter().collect(),
+                _ => vec![value],
+            };
+            for source in sources {
+                let merged = match &source.kind {
+                    RawKind::Ref { target, .. } => Some(target.clone()),
+                    _ if is_include(source) => {
+                        let quiet = std::mem::replace(&mut self.quiet, 1);
+                        let path = self.include_target(source).map(|(path, _)| path);
+                        self.quiet = quiet;
+                        path.and_then(|path| self.read_file(&path).ok()).map(|(_, raw)| raw)
+                    }
+                    _ => None,
+                };
+                if let Some(found) = merged.and_then(|m| self.key_with_merges(&m, key, depth + 1)) {
+                    return Some(found);
+                }
+            }
+        }
+        None
+    }
+
     /// Walks the value of a `packages:` key.
     pub(super) fn walk_packages(&mut self, packages: &Raw, walk: &mut Walk) {
         let packages = deref(packages);
@@ -277,6 +333,24 @@ mod tests {
         assert_eq!(dup.related.len(), 2, "first defined here, and the include chain");
         assert_eq!(at(&s, dup.related[1].span), "device.yaml:2:6");
         assert_eq!(dup.related[1].message, "a.yaml included from here");
+    }
+
+    #[test]
+    fn packages_and_substitutions_from_a_merge_key() {
+        let files = [
+            ("device.yaml", "<<: !include base.yaml
+esphome:
+  name: $name
+"),
+            ("base.yaml", "substitutions:\n  name: merged\npackages:\n  wifi: !include wifi.yaml\nlogger:\n"),
+            ("wifi.yaml", "wifi:
+  ssid: x
+"),
+        ];
+        let (s, l) = load_files(&files, &LoadOptions::default());
+        assert_eq!(problems(&s, &l), Vec::<String>::new());
+        assert_eq!(keys(&l.root), ["wifi", "esphome", "logger"]);
+        assert_eq!(get(&l.root, &["esphome", "name"]).value, Value::Str("merged".into()));
     }
 
     #[test]

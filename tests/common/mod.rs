@@ -4,14 +4,15 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The config files of the corpus (and examples) under `dir`, sorted; secrets and included
-/// parts are not configs of their own.
+/// The config files of the corpus (and examples) under `dir`, sorted; secrets, included
+/// parts and package cases (`packages/`, checked with `-s` substitutions) are not configs of
+/// their own.
 pub fn configs(dir: &str) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = walk(Path::new(dir))
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
         .filter(|p| p.file_name().is_some_and(|n| n != "secrets.yaml"))
-        .filter(|p| !p.components().any(|c| c.as_os_str() == "parts"))
+        .filter(|p| !p.components().any(|c| c.as_os_str() == "parts" || c.as_os_str() == "packages"))
         .collect();
     files.sort();
     files
