@@ -115,7 +115,7 @@ struct UploadArgs {
     #[arg(long)]
     no_logs: bool,
     /// ESPHome's serial upload speed: ferrota uploads only over the network.
-    #[arg(long, value_name = "BAUD", hide = true)]
+    #[arg(long = "upload_speed", alias = "upload-speed", value_name = "BAUD", hide = true)]
     upload_speed: Option<String>,
 }
 
