@@ -26,6 +26,8 @@ pub(super) struct Loader<'a> {
     pub main_file: FileId,
     /// Every file read, by normalized path: its id and tree, or the read error's text.
     pub files: HashMap<PathBuf, Result<(FileId, Rc<Raw>), String>>,
+    /// Each remote package repository fetched once per load (by url and ref): its folder, or why not.
+    pub remotes: HashMap<String, Result<PathBuf, String>>,
     /// Each `secrets.yaml` converted once, or why it couldn't be.
     pub secrets: HashMap<PathBuf, Result<Rc<Node>, String>>,
     /// The files being converted, main file first (to refuse include cycles).
@@ -49,6 +51,7 @@ impl<'a> Loader<'a> {
             diagnostics: Vec::new(),
             main_file,
             files: HashMap::new(),
+            remotes: HashMap::new(),
             secrets: HashMap::new(),
             active: Vec::new(),
             subst: Substitutions::default(),
