@@ -15,7 +15,8 @@ pub struct Build {
     pub executable: Option<PathBuf>,
     /// rustc's errors and warnings inside lambdas, at their YAML place.
     pub diagnostics: Vec<Diagnostic>,
-    /// rustc's other messages as rustc rendered them (a bug in the templates, or the toolchain).
+    /// rustc's other messages as rustc rendered them (a bug in the templates, or the toolchain),
+    /// and the errors of dependencies that failed to build.
     pub other: Vec<String>,
 }
 
@@ -29,6 +30,25 @@ pub fn build(project: &Generated, target_dir: &Path) -> std::io::Result<Build> {
 /// be unified with the application's), for the targets that have one. No user code is in it.
 pub fn build_bootloader(project: &Generated, package: &str, target_dir: &Path) -> std::io::Result<Build> {
     build_package(project, &project.dir.join("bootloader"), package, &SourceMap::default(), target_dir)
+}
+
+/// Makes sure Rust's standard library for `triple` is installed: with rustup, installs it
+/// (saying so on stderr); without rustup, `Err` says what to install.
+pub fn ensure_target(triple: &str) -> Result<(), String> {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let sysroot = Command::new(&rustc).args(["--print", "sysroot"]).output().map_err(|e| format!("cannot run rustc: {e}"))?;
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
+    if sysroot.join("lib/rustlib").join(triple).is_dir() {
+        return Ok(());
+    }
+    eprintln!("INFO Installing the Rust target {triple} (rustup target add {triple})");
+    match Command::new("rustup").args(["target", "add", triple]).status() {
+        Ok(status) if status.success() => Ok(()),
+        Ok(_) => Err(format!("`rustup target add {triple}` failed; run it yourself and compile again")),
+        Err(_) => Err(format!(
+            "the Rust standard library for {triple} is not installed and there is no rustup to install it: install rustup (https://rustup.rs) and run `rustup target add {triple}`, or add the target to your Rust installation"
+        )),
+    }
 }
 
 fn build_package(project: &Generated, dir: &Path, package: &str, map: &SourceMap, target_dir: &Path) -> std::io::Result<Build> {
@@ -70,7 +90,15 @@ fn read_message(message: &Value, package: &str, map: &SourceMap, build: &mut Bui
                 *executable = Some(PathBuf::from(exe));
             }
         }
-        Some("compiler-message") if ours => {
+        // A dependency that fails (a missing target's `can't find crate for core`) says why.
+        Some("compiler-message") if !ours => {
+            if message["message"]["level"].as_str() == Some("error") {
+                if let Some(rendered) = message["message"]["rendered"].as_str() {
+                    build.other.push(rendered.to_string());
+                }
+            }
+        }
+        Some("compiler-message") => {
             let diagnostic = &message["message"];
             match to_yaml(diagnostic, map) {
                 Some(d) => build.diagnostics.push(d),

@@ -91,6 +91,12 @@ pub fn compile(options: &CompileOptions) -> Result<PathBuf, ExitCode> {
         );
         return Err(ExitCode::from(1));
     }
+    if let Some(triple) = generated.target.triple {
+        if let Err(why) = cargo::ensure_target(triple) {
+            eprintln!("ERROR {why}");
+            return Err(ExitCode::from(1));
+        }
+    }
     let target_dir = super::target_dir(&generated.target);
     eprintln!("INFO Building {} (cargo build --release, target dir {})", generated.package, target_dir.display());
     let build = match cargo::build(&generated, &target_dir) {
