@@ -25,23 +25,41 @@ fn median_process_time(runs: usize, mut command: impl FnMut() -> Command) -> Dur
     times[runs / 2]
 }
 
-fn main() {
+/// `ferrota config` and `esphome config` on the same arguments; prints both and the ratio.
+fn compare(label: &str, args: &[&str], venv: Option<&Path>) {
     let ours = median_process_time(50, || {
         let mut c = Command::new(env!("CARGO_BIN_EXE_ferrota"));
-        c.args(["config", FILE]);
+        c.args(args);
         c
     });
-    println!("ferrota config {FILE}: {:.2} ms per process (median of 50)", ours.as_secs_f64() * 1e3);
-    // Prints why when the reference is unavailable.
-    if let Some(venv) = ferrota_test_support::esphome_venv("esphome comparison") {
+    println!("ferrota {label}: {:.2} ms per process (median of 50)", ours.as_secs_f64() * 1e3);
+    if let Some(venv) = venv {
         let esphome = venv.join("bin/esphome");
         let theirs = median_process_time(10, || {
             let mut c = Command::new(&esphome);
-            c.args(["config", FILE]);
+            c.args(args);
             c
         });
-        println!("esphome config {FILE}: {:.1} ms per process (median of 10)", theirs.as_secs_f64() * 1e3);
+        println!("esphome {label}: {:.1} ms per process (median of 10)", theirs.as_secs_f64() * 1e3);
         println!("ratio: ferrota is {:.0}x faster (target: at least 100x)", theirs.as_secs_f64() / ours.as_secs_f64());
+    }
+}
+
+fn main() {
+    // Prints why when the reference is unavailable.
+    let venv = ferrota_test_support::esphome_venv("esphome comparison");
+    compare(&format!("config {FILE}"), &["config", FILE], venv.as_deref());
+    // A package-based config, laid out like ESPHome's component tests.
+    let package_args = [
+        "-s", "component_name", "ota",
+        "-s", "component_test_file", "components/ota/test.esp32-idf.yaml",
+        "config", "tests/corpus/packages/base.esp32-idf.yaml",
+    ];
+    compare("config (packages, -s)", &package_args, venv.as_deref());
+    // A published config made of eight packages, when the shared corpus is beside the checkout.
+    let published = "../shared/corpus/real-world/45-ashp8i-switch-living/device.yaml";
+    if Path::new(published).is_file() {
+        compare("config (published, 8 packages)", &["config", published], venv.as_deref());
     }
 
     // 1,000 different configs in one process, from memory (no disk cache effects).

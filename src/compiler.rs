@@ -41,7 +41,9 @@ pub fn check(fs: &dyn FileSystem, path: &Path, options: &LoadOptions) -> std::io
         .flat_map(|d| d.span.into_iter().chain(d.related.iter().map(|l| l.span)))
         .map(line_of)
         .collect();
-    all.extend(found.into_iter().filter(|d| !d.span.is_some_and(|s| failed.contains(&line_of(s)))));
+    let found = found.into_iter().filter(|d| !d.span.is_some_and(|s| failed.contains(&line_of(s))));
+    // A problem inside an included file (a package) also shows how that file came in.
+    all.extend(found.map(|d| diagnostics::with_include_chain(&sources, d)));
     diagnostics::sort(&mut all);
     all.dedup();
     Ok(Checked { sources, config, diagnostics: all })

@@ -156,9 +156,10 @@ impl State {
     }
 }
 
-/// A device config (not an included fragment or `secrets.yaml`) has a top-level `esphome:`.
+/// A device config (not an included fragment or `secrets.yaml`) has a top-level `esphome:`,
+/// or `packages:` that may bring it in.
 fn is_device_config(text: &str) -> bool {
-    text.lines().any(|l| l.starts_with("esphome:"))
+    text.lines().any(|l| l.starts_with("esphome:") || l.starts_with("packages:"))
 }
 
 /// The file system as the editor sees it: open buffers first, then the disk.
@@ -180,6 +181,10 @@ impl FileSystem for Overlay<'_> {
 
     fn read_dir(&self, path: &Path) -> io::Result<Vec<PathBuf>> {
         RealFs.read_dir(path)
+    }
+
+    fn fetch_git(&self, url: &str, git_ref: Option<&str>, dir: &Path) -> Result<(), String> {
+        RealFs.fetch_git(url, git_ref, dir)
     }
 }
 

@@ -144,6 +144,12 @@ pub trait FileSystem {
     fn env_var(&self, name: &str) -> Option<String>;
     /// Whether `path` is a directory (for `!include_dir_*`).
     fn read_dir(&self, path: &Path) -> io::Result<Vec<PathBuf>>;
+    /// Fetches `git_ref` (or the default branch) of the repository at `url` into `dir`, checked
+    /// out (for remote packages). Only the real file system can; the others say why not.
+    fn fetch_git(&self, url: &str, git_ref: Option<&str>, dir: &Path) -> Result<(), String> {
+        let _ = (url, git_ref, dir);
+        Err("git repositories can't be fetched here".into())
+    }
 }
 
 /// The real file system and process environment.
@@ -165,6 +171,10 @@ impl FileSystem for RealFs {
             .collect::<io::Result<Vec<_>>>()?;
         entries.sort();
         Ok(entries)
+    }
+
+    fn fetch_git(&self, url: &str, git_ref: Option<&str>, dir: &Path) -> Result<(), String> {
+        crate::yaml::git_fetch(url, git_ref, dir)
     }
 }
 

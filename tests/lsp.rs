@@ -20,6 +20,58 @@ fn next_diagnostics(conn: &Connection) -> PublishDiagnosticsParams {
     }
 }
 
+fn start() -> (Connection, std::thread::JoinHandle<Result<(), String>>) {
+    let (client, server) = Connection::memory();
+    let handle = std::thread::spawn(move || ferrota::lsp::serve(&server).map_err(|e| e.to_string()));
+    let init = Request::new(RequestId::from(1), "initialize".into(), serde_json::json!({"capabilities": {}}));
+    client.sender.send(Message::Request(init)).unwrap();
+    assert!(matches!(client.receiver.recv_timeout(Duration::from_secs(10)).unwrap(), Message::Response(_)));
+    notify::<Initialized>(&client, lsp_types::InitializedParams {});
+    (client, handle)
+}
+
+fn stop(client: Connection, handle: std::thread::JoinHandle<Result<(), String>>) {
+    let shutdown = Request::new(RequestId::from(2), "shutdown".into(), serde_json::Value::Null);
+    client.sender.send(Message::Request(shutdown)).unwrap();
+    client.sender.send(Message::Notification(Notification::new("exit".into(), serde_json::Value::Null))).unwrap();
+    handle.join().unwrap().unwrap();
+}
+
+/// A config made of packages: the problem inside a package (an unsaved buffer too) is published
+/// on the package's own file, with the place it was included from.
+#[test]
+fn follows_packages_into_their_files() {
+    let dir = std::env::temp_dir().join(format!("ferrota-lsp-packages-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let main = dir.join("device.yaml");
+    let package = dir.join("common.yaml");
+    std::fs::write(&package, "esphome:\n  name: from-package\n").unwrap();
+    let (client, handle) = start();
+    let uri = |p: &std::path::Path| Uri::from_str(&format!("file://{}", p.display())).unwrap();
+    notify::<DidOpenTextDocument>(&client, lsp_types::DidOpenTextDocumentParams {
+        text_document: lsp_types::TextDocumentItem::new(uri(&package), "yaml".into(), 1, "esphome:\n  name: from-package\nhost:\nota:\n  - platform: esphome\n    pasword: x\n".into()),
+    });
+    notify::<DidOpenTextDocument>(&client, lsp_types::DidOpenTextDocumentParams {
+        text_document: lsp_types::TextDocumentItem::new(uri(&main), "yaml".into(), 1, "packages:\n  common: !include common.yaml\n".into()),
+    });
+    // The package (a config of its own too) is published on open (1), then both files once the
+    // main config is open (2, 3): the last one for the package has the main config's view.
+    let included = |d: &lsp_types::Diagnostic| {
+        d.message.contains("[pasword]")
+            && d.related_information.as_ref().is_some_and(|r| r.iter().any(|l| l.message.contains("common.yaml included from here")))
+    };
+    let mut found = None;
+    for _ in 0..3 {
+        let published = next_diagnostics(&client);
+        if published.uri == uri(&package) {
+            found = published.diagnostics.into_iter().find(included).or(found);
+        }
+    }
+    let d = found.expect("the typo on the package's file, with where it was included from");
+    assert_eq!(d.range.start.line, 5);
+    stop(client, handle);
+}
+
 #[test]
 fn publishes_and_clears_diagnostics_for_unsaved_buffers() {
     let dir = std::env::temp_dir().join(format!("ferrota-lsp-{}", std::process::id()));

@@ -88,15 +88,21 @@ pub fn check(engine: &mut Engine, config: &Config) {
 pub fn valid_name(value: &str) -> Result<String, Invalid> {
     const ALLOWED: &str = "abcdefghijklmnopqrstuvwxyz0123456789-_";
     if let Some(c) = value.chars().find(|c| !ALLOWED.contains(*c)) {
+        let message = format!("'{c}' is an invalid character for names. Valid characters are: {ALLOWED} (lowercase, no spaces)");
+        // `co2-${room}` left as written: the substitution is what is missing, not a new name.
+        if c == '$' && value.contains('$') {
+            let name = value.split('$').nth(1).unwrap_or_default().trim_start_matches('{');
+            let name: String = name.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            return Err(Invalid::new(message).help(format!(
+                "`{name}` is not a declared substitution, so the name kept the `$`: declare it under `substitutions:` or pass `-s {name} VALUE`"
+            )));
+        }
         let fixed: String = value
             .to_lowercase()
             .chars()
             .map(|c| if ALLOWED.contains(c) { c } else { '-' })
             .collect();
-        return Err(Invalid::new(format!(
-            "'{c}' is an invalid character for names. Valid characters are: {ALLOWED} (lowercase, no spaces)"
-        ))
-        .help(format!("try `{fixed}`; put a display name with spaces and capitals in `friendly_name`")));
+        return Err(Invalid::new(message).help(format!("try `{fixed}`; put a display name with spaces and capitals in `friendly_name`")));
     }
     Ok(value.to_string())
 }

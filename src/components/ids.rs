@@ -189,7 +189,21 @@ pub fn check(engine: &mut Engine, config: &mut Config) {
     }
     let names: Vec<&str> = declared.iter().map(|d| d.name.as_str()).collect();
     for reference in engine.references.clone() {
-        if names.contains(&reference.name.as_str()) {
+        if let Some(target) = declared.iter().find(|d| d.name == reference.name) {
+            // Classes are known only where both sides have a schema here.
+            if let Some(wanted) = reference.class.as_deref().filter(|w| !target.class.is_empty() && target.class != *w) {
+                let d = Diagnostic::error(
+                    "id::wrong-type",
+                    reference.span,
+                    format!(
+                        "ID '{}' of type {} doesn't inherit from {wanted}. Please double check your ID is pointing to the correct value.",
+                        reference.name, target.class
+                    ),
+                )
+                .with_related(target.span, format!("`{}` is declared here, as {}", reference.name, target.class))
+                .with_help(format!("name the ID of a {wanted} here"));
+                engine.diagnostics.push(d);
+            }
             continue;
         }
         let close = crate::suggest::close_matches(&reference.name, names.iter().copied());

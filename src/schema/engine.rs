@@ -19,11 +19,13 @@ pub struct Declared {
     pub path: String,
 }
 
-/// A place that refers to an ID: a `use_id` key or an `id(x)` in a lambda.
+/// A place that refers to an ID: a `use_id` key, an id in an action, or an `id(x)` in a lambda.
 #[derive(Debug, Clone)]
 pub struct Reference {
     pub name: String,
     pub span: Span,
+    /// The class the ID must have (`use_id` keys of a schema); `None` when any will do.
+    pub class: Option<String>,
 }
 
 /// Validation state shared by every component.
@@ -247,9 +249,10 @@ impl<'a> Engine<'a> {
                 }
             }),
             Type::Id { class } => self.declare_id(node, class),
-            Type::UseId { .. } => scalar::string(node).and_then(|s| {
+            Type::UseId { class } => scalar::string(node).and_then(|s| {
                 crate::components::ids::check_id_name(&s, &self.loaded)?;
-                self.references.push(Reference { name: s.clone(), span: node.span });
+                let class = (!class.is_empty()).then(|| class.clone());
+                self.references.push(Reference { name: s.clone(), span: node.span, class });
                 Ok(Val::Id { name: s, auto: false })
             }),
             Type::Lambda => self.lambda(node),
@@ -306,7 +309,7 @@ impl<'a> Engine<'a> {
                 Some(at) => Span::new(node.span.file, node.span.start as usize + at, node.span.start as usize + at + needle.len() + 1),
                 None => Span::new(node.span.file, node.span.start as usize + offset, node.span.start as usize + offset),
             };
-            self.references.push(Reference { name, span });
+            self.references.push(Reference { name, span, class: None });
         }
         Ok(Val::Lambda(code))
     }

@@ -199,7 +199,7 @@ impl Engine<'_> {
     /// A `cv.use_id` value: the id it names must be declared somewhere.
     fn refer(&mut self, node: &Node) {
         match &node.value {
-            Value::Str(name) => self.references.push(Reference { name: name.clone(), span: node.span }),
+            Value::Str(name) => self.references.push(Reference { name: name.clone(), span: node.span, class: None }),
             Value::Seq(items) => items.iter().for_each(|i| self.refer(i)),
             Value::Lambda(_) => self.unchecked_lambda(node),
             _ => {}

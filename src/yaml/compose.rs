@@ -35,6 +35,9 @@ pub(super) struct Loader<'a> {
     pub subst: Substitutions,
     /// Inside `!literal`/`!force`: no substitution.
     pub literal: usize,
+    /// Above zero: converting a value under a `password:` key (undeclared substitutions are not
+    /// reported there, as in ESPHome).
+    pub under_password: usize,
     /// Above zero: undeclared substitutions are not reported (the first walk over packages,
     /// which runs before every substitution is known).
     pub quiet: usize,
@@ -57,6 +60,7 @@ impl<'a> Loader<'a> {
             subst: Substitutions::default(),
             literal: 0,
             quiet: 0,
+            under_password: 0,
             depth: 0,
             nodes_left: NODE_BUDGET,
             too_deep_reported: false,
@@ -73,7 +77,10 @@ impl<'a> Loader<'a> {
         let substitutions = self.main_key(&raw, "substitutions");
         let mut values = match substitutions.as_ref().map(Found::pair) {
             Some((key, value)) => {
+                // The values refer to each other: the table below resolves them.
+                self.literal += 1;
                 let node = self.node(value);
+                self.literal -= 1;
                 self.declared_substitutions(key.span, node)
             }
             None => Vec::new(),
@@ -209,11 +216,11 @@ impl<'a> Loader<'a> {
             Ok(value) => Node::new(span, value),
             Err(e) => {
                 let why = match e {
-                    scalar::NumberError::OutOfRange => "is out of range for a 64-bit integer",
+                    scalar::NumberError::OutOfRange => "has more digits than Python can handle (4300)",
                     scalar::NumberError::NoDigits => "has no digits",
                 };
                 self.error(
-                    Diagnostic::error("yaml::invalid-number", span, format!("The number {text} {why}"))
+                    Diagnostic::error("yaml::invalid-number", span, if text.len() > 40 { format!("The number {why}") } else { format!("The number {text} {why}") })
                         .with_help("put the value in quotes if it is meant as text"),
                 );
                 Node::new(span, Value::Str(text.to_string()))
@@ -268,7 +275,10 @@ impl<'a> Loader<'a> {
             if applied.contains(&text.as_str()) {
                 continue;
             }
+            let password = text == "password";
+            self.under_password += usize::from(password);
             let value = self.node(raw_value);
+            self.under_password -= usize::from(password);
             entries.push(Entry { key, value });
         }
         for merge in merges {
@@ -484,11 +494,11 @@ mod tests {
 
     #[test]
     fn a_bad_number_is_reported() {
-        let (s, l) = load_text("a: 0xFFFFFFFFFFFFFFFFFF\nb: 99999999999999999999\n");
-        assert_eq!(
-            problems(&s, &l),
-            ["yaml::invalid-number device.yaml:1:4 The number 0xFFFFFFFFFFFFFFFFFF is out of range for a 64-bit integer"]
-        );
+        let long = format!("a: 0x{}\nb: 99999999999999999999\nc: 0xFFFFFFFFFFFFFFFFFF\n", "F".repeat(4400));
+        let (s, l) = load_text(&long);
+        assert_eq!(problems(&s, &l), ["yaml::invalid-number device.yaml:1:4 The number has more digits than Python can handle (4300)"]);
+        // Beyond 64 bits, integers stay exact (as Python's text for them).
+        assert_eq!(l.root.get("c").map(|n| &n.value), Some(&Value::Str("4722366482869645213695".into())));
         assert_eq!(l.root.get("b").map(|n| &n.value), Some(&Value::Str("99999999999999999999".into())), "a big decimal stays exact as text");
     }
 

@@ -23,6 +23,7 @@ mod substitute;
 mod tags;
 
 pub use node::{python_float_repr, Entry, Node, Value};
+pub use remote::git_fetch;
 
 use crate::diagnostics::Diagnostic;
 use crate::source::{FileSystem, MemoryFs, Sources};

@@ -326,6 +326,7 @@ mod tests {
             [
                 "yaml::include device.yaml:3:6 Error reading file missing.yaml: No such file or directory",
                 "packages::invalid device.yaml:4:6 Package contents must be a dict",
+                "yaml::undeclared-substitution a.yaml:2:9 The string '$nope' looks like an expression, but could not resolve all the variables: 'nope' is undefined",
                 "yaml::duplicate-key a.yaml:3:3 Duplicate key \"ssid\"",
             ]
         );

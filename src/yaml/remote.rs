@@ -170,7 +170,7 @@ impl Loader<'_> {
         let result = if fresh {
             Ok(dir.clone())
         } else {
-            match fetch(&remote.url, remote.git_ref.as_deref(), &dir) {
+            match self.fs.fetch_git(&remote.url, remote.git_ref.as_deref(), &dir) {
                 Ok(()) => {
                     let _ = std::fs::write(&stamp, b"");
                     Ok(dir.clone())
@@ -204,8 +204,9 @@ fn cache_name(key: &str) -> String {
     format!("{readable}-{hash:016x}")
 }
 
-/// `git fetch --depth 1` of the ref (or the default branch) into `dir`, checked out.
-fn fetch(url: &str, git_ref: Option<&str>, dir: &Path) -> Result<(), String> {
+/// `git fetch --depth 1` of the ref (or the default branch) into `dir`, checked out (for
+/// [`crate::source::RealFs`]).
+pub fn git_fetch(url: &str, git_ref: Option<&str>, dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let git = |args: &[&str]| -> Result<(), String> {
         let out = Command::new("git")

@@ -10,7 +10,7 @@ use super::node::Value;
 /// Why a scalar that looks like a number can't be one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NumberError {
-    /// Outside `i64` (Python has no limit, but no ESPHome option takes such a number).
+    /// More than 4300 digits: Python (3.11+) refuses to convert such an int to text.
     OutOfRange,
     /// Matches the resolver but has no digits, e.g. `0x_` (PyYAML crashes on these).
     NoDigits,
@@ -30,7 +30,7 @@ pub fn resolve_plain(text: &str) -> Result<Value, NumberError> {
     }
     if is_int(text) {
         return match construct_int(text) {
-            Err(NumberError::OutOfRange) => big_decimal(text).map(Value::Str).ok_or(NumberError::OutOfRange),
+            Err(NumberError::OutOfRange) => big_integer(text).map(Value::Str).ok_or(NumberError::OutOfRange),
             other => other.map(Value::Int),
         };
     }
@@ -39,14 +39,59 @@ pub fn resolve_plain(text: &str) -> Result<Value, NumberError> {
 
 /// A decimal integer beyond `i64`, as the text Python's `str(int)` gives (strings may hold it,
 /// e.g. a numeric password); `None` for other notations.
-fn big_decimal(text: &str) -> Option<String> {
-    let (sign, digits) = match text.as_bytes().first() {
-        Some(b'-') => ("-", &text[1..]),
-        Some(b'+') => ("", &text[1..]),
-        _ => ("", text),
+fn big_integer(text: &str) -> Option<String> {
+    let (negative, digits) = sign_and_digits(text);
+    // Python refuses to print ints of more than 4300 digits; so does this (and it bounds the work).
+    if digits.len() > 4300 {
+        return None;
+    }
+    let (radix, body): (u64, Vec<&str>) = if let Some(bin) = digits.strip_prefix("0b") {
+        (2, vec![bin])
+    } else if let Some(hex) = digits.strip_prefix("0x") {
+        (16, vec![hex])
+    } else if digits.contains(':') {
+        (60, digits.split(':').collect())
+    } else if digits.len() > 1 && digits.starts_with('0') {
+        (8, vec![&digits[1..]])
+    } else {
+        (10, vec![digits.as_str()])
     };
-    let digits = digits.replace('_', "");
-    (!digits.starts_with('0') && !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then(|| format!("{sign}{digits}"))
+    // Decimal limbs of nine digits, least significant first.
+    const LIMB: u64 = 1_000_000_000;
+    let mut limbs: Vec<u64> = vec![0];
+    let mut push = |digit: u64, radix: u64| {
+        let mut carry = digit;
+        for limb in limbs.iter_mut() {
+            let v = *limb * radix + carry;
+            *limb = v % LIMB;
+            carry = v / LIMB;
+        }
+        while carry > 0 {
+            limbs.push(carry % LIMB);
+            carry /= LIMB;
+        }
+    };
+    if radix == 60 {
+        for part in body {
+            let value = u64::try_from(parse_radix(part, 10).ok()?).ok().filter(|v| *v < 60 * LIMB)?;
+            push(value, 60);
+        }
+    } else {
+        let body = body[0];
+        if body.is_empty() {
+            return None;
+        }
+        for c in body.chars() {
+            push(u64::from(c.to_digit(radix as u32)?), radix);
+        }
+    }
+    let mut out = String::from(if negative { "-" } else { "" });
+    let mut rest = limbs.iter().rev();
+    out.push_str(&rest.next()?.to_string());
+    for limb in rest {
+        out.push_str(&format!("{limb:09}"));
+    }
+    Some(out)
 }
 
 pub fn is_null(text: &str) -> bool {
@@ -343,10 +388,13 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(v(text), Value::Int(want), "{text}");
         }
-        // Beyond i64 a decimal stays exact as text (Python's str(int)); other notations can't.
+        // Beyond i64 an integer stays exact, as the text Python's str(int) gives.
         assert_eq!(resolve_plain("9223372036854775808"), Ok(Value::Str("9223372036854775808".into())));
         assert_eq!(resolve_plain("+1_000_000_000_000_000_000_000"), Ok(Value::Str("1000000000000000000000".into())));
-        assert_eq!(resolve_plain("0x1_0000_0000_0000_0000"), Err(NumberError::OutOfRange));
+        assert_eq!(resolve_plain("0x1_0000_0000_0000_0000"), Ok(Value::Str("18446744073709551616".into())));
+        assert_eq!(resolve_plain("0xEC011454E099AA28"), Ok(Value::Str("17005896022705678888".into())));
+        assert_eq!(resolve_plain("-0b1111111111111111111111111111111111111111111111111111111111111111"), Ok(Value::Str("-18446744073709551615".into())));
+        assert_eq!(resolve_plain("0777777777777777777777777"), Ok(Value::Str("4722366482869645213695".into())));
         assert_eq!(resolve_plain("0x_"), Err(NumberError::NoDigits));
     }
 

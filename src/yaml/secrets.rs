@@ -63,7 +63,9 @@ impl Loader<'_> {
         self.secrets.insert(path.clone(), Err(format!("{} refers to its own secrets", path.display())));
         let scopes = self.subst.suspend();
         self.active.push(path.clone());
+        self.literal += 1;
         let node = or_empty_map(self.node(&raw));
+        self.literal -= 1;
         self.active.pop();
         self.subst.restore(scopes);
         let result = if node.as_map().is_some() {

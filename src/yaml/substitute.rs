@@ -134,7 +134,7 @@ fn expand(text: &str, mut lookup: impl FnMut(&str) -> Option<String>) -> (Option
 impl Loader<'_> {
     /// Applies the substitutions in effect to a string from the config.
     pub fn substitute(&mut self, span: Span, text: String) -> String {
-        if self.literal > 0 || self.subst.scopes.is_empty() || !text.contains('$') {
+        if self.literal > 0 || !text.contains('$') {
             return text;
         }
         let mut overflow = false;
@@ -165,7 +165,8 @@ impl Loader<'_> {
 
     /// Warns about `$name` when `name` is not declared (ESPHome warns too, and keeps the text).
     fn undeclared(&mut self, span: Option<Span>, text: &str, name: &str, range: Range<usize>) {
-        if self.quiet > 0 {
+        // ESPHome says nothing under a `password:` key, where a `$` is usually meant.
+        if self.quiet > 0 || self.under_password > 0 {
             return;
         }
         // When the source spells the value exactly (a plain scalar), point at the reference itself.
@@ -180,7 +181,7 @@ impl Loader<'_> {
             Diagnostic::warning(
                 "yaml::undeclared-substitution",
                 span,
-                format!("Found '{text}' which looks like a substitution, but '{name}' was not declared"),
+                format!("The string '{text}' looks like an expression, but could not resolve all the variables: '{name}' is undefined"),
             )
             .with_label("not declared")
             .with_help(format!(
@@ -431,8 +432,8 @@ mod load_tests {
         assert_eq!(
             problems(&s, &l),
             [
-                "yaml::undeclared-substitution device.yaml:3:8 Found 'pre_${nope}_post' which looks like a substitution, but 'nope' was not declared",
-                "yaml::undeclared-substitution device.yaml:4:4 Found '$nope' which looks like a substitution, but 'nope' was not declared",
+                "yaml::undeclared-substitution device.yaml:3:8 The string 'pre_${nope}_post' looks like an expression, but could not resolve all the variables: 'nope' is undefined",
+                "yaml::undeclared-substitution device.yaml:4:4 The string '$nope' looks like an expression, but could not resolve all the variables: 'nope' is undefined",
             ]
         );
         assert!(!l.diagnostics[0].is_error());
@@ -441,9 +442,12 @@ mod load_tests {
     }
 
     #[test]
-    fn no_substitutions_no_warnings() {
-        let (s, l) = load_text("password: pa$$word\n");
-        assert_eq!(problems(&s, &l), Vec::<String>::new());
+    fn undeclared_without_a_substitutions_block_but_not_under_password() {
+        let (s, l) = load_text("password: pa$$word\nwifi:\n  password: $x\n  ssid: ${ssid}\n");
+        assert_eq!(
+            problems(&s, &l),
+            ["yaml::undeclared-substitution device.yaml:4:9 The string '${ssid}' looks like an expression, but could not resolve all the variables: 'ssid' is undefined"]
+        );
     }
 
     #[test]
