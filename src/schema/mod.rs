@@ -1,6 +1,7 @@
 //! The schema registry: every component, platform and action, read once from the declarative
 //! files in `schema/` (embedded at build time), and the engine that validates against them.
 
+pub mod compiled;
 pub mod docs;
 pub mod engine;
 pub mod model;
@@ -31,10 +32,10 @@ pub struct Action {
 /// uses.
 #[derive(Debug)]
 pub struct Registry {
-    /// `(name, text)` of each component file, `a/b` named `a.b`.
-    files: Vec<(String, &'static str)>,
+    /// `(name, text, compact tree)` of each component file, `a/b` named `a.b`.
+    files: Vec<(String, &'static str, &'static str)>,
     parsed: Vec<OnceLock<Component>>,
-    actions_text: &'static str,
+    actions_file: (&'static str, &'static str),
     actions: OnceLock<Vec<Action>>,
 }
 
@@ -45,41 +46,58 @@ impl Registry {
         REGISTRY.get_or_init(|| Registry::new(SCHEMA_FILES))
     }
 
-    /// A registry over `(name, text)` pairs: `actions` is the action table, `a/b` is platform
-    /// `b` of component `a`, anything else a component.
-    pub fn new(files: &[(&str, &'static str)]) -> Registry {
-        let actions_text = files.iter().find(|(n, _)| *n == "actions").map_or("", |(_, t)| *t);
-        let files: Vec<(String, &'static str)> =
-            files.iter().filter(|(n, _)| *n != "actions").map(|(n, t)| (n.replace('/', "."), *t)).collect();
+    /// A registry over `(name, text, compact tree)` (see [`compiled`]): `actions` is the action
+    /// table, `a/b` is platform `b` of component `a`, anything else a component.
+    pub fn new(files: &[(&str, &'static str, &'static str)]) -> Registry {
+        let actions_file = files.iter().find(|(n, _, _)| *n == "actions").map_or(("", "P0;"), |(_, t, c)| (*t, *c));
+        let files: Vec<(String, &'static str, &'static str)> =
+            files.iter().filter(|(n, _, _)| *n != "actions").map(|(n, t, c)| (n.replace('/', "."), *t, *c)).collect();
         let parsed = files.iter().map(|_| OnceLock::new()).collect();
-        Registry { files, parsed, actions_text, actions: OnceLock::new() }
+        Registry { files, parsed, actions_file, actions: OnceLock::new() }
     }
 
-    /// Parses every file, reporting the first broken one (the test suite calls this).
+    /// Loads every file with the full YAML loader, reporting the first broken one, and checks
+    /// that the pre-parsed tree the program uses is the same (the test suite calls this).
     pub fn check_all(&self) -> Result<(), SchemaError> {
-        for (name, text) in &self.files {
-            parse_component(name, text)?;
+        let same = |name: &str, text: &str, tree: &str| -> Result<(), SchemaError> {
+            let loaded = parse_yaml(name, text)?;
+            let compiled = compiled::node(tree).ok_or_else(|| SchemaError(format!("{name}: the pre-parsed tree is unreadable")))?;
+            if compiled::without_spans(&loaded) != compiled::without_spans(&compiled) {
+                return Err(SchemaError(format!("{name}: the pre-parsed tree differs from the loader's")));
+            }
+            Ok(())
+        };
+        for (name, text, tree) in &self.files {
+            same(name, text, tree)?;
+            component_from(name, &parse_yaml(name, text)?)?;
         }
-        parse_actions(self.actions_text).map(|_| ())
+        same("actions", self.actions_file.0, self.actions_file.1)?;
+        actions_from(&parse_yaml("actions", self.actions_file.0)?).map(|_| ())
     }
 
     pub fn component(&self, name: &str) -> Option<&Component> {
-        let i = self.files.iter().position(|(n, _)| n == name)?;
+        let i = self.files.iter().position(|(n, _, _)| n == name)?;
         Some(self.parsed[i].get_or_init(|| {
-            let (name, text) = &self.files[i];
+            let (name, _, tree) = &self.files[i];
             // The files are part of the program; `check_all` in the test suite proves them.
-            parse_component(name, text).unwrap_or_else(|SchemaError(e)| panic!("invalid file in schema/: {e}"))
+            compiled::node(tree)
+                .ok_or_else(|| SchemaError(format!("{name}: unreadable pre-parsed tree")))
+                .and_then(|root| component_from(name, &root))
+                .unwrap_or_else(|SchemaError(e)| panic!("invalid file in schema/: {e}"))
         }))
     }
 
     /// Every component (parses them all; for error paths and tooling).
     pub fn components(&self) -> impl Iterator<Item = &Component> {
-        self.files.iter().filter_map(|(n, _)| self.component(n))
+        self.files.iter().filter_map(|(n, _, _)| self.component(n))
     }
 
     pub fn actions(&self) -> &[Action] {
         self.actions.get_or_init(|| {
-            parse_actions(self.actions_text).unwrap_or_else(|SchemaError(e)| panic!("invalid file in schema/: {e}"))
+            compiled::node(self.actions_file.1)
+                .ok_or_else(|| SchemaError("actions: unreadable pre-parsed tree".into()))
+                .and_then(|root| actions_from(&root))
+                .unwrap_or_else(|SchemaError(e)| panic!("invalid file in schema/: {e}"))
         })
     }
 
@@ -87,13 +105,13 @@ impl Registry {
     pub fn platforms<'a>(&'a self, component: &'a str) -> impl Iterator<Item = &'a Component> + 'a {
         self.files
             .iter()
-            .filter(move |(n, _)| n.strip_prefix(component).is_some_and(|p| p.starts_with('.')))
-            .filter_map(|(n, _)| self.component(n))
+            .filter(move |(n, _, _)| n.strip_prefix(component).is_some_and(|p| p.starts_with('.')))
+            .filter_map(|(n, _, _)| self.component(n))
     }
 
     /// Top-level component names (no platforms), for did-you-mean.
     pub fn top_level(&self) -> impl Iterator<Item = &str> {
-        self.files.iter().map(|(n, _)| n.as_str()).filter(|n| !n.contains('.'))
+        self.files.iter().map(|(n, _, _)| n.as_str()).filter(|n| !n.contains('.'))
     }
 }
 
@@ -107,13 +125,11 @@ fn parse_yaml(name: &str, text: &str) -> Result<crate::yaml::Node, SchemaError> 
     }
 }
 
-fn parse_component(name: &str, text: &str) -> Result<Component, SchemaError> {
-    let root = parse_yaml(name, text)?;
-    Component::from_node(name, &root).map_err(|e| SchemaError(format!("schema/{name}.yaml: {}", e.0)))
+fn component_from(name: &str, root: &crate::yaml::Node) -> Result<Component, SchemaError> {
+    Component::from_node(name, root).map_err(|e| SchemaError(format!("schema/{name}.yaml: {}", e.0)))
 }
 
-fn parse_actions(text: &str) -> Result<Vec<Action>, SchemaError> {
-    let root = parse_yaml("actions", text)?;
+fn actions_from(root: &crate::yaml::Node) -> Result<Vec<Action>, SchemaError> {
     let mut actions = Vec::new();
     for entry in root.as_map().unwrap_or_default() {
         let name = entry.key.key_text();

@@ -61,6 +61,12 @@ pub fn parse_str(sources: &mut Sources, path: &Path, text: &str) -> Loaded {
     compose::Loader::new(&MemoryFs::default(), sources, file).load_main(&LoadOptions::default())
 }
 
+/// A plain (unquoted) scalar's value, as the loader types it (YAML 1.1, as PyYAML does); a
+/// number too long for Python stays text.
+pub fn plain_scalar(text: &str) -> Value {
+    scalar::resolve_plain(text).unwrap_or_else(|_| Value::Str(text.to_string()))
+}
+
 #[cfg(test)]
 mod test_util;
 
