@@ -147,8 +147,8 @@ pub trait FileSystem {
     /// Fetches `git_ref` (or the default branch) of the repository at `url` into `dir`, checked
     /// out (for remote packages). Only the real file system can; the others say why not.
     fn fetch_git(&self, url: &str, git_ref: Option<&str>, dir: &Path) -> Result<(), String> {
-        let _ = (url, git_ref, dir);
-        Err("git repositories can't be fetched here".into())
+        let _ = (git_ref, dir);
+        Err(format!("fetching {url} failed: git repositories can't be fetched here"))
     }
 }
 

@@ -355,6 +355,31 @@ esphome:
     }
 
     #[test]
+    fn the_packages_block_from_a_file_and_remote_definitions_without_git() {
+        let files = [
+            ("device.yaml", "packages: !include list.yaml
+"),
+            ("list.yaml", "- !include a.yaml
+- github://esphome/firmware/wifi.yaml@v1
+- url: https://example.com/r.git
+  files: [x.txt]
+"),
+            ("a.yaml", "logger:
+"),
+        ];
+        let (s, l) = load_files(&files, &LoadOptions::default());
+        // The in-memory file system can't fetch: each remote package says so at its definition.
+        assert_eq!(
+            problems(&s, &l),
+            [
+                "packages::remote list.yaml:2:3 fetching https://github.com/esphome/firmware.git failed: git repositories can't be fetched here",
+                "packages::remote list.yaml:4:11 Only YAML (.yaml / .yml) files are supported.",
+            ]
+        );
+        assert_eq!(keys(&l.root), ["logger"]);
+    }
+
+    #[test]
     fn a_package_including_itself_is_a_cycle() {
         let files = [("device.yaml", "packages:\n  a: !include a.yaml\n"), ("a.yaml", "packages:\n  again: !include a.yaml\n")];
         let (s, l) = load_files(&files, &LoadOptions::default());

@@ -127,6 +127,9 @@ impl Loader<'_> {
     }
 
     fn load_remote(&mut self, remote: Remote, walk: &mut Walk) {
+        if remote.files.is_empty() {
+            return;
+        }
         let repo = match self.fetched_repository(&remote) {
             Ok(repo) => repo,
             Err(message) => {
