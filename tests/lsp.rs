@@ -78,13 +78,7 @@ fn publishes_and_clears_diagnostics_for_unsaved_buffers() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("device.yaml");
     let uri = Uri::from_str(&format!("file://{}", path.display())).unwrap();
-    let (client, server) = Connection::memory();
-    let handle = std::thread::spawn(move || ferrota::lsp::serve(&server).map_err(|e| e.to_string()));
-
-    let init = Request::new(RequestId::from(1), "initialize".into(), serde_json::json!({"capabilities": {}}));
-    client.sender.send(Message::Request(init)).unwrap();
-    assert!(matches!(client.receiver.recv_timeout(Duration::from_secs(10)).unwrap(), Message::Response(_)));
-    notify::<Initialized>(&client, lsp_types::InitializedParams {});
+    let (client, handle) = start();
 
     // Never saved to disk: the server must read the buffer, not the file.
     let broken = "esphome:\n  name: test-device\nhost:\nota:\n  - platform: esphome\n    pasword: x\n";
@@ -123,8 +117,5 @@ fn publishes_and_clears_diagnostics_for_unsaved_buffers() {
     assert_eq!(cleared.uri, uri);
     assert!(cleared.diagnostics.is_empty(), "{:?}", cleared.diagnostics);
 
-    let shutdown = Request::new(RequestId::from(2), "shutdown".into(), serde_json::Value::Null);
-    client.sender.send(Message::Request(shutdown)).unwrap();
-    client.sender.send(Message::Notification(Notification::new("exit".into(), serde_json::Value::Null))).unwrap();
-    handle.join().unwrap().unwrap();
+    stop(client, handle);
 }

@@ -34,6 +34,13 @@ pub(super) enum Walk {
     Build(Vec<Node>),
 }
 
+/// ESPHome's "Package contents must be a dict", with what a package can be.
+fn not_a_package(at: Span) -> Diagnostic {
+    Diagnostic::error("packages::invalid", at, "Package contents must be a dict").with_help(
+        "a package is `!include file.yaml`, a mapping of components, or a git repository (`url:` or `github://owner/repo/file.yaml@ref`)",
+    )
+}
+
 /// A raw node with a YAML alias followed to its target.
 fn deref(raw: &Raw) -> &Raw {
     match &raw.kind {
@@ -165,10 +172,7 @@ impl Loader<'_> {
                 let text = self.substitute(definition.span, text.clone());
                 self.remote_shorthand(definition.span, &text, walk);
             }
-            _ => self.error(
-                Diagnostic::error("packages::invalid", definition.span, "Package contents must be a dict")
-                    .with_help("a package is `!include file.yaml`, a mapping of components, or a git repository (`url:` or `github://owner/repo/file.yaml@ref`)"),
-            ),
+            _ => self.error(not_a_package(definition.span)),
         }
     }
 
@@ -186,7 +190,7 @@ impl Loader<'_> {
             }
             RawKind::Scalar { text, .. } if text.is_empty() && raw.tag.is_none() => {}
             _ => {
-                let d = Diagnostic::error("packages::invalid", at, "Package contents must be a dict")
+                let d = not_a_package(at)
                     .with_label(format!("{} is not a mapping of components", path.display()))
                     .with_help("a package file holds top-level components, like a device config (`wifi:`, `sensor:` …)");
                 self.error(d);
@@ -230,10 +234,7 @@ impl Loader<'_> {
                 }
             }
             Value::Null => {}
-            _ => self.error(
-                Diagnostic::error("packages::invalid", node.span, "Package contents must be a dict")
-                    .with_help("a package is `!include file.yaml`, a mapping of components, or a git repository"),
-            ),
+            _ => self.error(not_a_package(node.span)),
         }
     }
 }
