@@ -85,12 +85,7 @@ impl Engine<'_> {
                 for e in entries {
                     let key = e.key.key_text();
                     match (key.as_str(), &e.value.value) {
-                        ("id", Value::Str(name)) => self.declared.push(Declared {
-                            name: name.clone(),
-                            class: String::new(),
-                            span: e.value.span,
-                            path: self.path_text(),
-                        }),
+                        ("id", Value::Str(_)) => self.declare_unchecked(&e.value),
                         // ESPHome takes a plain string as a lambda under a `lambda:` key.
                         ("lambda", Value::Str(_)) => self.unchecked_lambda(&e.value),
                         ("then" | "else", _) => self.at(key, |en| en.unchecked_actions(&e.value)),
@@ -102,6 +97,14 @@ impl Engine<'_> {
             Value::Seq(items) => items.iter().enumerate().for_each(|(i, n)| self.at(i.to_string(), |e| e.collect_ids(n))),
             Value::Lambda(_) => self.unchecked_lambda(node),
             _ => {}
+        }
+    }
+
+    /// An id declared where ferrota has no schema: its class is unknown.
+    fn declare_unchecked(&mut self, node: &Node) {
+        if let Value::Str(name) = &node.value {
+            let declared = Declared { name: name.clone(), class: String::new(), span: node.span, path: self.path_text() };
+            self.declared.push(declared);
         }
     }
 
@@ -159,7 +162,7 @@ impl Engine<'_> {
                         if automation.uses.contains(&key.as_str()) {
                             en.refer(&e.value);
                         } else if automation.declares.contains(&key.as_str()) {
-                            en.collect_ids(&Node::new(e.value.span, Value::Map(vec![Entry { key: Node::new(e.key.span, Value::Str("id".into())), value: e.value.clone() }])));
+                            en.declare_unchecked(&e.value);
                         } else {
                             en.action_setting(&key, &e.value);
                         }
@@ -278,5 +281,25 @@ mod tests {
         assert!(esphome_automation(Kind::Condition, "binary_sensor.is_on").is_some());
         assert!(esphome_automation(Kind::Action, "binary_sensor.is_on").is_none());
         assert!(esphome_automation(Kind::Action, "light.turn_onn").is_none());
+    }
+
+    fn errors(config: &str) -> Vec<String> {
+        let fs = crate::source::MemoryFs::default().with("device.yaml", config);
+        let checked = crate::compiler::check(&fs, std::path::Path::new("device.yaml"), &Default::default()).unwrap();
+        checked.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.message.clone()).collect()
+    }
+
+    #[test]
+    fn ids_in_actions_refer_and_declare_as_esphome_says() {
+        let head = "esphome:\n  name: t\nhost:\nscript:\n  - id: blink\n    then:\n";
+        // `code_storage_id` declares; lambdas may use it; `script.execute` refers.
+        let ok = format!("{head}      - remote_transmitter.transmit_raw:\n          code: [1, -1]\n          code_storage_id: stored\n      - lambda: return id(stored);\n      - script.execute: blink\n");
+        assert_eq!(errors(&ok), Vec::<String>::new());
+        let missing = format!("{head}      - script.execute:\n          id: blinc\n");
+        assert_eq!(errors(&missing).len(), 1);
+        assert!(errors(&missing)[0].starts_with("Couldn't find ID 'blinc'."), "{:?}", errors(&missing));
+        // Used twice, declared once: not "redefined".
+        let twice = format!("{head}      - script.execute: blink\n      - script.stop: blink\n");
+        assert_eq!(errors(&twice), Vec::<String>::new());
     }
 }
