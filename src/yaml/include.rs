@@ -67,17 +67,21 @@ impl Loader<'_> {
         self.sources.get(span.file).path.parent().map(Path::to_path_buf).unwrap_or_default()
     }
 
-    /// `!include file` or `!include {file: …, vars: {…}}`.
+    /// `!include file` or `!include {file: …, vars: {…}, condition: …}`.
     pub fn include(&mut self, raw: &Raw) -> Node {
         match self.include_target(raw) {
             Some((path, vars)) => self.include_file(raw.span, &path, Some(vars)),
+            // A false `condition:` includes nothing, an empty mapping (as in ESPHome).
+            None if self.include_skipped => Node::new(raw.span, Value::Map(Vec::new())),
             None => Node::new(raw.span, Value::Null),
         }
     }
 
     /// The file an `!include` names (relative to the including file, substitutions applied)
-    /// and its `vars:`; `None` after reporting why there is none.
+    /// and its `vars:`. `None` when there is nothing to load: after reporting why, or when its
+    /// `condition:` is false (then `include_skipped` is set).
     pub fn include_target(&mut self, raw: &Raw) -> Option<(PathBuf, HashMap<String, String>)> {
+        self.include_skipped = false;
         let span = raw.span;
         match &raw.kind {
             RawKind::Scalar { text, .. } => {
@@ -98,6 +102,22 @@ impl Loader<'_> {
                     None => HashMap::new(),
                     Some(vars) => self.vars(vars),
                 };
+                if let Some(condition) = field("condition") {
+                    match include_condition(condition, &file) {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            self.include_skipped = true;
+                            return None;
+                        }
+                        Err(message) => {
+                            self.error(
+                                Diagnostic::error("yaml::include", condition.span, message)
+                                    .with_help("write `condition: true` or `false`, or a substitution that gives one of them"),
+                            );
+                            return None;
+                        }
+                    }
+                }
                 Some((self.dir_of(span).join(file), vars))
             }
             _ => {
@@ -283,6 +303,21 @@ impl Loader<'_> {
     }
 }
 
+/// ESPHome's `IncludeFile.should_load`: a boolean, or a text that is one once substituted.
+fn include_condition(condition: &Node, file: &str) -> Result<bool, String> {
+    let text = match &condition.value {
+        Value::Bool(b) => return Ok(*b),
+        Value::Str(text) => text,
+        _ => return Err("Include 'condition' must be a boolean or string".into()),
+    };
+    match text.to_lowercase().as_str() {
+        "true" | "yes" | "on" | "enable" => Ok(true),
+        "false" | "no" | "off" | "disable" => Ok(false),
+        _ if text.contains('$') => Err(format!("Cannot evaluate include condition for '{file}' with unresolved substitutions: {text}")),
+        _ => Err(format!("Cannot convert include condition for '{file}' to a boolean, please use 'true' or 'false': {text}")),
+    }
+}
+
 /// Entries with Python's `dict[key] = value`: a known key keeps its place and takes the new value.
 #[derive(Default)]
 struct Dict {
@@ -369,6 +404,20 @@ mod tests {
         assert_eq!(get(&l.root, &["b", "label"]).value, Value::Str("default light".into()));
         // Vars apply inside the included file only.
         assert_eq!(get(&l.root, &["c"]).value, Value::Str("$name".into()));
+    }
+
+    #[test]
+    fn include_condition() {
+        let files = [
+            ("device.yaml", "substitutions:\n  debug: 'off'\na: !include {file: x.yaml, condition: true}\nb: !include {file: x.yaml, condition: $debug}\nc: !include {file: x.yaml, condition: maybe}\nd: !include {file: x.yaml, condition: '${nope}'}\n"),
+            ("x.yaml", "k: v\n"),
+        ];
+        let (s, l) = load_files(&files, &LoadOptions::default());
+        assert_eq!(get(&l.root, &["a", "k"]).value, Value::Str("v".into()));
+        assert_eq!(get(&l.root, &["b"]).value, Value::Map(vec![]), "a false condition includes an empty mapping");
+        let p = problems(&s, &l);
+        assert!(p.iter().any(|p| p.ends_with("Cannot convert include condition for 'x.yaml' to a boolean, please use 'true' or 'false': maybe")), "{p:?}");
+        assert!(p.iter().any(|p| p.ends_with("Cannot evaluate include condition for 'x.yaml' with unresolved substitutions: ${nope}")), "{p:?}");
     }
 
     #[test]
