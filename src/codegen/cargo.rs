@@ -36,13 +36,13 @@ pub fn build_bootloader(project: &Generated, package: &str, target_dir: &Path) -
 /// (saying so on stderr); without rustup, `Err` says what to install.
 pub fn ensure_target(triple: &str) -> Result<(), String> {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let sysroot = Command::new(&rustc).args(["--print", "sysroot"]).output().map_err(|e| format!("cannot run rustc: {e}"))?;
+    let sysroot = Command::new(&rustc).args(["--print", "sysroot"]).stdin(Stdio::null()).output().map_err(|e| format!("cannot run rustc: {e}"))?;
     let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
     if sysroot.join("lib/rustlib").join(triple).is_dir() {
         return Ok(());
     }
     eprintln!("INFO Installing the Rust target {triple} (rustup target add {triple})");
-    match Command::new("rustup").args(["target", "add", triple]).status() {
+    match Command::new("rustup").args(["target", "add", triple]).stdin(Stdio::null()).status() {
         Ok(status) if status.success() => Ok(()),
         Ok(_) => Err(format!("`rustup target add {triple}` failed; run it yourself and compile again")),
         Err(_) => Err(format!(
@@ -67,7 +67,8 @@ fn build_package(project: &Generated, dir: &Path, package: &str, map: &SourceMap
     if let Some(triple) = project.target.triple {
         command.arg("--target").arg(triple);
     }
-    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn()?;
+    // No stdin: cargo's target probe (`rustc -`) would otherwise read whatever ours is.
+    let mut child = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn()?;
     let mut build = Build::default();
     let mut executable = None;
     if let Some(stdout) = child.stdout.take() {
