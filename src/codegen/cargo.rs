@@ -37,8 +37,15 @@ pub fn build_bootloader(project: &Generated, package: &str, target_dir: &Path) -
 pub fn ensure_target(triple: &str) -> Result<(), String> {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let sysroot = Command::new(&rustc).args(["--print", "sysroot"]).stdin(Stdio::null()).output().map_err(|e| format!("cannot run rustc: {e}"))?;
-    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
-    if sysroot.join("lib/rustlib").join(triple).is_dir() {
+    let installed = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim()).join("lib/rustlib").join(triple);
+    if installed.is_dir() {
+        return Ok(());
+    }
+    // Two compiles at once (a fleet, parallel tests) must not run rustup on the same toolchain
+    // together: one waits, then finds the target there.
+    let lock = std::fs::File::create(std::env::temp_dir().join("ferrota-rustup.lock"));
+    let _guard = lock.as_ref().ok().filter(|f| f.lock().is_ok());
+    if installed.is_dir() {
         return Ok(());
     }
     eprintln!("INFO Installing the Rust target {triple} (rustup target add {triple})");
