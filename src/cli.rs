@@ -23,11 +23,34 @@ pub struct Cli {
     /// Print only errors.
     #[arg(short, long, global = true)]
     quiet: bool,
+    /// ESPHome's log level: ferrota has -v and -q.
+    #[arg(short = 'l', long = "log-level", value_name = "LEVEL", global = true, hide = true)]
+    log_level: Option<String>,
+    /// ESPHome's dashboard mode: nothing changes here.
+    #[arg(long, global = true, hide = true)]
+    dashboard: bool,
+    /// ESPHome options ferrota can't honour; named in an error instead of a parse failure.
+    #[arg(long = "testing-mode", global = true, hide = true)]
+    testing_mode: bool,
+    #[arg(long = "mdns-address-cache", alias = "dns-address-cache", value_name = "MAP", global = true, hide = true)]
+    address_cache: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
 
 impl Cli {
+    /// ESPHome's global options that would change what ferrota does, but can't: why not.
+    fn unsupported(&self) -> Option<&'static str> {
+        if self.testing_mode {
+            return Some("--testing-mode (ESPHome's grouped component tests skip some checks) is not supported: ferrota always checks everything");
+        }
+        if self.address_cache.is_some() {
+            return Some("--mdns-address-cache / --dns-address-cache are not supported: name the device's address with `upload --device IP`");
+        }
+        let _ = (&self.log_level, self.dashboard);
+        None
+    }
+
     fn substitutions(&self) -> Vec<(String, String)> {
         self.substitutions.chunks(2).map(|kv| (kv[0].clone(), kv[1].clone())).collect()
     }
@@ -117,6 +140,14 @@ struct UploadArgs {
     /// ESPHome's serial upload speed: ferrota uploads only over the network.
     #[arg(long = "upload_speed", alias = "upload-speed", value_name = "BAUD", hide = true)]
     upload_speed: Option<String>,
+    /// ESPHome's serial reset after `run`: ferrota uploads only over the network.
+    #[arg(long, hide = true)]
+    reset: bool,
+    /// ESPHome's OTA upload of a partition table or bootloader: not supported.
+    #[arg(long = "partition-table", hide = true)]
+    partition_table: bool,
+    #[arg(long, hide = true)]
+    bootloader: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -128,8 +159,12 @@ enum OtaPlatform {
 
 impl UploadArgs {
     fn options(self, cli: &Cli) -> Result<UploadOptions, String> {
-        if self.upload_speed.is_some() {
-            return Err("--upload_speed is for ESPHome's serial uploads; ferrota uploads over the network only (use --device)".into());
+        if self.upload_speed.is_some() || self.reset {
+            let flag = if self.reset { "--reset" } else { "--upload_speed" };
+            return Err(format!("{flag} is for ESPHome's serial uploads; ferrota uploads over the network only (use --device)"));
+        }
+        if self.partition_table || self.bootloader {
+            return Err("ferrota uploads the application image only; a new partition table or bootloader goes on over USB (esptool / picotool)".into());
         }
         let _ = self.no_logs;
         Ok(UploadOptions {
@@ -162,6 +197,9 @@ struct ConfigArgs {
     /// Print passwords and secrets instead of masking them.
     #[arg(long)]
     show_secrets: bool,
+    /// Print only what the config says, without the defaults filled in.
+    #[arg(long)]
+    no_defaults: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -173,6 +211,10 @@ enum Format {
 /// Exit codes: 0 valid, 2 invalid config, 1 input unreadable (or another I/O failure).
 pub fn run() -> ExitCode {
     let mut cli = Cli::parse();
+    if let Some(why) = cli.unsupported() {
+        eprintln!("error: {why}");
+        return ExitCode::from(2);
+    }
     let command = std::mem::replace(&mut cli.command, Command::Lsp);
     match command {
         Command::Config(args) => config(&cli, args),
@@ -306,7 +348,8 @@ fn print_human(cli: &Cli, args: &ConfigArgs, file: &std::path::Path, checked: &c
         }
     } else {
         let mut out = std::io::stdout().lock();
-        let _ = write!(out, "{}", checked.config.to_yaml_with(args.show_secrets, cli.verbose));
+        let config = if args.no_defaults { checked.config.without_defaults() } else { checked.config.clone() };
+        let _ = write!(out, "{}", config.to_yaml_with(args.show_secrets, cli.verbose));
         if !cli.quiet {
             eprintln!("Configuration is valid!");
         }

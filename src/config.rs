@@ -140,6 +140,23 @@ impl Config {
         self.to_yaml_with(show_secrets, false)
     }
 
+    /// Only what the user wrote: filled-in defaults and auto-loaded components left out
+    /// (`esphome config --no-defaults`).
+    pub fn without_defaults(&self) -> Config {
+        fn keep_written(fields: &[Field]) -> Vec<Field> {
+            fields.iter().filter(|f| f.key_span.is_some()).map(|f| Field { value: written(&f.value), ..f.clone() }).collect()
+        }
+        fn written(item: &Item) -> Item {
+            let value = match &item.value {
+                Val::Map(fields) => Val::Map(keep_written(fields)),
+                Val::List(items) => Val::List(items.iter().map(written).collect()),
+                other => other.clone(),
+            };
+            Item { value, ..item.clone() }
+        }
+        Config { components: keep_written(&self.components) }
+    }
+
     /// [`Config::to_yaml`], with the generated IDs too when `show_auto_ids` (ESPHome's `-v`).
     pub fn to_yaml_with(&self, show_secrets: bool, show_auto_ids: bool) -> String {
         let mut out = String::new();

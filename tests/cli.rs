@@ -43,6 +43,16 @@ fn quiet_and_verbose() {
 }
 
 #[test]
+fn no_defaults_prints_only_what_the_config_says() {
+    let out = ferrota(&["config", "--no-defaults", "tests/corpus/valid/host-minimal.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let yaml = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(yaml, "esphome:\n  name: test-device\nhost: {}\nota:\n  - platform: esphome\n");
+    let full = ferrota(&["config", "tests/corpus/valid/host-minimal.yaml"]);
+    assert!(String::from_utf8_lossy(&full.stdout).contains("safe_mode:"), "the full output has the defaults");
+}
+
+#[test]
 fn several_configs_give_a_result_each_and_a_summary() {
     let valid = "tests/corpus/valid/host-minimal.yaml";
     let invalid = "tests/corpus/invalid/unknown-key.yaml";
@@ -65,6 +75,11 @@ fn esphome_commands_ferrota_lacks_get_a_clear_message() {
     let speed = ferrota(&["upload", "x.yaml", "--upload_speed", "460800"]);
     assert_eq!(speed.status.code(), Some(2));
     assert!(text(&speed).contains("ferrota uploads over the network only"), "{}", text(&speed));
+    let reset = ferrota(&["run", "x.yaml", "--reset"]);
+    assert!(text(&reset).contains("--reset is for ESPHome's serial uploads"), "{}", text(&reset));
+    let testing = ferrota(&["--testing-mode", "config", "x.yaml"]);
+    assert_eq!(testing.status.code(), Some(2));
+    assert!(text(&testing).contains("--testing-mode"), "{}", text(&testing));
     let version = ferrota(&["version"]);
     assert!(text(&version).starts_with("Version: ferrota "), "{}", text(&version));
 }
