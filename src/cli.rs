@@ -93,6 +93,9 @@ struct CompileArgs {
     /// Write the project but don't build it (prints the project folder instead of the image).
     #[arg(long)]
     only_generate: bool,
+    /// Fail on any rustc warning in the generated code (warnings in your lambdas stay warnings).
+    #[arg(long)]
+    deny_warnings: bool,
 }
 
 impl CompileArgs {
@@ -102,6 +105,7 @@ impl CompileArgs {
             build_dir: self.build_dir,
             only_generate: self.only_generate,
             substitutions,
+            deny_warnings: self.deny_warnings,
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod base64;
 pub mod component;
 pub mod deflate;
 pub mod error;
+pub mod esp_image;
 pub mod events;
 pub mod flash;
 pub mod hex;
@@ -20,6 +21,7 @@ pub mod nor;
 mod outbox;
 pub mod protocol;
 pub mod safe_mode;
+pub mod vector_table;
 pub mod wire;
 pub mod web_update;
 

@@ -18,6 +18,8 @@ pub struct Build {
     /// rustc's other messages as rustc rendered them (a bug in the templates, or the toolchain),
     /// and the errors of dependencies that failed to build.
     pub other: Vec<String>,
+    /// How many of `other` are warnings in the generated code itself (not in user lambdas).
+    pub generated_warnings: usize,
 }
 
 /// Runs `cargo build --release` for `project` into `target_dir`. cargo's progress goes to our
@@ -113,6 +115,9 @@ fn read_message(message: &Value, package: &str, map: &SourceMap, build: &mut Bui
                 None => {
                     if let Some(rendered) = diagnostic["rendered"].as_str() {
                         build.other.push(rendered.to_string());
+                        if diagnostic["level"].as_str() == Some("warning") {
+                            build.generated_warnings += 1;
+                        }
                     }
                 }
             }
@@ -151,4 +156,32 @@ fn to_yaml(message: &Value, map: &SourceMap) -> Option<Diagnostic> {
         d = d.with_help(help.join("\n"));
     }
     Some(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(level: &str, package_id: &str) -> Value {
+        serde_json::json!({
+            "reason": "compiler-message",
+            "package_id": package_id,
+            "message": {"level": level, "message": "unused import", "spans": [], "rendered": format!("{level}: unused import\n"), "children": []}
+        })
+    }
+
+    #[test]
+    fn warnings_in_generated_code_are_counted_for_deny_warnings() {
+        let mut build = Build::default();
+        let mut exe = None;
+        let ours = "path+file:///tmp/p#ferrota-device@0.1.0";
+        read_message(&message("warning", ours), "ferrota-device", &SourceMap::default(), &mut build, &mut exe);
+        read_message(&message("error", ours), "ferrota-device", &SourceMap::default(), &mut build, &mut exe);
+        // A dependency's warning is not ours to fix; its error is shown.
+        let dependency = "registry+https://github.com/rust-lang/crates.io-index#critical-section@1.2.0";
+        read_message(&message("warning", dependency), "ferrota-device", &SourceMap::default(), &mut build, &mut exe);
+        read_message(&message("error", dependency), "ferrota-device", &SourceMap::default(), &mut build, &mut exe);
+        assert_eq!(build.generated_warnings, 1);
+        assert_eq!(build.other.len(), 3, "{:?}", build.other);
+    }
 }

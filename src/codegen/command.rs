@@ -20,6 +20,9 @@ pub struct CompileOptions {
     pub build_dir: Option<PathBuf>,
     pub only_generate: bool,
     pub substitutions: Vec<(String, String)>,
+    /// Fail on any rustc warning in the generated code (not in the user's lambdas): how CI and
+    /// the tests keep leftovers out of the templates.
+    pub deny_warnings: bool,
 }
 
 /// Exit codes: 0 built, 2 a problem in the config (including rustc errors in lambdas), 1
@@ -110,6 +113,10 @@ pub fn compile(options: &CompileOptions) -> Result<PathBuf, ExitCode> {
     for message in &build.other {
         eprint!("{message}");
     }
+    if options.deny_warnings && build.generated_warnings > 0 {
+        eprintln!("ERROR {} rustc warning(s) in the generated code (--deny-warnings); see above", build.generated_warnings);
+        return Err(ExitCode::from(1));
+    }
     let Some(executable) = build.executable else {
         if build.diagnostics.iter().any(Diagnostic::is_error) {
             let errors = build.diagnostics.iter().filter(|d| d.is_error()).count();
@@ -134,7 +141,7 @@ pub fn compile(options: &CompileOptions) -> Result<PathBuf, ExitCode> {
         }
     };
     if let Some(package) = &generated.bootloader {
-        match bootloader(&generated, package, &target_dir, &show) {
+        match bootloader(&generated, package, &target_dir, &show, options.deny_warnings) {
             Ok(path) => {
                 let app = FLASH_BASE + u64::from(super::model::Rp2040Flash::pico_w().active);
                 let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
@@ -184,12 +191,15 @@ const FLASH_BASE: u64 = 0x1000_0000;
 
 /// Builds the bootloader of a target that has its own (the Pico W) and installs its flat binary
 /// as `bootloader.bin`, for the first flash over USB; returns its path.
-fn bootloader(generated: &super::Generated, package: &str, target_dir: &Path, show: &dyn Fn(&[Diagnostic])) -> Result<PathBuf, String> {
+fn bootloader(generated: &super::Generated, package: &str, target_dir: &Path, show: &dyn Fn(&[Diagnostic]), deny_warnings: bool) -> Result<PathBuf, String> {
     eprintln!("INFO Building the bootloader {package}");
     let build = cargo::build_bootloader(generated, package, target_dir).map_err(|e| format!("cannot run cargo: {e}"))?;
     show(&build.diagnostics);
     for message in &build.other {
         eprint!("{message}");
+    }
+    if deny_warnings && build.generated_warnings > 0 {
+        return Err(format!("{} rustc warning(s) in the generated bootloader (--deny-warnings); see above", build.generated_warnings));
     }
     let elf_path = build.executable.ok_or("the generated bootloader did not build (see cargo's messages above)")?;
     let elf = std::fs::read(&elf_path).map_err(|e| format!("cannot read {}: {e}", elf_path.display()))?;
