@@ -185,7 +185,7 @@ fn runtime_device() -> (u16, std::thread::JoinHandle<DeviceResult>) {
         let (mut s, _) = listener.accept().unwrap();
         s.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
         let mut flash = RamFlash::default();
-        let mut w = WebUpdate::new(&mut flash, Some(Credentials { username: "admin", password: "hunter2" }));
+        let mut w = WebUpdate::new(0, &mut flash, Some(Credentials { username: "admin", password: "hunter2" }));
         let (mut input, mut output) = ([0u8; 1024], [0u8; 256]);
         let outcome = loop {
             while w.has_transmit() {

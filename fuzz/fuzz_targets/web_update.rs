@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
         refuse: setup & 4 != 0,
         ..Default::default()
     };
-    let mut w = WebUpdate::new(flash, credentials);
+    let mut w = WebUpdate::new(0, flash, credentials);
     let mut reply = Vec::new();
     let mut events = Vec::new();
     let mut now = 0u64;

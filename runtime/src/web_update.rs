@@ -105,6 +105,9 @@ enum State {
     Done,
 }
 
+/// How long a web client may stay silent before its request is dropped (milliseconds).
+pub const IDLE_TIMEOUT_MS: u64 = 30_000;
+
 /// One HTTP connection to the web server's `/update`.
 pub struct WebUpdate<'a, F: Flash> {
     flash: F,
@@ -128,6 +131,8 @@ pub struct WebUpdate<'a, F: Flash> {
     written: u64,
     /// The time of the input being handled, and of the last progress event.
     now: u64,
+    /// When the client last sent something (or connected): the idle limit counts from here.
+    last_input: u64,
     last_progress_at: Option<u64>,
     events: EventQueue,
     /// The outcome once the body is read (or the client leaves).
@@ -139,8 +144,8 @@ pub struct WebUpdate<'a, F: Flash> {
 }
 
 impl<'a, F: Flash> WebUpdate<'a, F> {
-    /// A handler for one connection; `credentials` from `web_server: auth:`.
-    pub fn new(flash: F, credentials: Option<Credentials<'a>>) -> Self {
+    /// A handler for one connection accepted at `now_ms`; `credentials` from `web_server: auth:`.
+    pub fn new(now_ms: u64, flash: F, credentials: Option<Credentials<'a>>) -> Self {
         let credentials = credentials.filter(|c| !c.username.is_empty() && !c.password.is_empty());
         WebUpdate {
             flash,
@@ -158,7 +163,8 @@ impl<'a, F: Flash> WebUpdate<'a, F> {
             flash_begun: false,
             started: false,
             written: 0,
-            now: 0,
+            now: now_ms,
+            last_input: now_ms,
             last_progress_at: None,
             events: EventQueue::default(),
             result: None,
@@ -173,6 +179,7 @@ impl<'a, F: Flash> WebUpdate<'a, F> {
     /// after the request (or after the outcome) are ignored.
     pub fn handle_input(&mut self, now_ms: u64, mut data: &[u8]) {
         self.now = now_ms;
+        self.last_input = now_ms;
         if self.state == State::Head {
             match self.read_head(data) {
                 Some(rest) => data = rest,
@@ -217,6 +224,19 @@ impl<'a, F: Flash> WebUpdate<'a, F> {
         }
         self.state = State::Done;
         self.outcome = Some(self.result.unwrap_or(Outcome::Disconnected));
+    }
+
+    /// The clock moved to `now_ms`: a client silent for [`IDLE_TIMEOUT_MS`] is dropped (as if
+    /// it had closed: a partial image is aborted).
+    pub fn handle_timeout(&mut self, now_ms: u64) {
+        if self.poll_timeout().is_some_and(|deadline| now_ms >= deadline) {
+            self.handle_close();
+        }
+    }
+
+    /// When [`WebUpdate::handle_timeout`] must be called next, while the connection lasts.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        self.outcome.is_none().then(|| self.last_input.saturating_add(IDLE_TIMEOUT_MS))
     }
 
     /// The next event for the `platform: web_server` OTA automations.
@@ -768,7 +788,7 @@ mod tests {
     }
 
     fn run(creds: Option<Credentials<'static>>, input: &[u8]) -> (Option<Outcome>, String, Mem) {
-        let mut w = WebUpdate::new(Mem::default(), creds);
+        let mut w = WebUpdate::new(0, Mem::default(), creds);
         w.handle_input(0, input);
         let mut out = [0u8; 1024];
         let n = w.poll_transmit(&mut out);
@@ -791,7 +811,7 @@ mod tests {
 
         // Committed as soon as the delimiter is in, before the close delimiter's `--`.
         let req = request(Some("YWRtaW46aHVudGVyMg=="), &body);
-        let mut w = WebUpdate::new(Mem::default(), Some(CREDS));
+        let mut w = WebUpdate::new(0, Mem::default(), Some(CREDS));
         w.handle_input(0, &req[..req.len() - 4]);
         assert!(w.is_committed() && w.outcome().is_none());
         w.handle_input(0, &req[req.len() - 4..]);
@@ -884,7 +904,7 @@ mod tests {
         let mut short = full.clone();
         let cut = short.len() - 8;
         short.truncate(cut);
-        let mut w = WebUpdate::new(Mem::default(), None);
+        let mut w = WebUpdate::new(0, Mem::default(), None);
         w.handle_input(0, &short);
         assert_eq!(w.outcome(), None);
         w.handle_close();
@@ -928,5 +948,31 @@ mod tests {
         assert_eq!(o, Some(Outcome::Updated));
         assert_eq!(f.committed.unwrap(), image);
         assert!(f.writes <= 4000 / STAGE + 1, "{} writes", f.writes);
+    }
+
+    /// The idle limit, quinn-style with a simulated clock: it counts from the last input (or
+    /// the connection), and a silent client with half an image is dropped and the image aborted.
+    #[test]
+    fn a_silent_client_is_dropped_after_the_idle_limit() {
+        let image = vec![7u8; 3000];
+        let req = request(None, &body("XyZ", &image));
+        let mut w = WebUpdate::new(1_000, Mem::default(), None);
+        assert_eq!(w.poll_timeout(), Some(1_000 + IDLE_TIMEOUT_MS));
+        w.handle_input(5_000, &req[..req.len() / 2]);
+        assert!(w.is_receiving_image());
+        assert_eq!(w.poll_timeout(), Some(5_000 + IDLE_TIMEOUT_MS));
+        w.handle_timeout(5_000 + IDLE_TIMEOUT_MS - 1);
+        assert_eq!(w.outcome(), None, "not yet");
+        w.handle_timeout(5_000 + IDLE_TIMEOUT_MS);
+        assert_eq!(w.outcome(), Some(Outcome::Disconnected));
+        assert!(w.flash.aborted && w.flash.committed.is_none());
+        assert!(core::iter::from_fn(|| w.poll_event()).any(|e| e == Event::Aborted));
+        assert_eq!(w.poll_timeout(), None, "over: no more timeouts");
+
+        // A client that finishes in time is not affected by a later timeout.
+        let mut w = WebUpdate::new(0, Mem::default(), None);
+        w.handle_input(10, &req);
+        w.handle_timeout(10 + IDLE_TIMEOUT_MS);
+        assert_eq!(w.outcome(), Some(Outcome::Updated));
     }
 }
