@@ -117,11 +117,11 @@ fn main() -> ExitCode {
     let (image, crash_tagged) = identify_image();
     println!("ferrota-host-device name={} image={image} pid={}", flags.name, std::process::id());
 
-    let mut safe_mode = platform.safe_mode(flags.safe_mode);
-    if safe_mode.is_active() {
+    let mut device = platform.device(flags.safe_mode);
+    if device.safe_mode().is_active() {
         println!("[safe_mode] SAFE MODE IS ACTIVE");
     } else {
-        println!("[safe_mode] there have been {} suspected unsuccessful boot attempts", safe_mode.failed_boots());
+        println!("[safe_mode] there have been {} suspected unsuccessful boot attempts", device.safe_mode().failed_boots());
     }
 
     let ota = OtaComponent::new(flags.ota);
@@ -138,7 +138,7 @@ fn main() -> ExitCode {
         std::process::abort();
     }
     // Boot automations: skipped in safe mode, so a crashing one cannot lock the device out.
-    if !safe_mode.is_active() {
+    if !device.safe_mode().is_active() {
         if let Some(path) = &flags.boot_crash_file {
             if path.exists() {
                 println!("[automation] on_boot crashes ({} exists)", path.display());
@@ -152,7 +152,7 @@ fn main() -> ExitCode {
         }
     }
 
-    let error = platform.run(&ota, &mut safe_mode, &mut automations);
+    let error = platform.run(&ota, &mut device, &mut automations);
     eprintln!("error: {error}");
     ExitCode::FAILURE
 }

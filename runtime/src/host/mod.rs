@@ -27,8 +27,9 @@ pub use slots::{BootState, Slot, Slots};
 pub use store::{FileCounterStore, OsRng};
 
 use crate::component::OtaComponent;
+use crate::device::{Action, Device};
 use crate::events::{dispatch, Event, OtaListener};
-use crate::safe_mode::{SafeMode, SafeModeAction, SafeModeConfig};
+use crate::safe_mode::SafeModeConfig;
 
 /// Set by the supervisor for the device process: the canonical state directory.
 pub const ENV_STATE_DIR: &str = "FERROTA_STATE_DIR";
@@ -66,42 +67,33 @@ impl HostPlatform {
         &self.slots
     }
 
-    /// Runs safe mode's boot check with the counter file in the state directory.
-    pub fn safe_mode(&self, config: SafeModeConfig) -> SafeMode<FileCounterStore> {
+    /// Boots the device's rules ([`Device`]): safe mode's check with the counter file in the
+    /// state directory. (A build that boot-loops unconfirmed is the supervisor's to fall back
+    /// from, so the device never rolls back itself.)
+    pub fn device(&self, config: SafeModeConfig) -> Device<FileCounterStore> {
         let store = FileCounterStore::new(self.slots.dir().join("safe-mode-counter"));
-        SafeMode::boot(config, store, self.now_ms())
+        Device::boot(config, store, self.now_ms(), false)
     }
 
     /// Serves OTA on the component's port forever, one client at a time; returns only with
     /// the error that stopped it. A successful upload ends in a safe reboot into the new build.
-    pub fn run(
-        &self,
-        ota: &OtaComponent,
-        safe_mode: &mut SafeMode<FileCounterStore>,
-        listener: &mut dyn OtaListener,
-    ) -> io::Error {
+    pub fn run(&self, ota: &OtaComponent, device: &mut Device<FileCounterStore>, listener: &mut dyn OtaListener) -> io::Error {
         let server = match TcpListener::bind(("0.0.0.0", ota.config().port)).and_then(|l| l.set_nonblocking(true).map(|()| l)) {
             Ok(server) => server,
             Err(e) => return e,
         };
         println!("[ota] listening on port {}", ota.config().port);
+        // The host's network is up as soon as it listens.
+        device.handle_network(self.now_ms(), true);
         loop {
-            if self.poll_safe_mode(safe_mode, false) {
-                return self.reboot();
+            device.handle_timeout(self.now_ms());
+            if let Some(error) = self.act(device) {
+                return error;
             }
             match server.accept() {
                 Ok((stream, peer)) => {
                     println!("[ota] client {peer} connected");
-                    match self.serve(ota, stream, safe_mode, listener) {
-                        Served::Updated => {
-                            // ESPHome waits briefly before the safe reboot.
-                            std::thread::sleep(Duration::from_millis(100));
-                            safe_mode.on_safe_shutdown();
-                            return self.reboot();
-                        }
-                        Served::SafeModeTimeUp => return self.reboot(),
-                        Served::Failed => {}
-                    }
+                    self.serve(ota, stream, device, listener);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(IDLE_POLL),
                 Err(e) => {
@@ -112,39 +104,40 @@ impl HostPlatform {
         }
     }
 
-    /// Acts on safe mode's clock; true when safe mode's time is up and the device must reboot
-    /// (once the upload under way ends, with `uploading`).
-    fn poll_safe_mode(&self, safe_mode: &mut SafeMode<FileCounterStore>, uploading: bool) -> bool {
-        match safe_mode.poll(self.now_ms()) {
-            Some(SafeModeAction::BootGood) => {
-                println!("[safe_mode] boot seems successful; resetting boot loop counter");
-                match self.slots.confirm() {
-                    Ok(true) => println!("[ota] build confirmed"),
-                    Ok(false) => {}
-                    Err(e) => eprintln!("[ota] cannot confirm the build: {e}"),
+    /// Does what the device's rules ask between sessions; `Some` with the error of a reboot
+    /// that failed (a successful one does not return).
+    fn act(&self, device: &mut Device<FileCounterStore>) -> Option<io::Error> {
+        while let Some(action) = device.poll_action() {
+            match action {
+                Action::Confirm => self.confirm(),
+                Action::Reboot => {
+                    println!("[safe_mode] safe mode enable time has elapsed -- restarting");
+                    return Some(self.reboot());
                 }
-                false
+                Action::RebootIntoUpdate => {
+                    // ESPHome waits briefly before the safe reboot.
+                    std::thread::sleep(Duration::from_millis(100));
+                    return Some(self.reboot());
+                }
+                Action::DropClient | Action::RollBack => {}
             }
-            Some(SafeModeAction::Reboot) if uploading => {
-                println!("[safe_mode] safe mode enable time has elapsed -- restarting once the upload under way ends");
-                true
-            }
-            Some(SafeModeAction::Reboot) => {
-                println!("[safe_mode] safe mode enable time has elapsed -- restarting");
-                true
-            }
-            None => false,
+        }
+        None
+    }
+
+    fn confirm(&self) {
+        println!("[safe_mode] boot seems successful; resetting boot loop counter");
+        match self.slots.confirm() {
+            Ok(true) => println!("[ota] build confirmed"),
+            Ok(false) => {}
+            Err(e) => eprintln!("[ota] cannot confirm the build: {e}"),
         }
     }
 
-    /// Runs one session to its end, or until safe mode's time is up.
-    fn serve(
-        &self,
-        ota: &OtaComponent,
-        mut stream: TcpStream,
-        safe_mode: &mut SafeMode<FileCounterStore>,
-        listener: &mut dyn OtaListener,
-    ) -> Served {
+    /// Runs one session to its end, telling the device's rules what it does: the clock runs
+    /// on, so a client trickling handshake bytes cannot hold off the reboot or the
+    /// confirmation (the read poll wakes this loop).
+    fn serve(&self, ota: &OtaComponent, mut stream: TcpStream, device: &mut Device<FileCounterStore>, listener: &mut dyn OtaListener) {
         let setup = stream
             .set_nonblocking(false)
             .and_then(|()| stream.set_nodelay(true))
@@ -152,13 +145,12 @@ impl HostPlatform {
             .and_then(|()| stream.set_write_timeout(Some(WRITE_TIMEOUT)));
         if let Err(e) = setup {
             eprintln!("[ota] socket setup failed: {e}");
-            return Served::Failed;
+            return;
         }
         let mut session = ota.start_session(FileFlash::new(self.slots.clone()), &mut OsRng, self.now_ms());
         let mut input = vec![0u8; 64 * 1024];
         let mut output = [0u8; 256];
-        // Safe mode's time ran out while an image was arriving: reboot when the session ends.
-        let mut reboot_due = false;
+        let mut deferred_logged = false;
         let outcome = loop {
             // Each poll is written before the next one, so `44` is on the wire while the
             // session commits the image (fsync, ELF check, rename) on the following poll.
@@ -176,19 +168,17 @@ impl HostPlatform {
             if let Some(outcome) = session.outcome() {
                 break outcome;
             }
-            // Safe mode's clock runs on while a client is connected, so a client trickling
-            // handshake bytes cannot hold off the reboot or the confirmation (the read poll
-            // wakes this loop). An upload under way finishes first, as in ESPHome, whose upload
-            // loop holds the reboot off too (the session's timeouts bound it); the clock is
-            // acted on when it ends. Once the new image is committed the boot state is the new
-            // build's, which this build must not confirm.
-            if !session.is_committed() {
-                if !reboot_due {
-                    reboot_due = self.poll_safe_mode(safe_mode, session.is_receiving_image());
+            device.handle_session(self.now_ms(), session.is_receiving_image(), session.is_committed());
+            while let Some(action) = device.poll_action() {
+                match action {
+                    Action::Confirm => self.confirm(),
+                    Action::DropClient => session.handle_close(),
+                    Action::Reboot | Action::RebootIntoUpdate | Action::RollBack => {}
                 }
-                if reboot_due && !session.is_receiving_image() {
-                    return Served::SafeModeTimeUp;
-                }
+            }
+            if device.reboot_waits_for_upload() && !deferred_logged {
+                deferred_logged = true;
+                println!("[safe_mode] safe mode enable time has elapsed -- restarting once the upload under way ends");
             }
             match stream.read(&mut input) {
                 Ok(0) => session.handle_close(),
@@ -200,17 +190,10 @@ impl HostPlatform {
             }
         };
         drop(stream);
-        match outcome {
-            Ok(()) => Served::Updated,
-            Err(e) => {
-                eprintln!("[ota] update failed: {e}");
-                if reboot_due {
-                    Served::SafeModeTimeUp
-                } else {
-                    Served::Failed
-                }
-            }
+        if let Err(e) = &outcome {
+            eprintln!("[ota] update failed: {e}");
         }
+        device.handle_session_end(self.now_ms(), outcome.is_ok());
     }
 
     /// Restarts into the current build: exec with the same arguments and environment.
@@ -228,16 +211,6 @@ impl HostPlatform {
         }
         command.args(args).exec()
     }
-}
-
-/// How a session ended.
-enum Served {
-    /// A new build is committed: safe reboot into it.
-    Updated,
-    /// The update failed; the device keeps serving.
-    Failed,
-    /// Safe mode's time ran out during the session: plain reboot.
-    SafeModeTimeUp,
 }
 
 fn log_event(event: Event) {

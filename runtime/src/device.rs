@@ -1,0 +1,274 @@
+//! The device's main-loop rules, sans-IO (`handle_*` in, `poll_*` out, the clock passed in),
+//! one copy for the host platform and every chip firmware: safe mode's clock, when a boot is
+//! good enough to confirm the running build, when to reboot, and when a connected client must
+//! be dropped so it can't hold a reboot off.
+//!
+//! The rules, as ESPHome's loop has them and as ferrota adds them for A/B images:
+//! - safe mode's clock runs from boot, also while the network is down, but a boot is not good
+//!   before the network is up (a build that can't reach it is never confirmed, so it is still
+//!   rolled back);
+//! - a build that safe mode finds boot-looping while it is still unconfirmed is rolled back;
+//! - when safe mode's time is up, a client still in the handshake is dropped, but an upload
+//!   already receiving the image finishes first (the session's own timeouts bound it);
+//! - once a session committed a new image, this build's clock no longer counts: the build that
+//!   proves itself next is the new one; the device reboots into it safely (no failed boot).
+
+use crate::safe_mode::{BootCounterStore, SafeMode, SafeModeAction, SafeModeConfig};
+
+/// What the platform must do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// The boot is good: confirm the running build so the bootloader keeps it (a platform
+    /// whose session holds the flash confirms before the next update begins, or after it).
+    Confirm,
+    /// Safe mode's time is up and the client is not uploading an image: close its connection.
+    DropClient,
+    /// Safe mode's time is up: reboot (a plain one).
+    Reboot,
+    /// A new build is committed: reboot into it (the boot counter is already cleared).
+    RebootIntoUpdate,
+    /// Right after boot: this build is boot-looping before it confirmed itself; boot the
+    /// previous one again.
+    RollBack,
+}
+
+/// What a connected client's session is doing, as of the latest `handle_session`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Session {
+    receiving_image: bool,
+    committed: bool,
+}
+
+/// One boot of the device.
+pub struct Device<S: BootCounterStore> {
+    safe_mode: SafeMode<S>,
+    network_up: bool,
+    session: Option<Session>,
+    rollback_due: bool,
+    confirm_due: bool,
+    time_is_up: bool,
+    drop_sent: bool,
+    update_committed: bool,
+    /// A reboot was asked for: nothing more to do.
+    reboot_sent: bool,
+}
+
+impl<S: BootCounterStore> Device<S> {
+    /// Boots at `now` (milliseconds): safe mode's check with the counter in `store`.
+    /// `unconfirmed`: the running build has not confirmed itself yet (a fresh update).
+    pub fn boot(config: SafeModeConfig, store: S, now: u64, unconfirmed: bool) -> Self {
+        let safe_mode = SafeMode::boot(config, store, now);
+        let rollback_due = safe_mode.is_active() && unconfirmed;
+        Device {
+            safe_mode,
+            network_up: false,
+            session: None,
+            rollback_due,
+            confirm_due: false,
+            time_is_up: false,
+            drop_sent: false,
+            update_committed: false,
+            reboot_sent: false,
+        }
+    }
+
+    /// Safe mode's state (active or not, failed boots before this one).
+    pub fn safe_mode(&self) -> &SafeMode<S> {
+        &self.safe_mode
+    }
+
+    /// Safe mode's state, e.g. to request it for the next boot.
+    pub fn safe_mode_mut(&mut self) -> &mut SafeMode<S> {
+        &mut self.safe_mode
+    }
+
+    /// The network came up (or went down). A platform without one to wait for says up at once.
+    pub fn handle_network(&mut self, now: u64, up: bool) {
+        self.network_up = up;
+        self.handle_timeout(now);
+    }
+
+    /// A client's session is under way: what it is doing at `now`. Call it on every turn of
+    /// the session's loop.
+    pub fn handle_session(&mut self, now: u64, receiving_image: bool, committed: bool) {
+        self.session = Some(Session { receiving_image, committed });
+        self.update_committed |= committed;
+        self.handle_timeout(now);
+    }
+
+    /// The session ended; `committed` when it installed a new build.
+    pub fn handle_session_end(&mut self, now: u64, committed: bool) {
+        self.session = None;
+        self.drop_sent = false;
+        self.update_committed |= committed;
+        if self.update_committed {
+            // A deliberate reboot: no failed boot.
+            self.safe_mode.on_safe_shutdown();
+        }
+        self.handle_timeout(now);
+    }
+
+    /// The clock moved to `now`.
+    pub fn handle_timeout(&mut self, now: u64) {
+        if self.update_committed {
+            return;
+        }
+        if !self.network_up && !self.safe_mode.is_active() {
+            return;
+        }
+        match self.safe_mode.poll(now) {
+            Some(SafeModeAction::BootGood) => self.confirm_due = true,
+            Some(SafeModeAction::Reboot) => self.time_is_up = true,
+            None => {}
+        }
+    }
+
+    /// The next thing to do, each once, most urgent first.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        if core::mem::take(&mut self.rollback_due) {
+            return Some(Action::RollBack);
+        }
+        if self.reboot_sent {
+            return None;
+        }
+        if self.update_committed {
+            self.reboot_sent = self.session.is_none();
+            return self.reboot_sent.then_some(Action::RebootIntoUpdate);
+        }
+        if core::mem::take(&mut self.confirm_due) {
+            return Some(Action::Confirm);
+        }
+        if self.time_is_up {
+            return match self.session {
+                None => {
+                    self.reboot_sent = true;
+                    Some(Action::Reboot)
+                }
+                Some(s) if !s.receiving_image && !self.drop_sent => {
+                    self.drop_sent = true;
+                    Some(Action::DropClient)
+                }
+                Some(_) => None,
+            };
+        }
+        None
+    }
+
+    /// True while safe mode's time is up but an upload under way holds the reboot off.
+    pub fn reboot_waits_for_upload(&self) -> bool {
+        self.time_is_up && !self.update_committed && self.session.is_some_and(|s| s.receiving_image)
+    }
+
+    /// When `handle_timeout` is next due (safe mode's clock); `None` when nothing is pending.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        if self.update_committed || (!self.network_up && !self.safe_mode.is_active()) {
+            return None;
+        }
+        self.safe_mode.poll_timeout()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The boot counter in memory, shared so a "reboot" can read what the last boot left.
+    #[derive(Default, Clone)]
+    struct Counter(std::rc::Rc<std::cell::Cell<u32>>);
+
+    impl BootCounterStore for Counter {
+        fn load(&mut self) -> u32 {
+            self.0.get()
+        }
+        fn save(&mut self, value: u32) {
+            self.0.set(value);
+        }
+    }
+
+    const CONFIG: SafeModeConfig = SafeModeConfig { num_attempts: 3, boot_is_good_after_ms: 60_000, reboot_timeout_ms: 300_000 };
+
+    fn actions(device: &mut Device<Counter>) -> std::vec::Vec<Action> {
+        core::iter::from_fn(|| device.poll_action()).collect()
+    }
+
+    #[test]
+    fn a_boot_is_good_only_once_the_network_is_up() {
+        let counter = Counter::default();
+        let mut d = Device::boot(CONFIG, counter.clone(), 0, false);
+        assert_eq!(counter.0.get(), 1, "the boot is counted");
+        assert_eq!(d.poll_timeout(), None, "no clock before the network (safe mode inactive)");
+        d.handle_timeout(120_000);
+        assert_eq!(actions(&mut d), []);
+        d.handle_network(130_000, true);
+        assert_eq!(actions(&mut d), [Action::Confirm]);
+        assert_eq!(counter.0.get(), 0, "a good boot clears the counter");
+        assert_eq!(actions(&mut d), [], "once");
+    }
+
+    #[test]
+    fn a_boot_looping_unconfirmed_build_is_rolled_back_and_safe_mode_reboots_on_time() {
+        let counter = Counter::default();
+        counter.0.set(3);
+        let mut d = Device::boot(CONFIG, counter.clone(), 0, true);
+        assert!(d.safe_mode().is_active());
+        assert_eq!(actions(&mut d), [Action::RollBack]);
+        // Without the network too, safe mode's time runs out.
+        assert_eq!(d.poll_timeout(), Some(300_000));
+        d.handle_timeout(299_999);
+        assert_eq!(actions(&mut d), []);
+        d.handle_timeout(300_000);
+        assert_eq!(actions(&mut d), [Action::Reboot]);
+    }
+
+    #[test]
+    fn time_up_drops_a_client_in_the_handshake_but_lets_an_upload_finish() {
+        let counter = Counter::default();
+        counter.0.set(3);
+        let mut d = Device::boot(CONFIG, counter.clone(), 0, false);
+        d.handle_network(1, true);
+        // A client trickles handshake bytes past the deadline: dropped once, then the reboot.
+        d.handle_session(300_000, false, false);
+        assert_eq!(actions(&mut d), [Action::DropClient]);
+        d.handle_session(300_100, false, false);
+        assert_eq!(actions(&mut d), []);
+        d.handle_session_end(300_200, false);
+        assert_eq!(actions(&mut d), [Action::Reboot]);
+
+        // An upload receiving the image when time is up finishes first.
+        counter.0.set(3);
+        let mut d = Device::boot(CONFIG, counter.clone(), 0, false);
+        d.handle_network(1, true);
+        d.handle_session(310_000, true, false);
+        assert_eq!(actions(&mut d), [], "the upload goes on");
+        d.handle_session(320_000, false, true);
+        assert_eq!(actions(&mut d), [], "committed: the reboot waits for the session's end");
+        d.handle_session_end(320_100, true);
+        assert_eq!(actions(&mut d), [Action::RebootIntoUpdate]);
+        assert_eq!(counter.0.get(), 0, "a deliberate reboot is no failed boot");
+    }
+
+    #[test]
+    fn once_an_update_is_committed_this_build_is_not_confirmed() {
+        let counter = Counter::default();
+        let mut d = Device::boot(CONFIG, counter.clone(), 0, true);
+        d.handle_network(1, true);
+        d.handle_session(10_000, true, false);
+        d.handle_session(20_000, false, true);
+        // The boot would have become good during the session: the new build's to prove now.
+        d.handle_session(70_000, false, true);
+        d.handle_session_end(70_001, true);
+        assert_eq!(actions(&mut d), [Action::RebootIntoUpdate]);
+        assert_eq!(d.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_good_boot_during_a_session_is_confirmed_right_away() {
+        // (A platform whose session holds the flash confirms before the update begins.)
+        let mut d = Device::boot(CONFIG, Counter::default(), 0, true);
+        d.handle_network(1, true);
+        d.handle_session(60_001, false, false);
+        assert_eq!(actions(&mut d), [Action::Confirm]);
+        d.handle_session_end(60_002, false);
+        assert_eq!(actions(&mut d), []);
+    }
+}
