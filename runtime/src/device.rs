@@ -185,7 +185,7 @@ mod tests {
         }
     }
 
-    const CONFIG: SafeModeConfig = SafeModeConfig { num_attempts: 3, boot_is_good_after_ms: 60_000, reboot_timeout_ms: 300_000 };
+    const CONFIG: SafeModeConfig = SafeModeConfig { enabled: true, num_attempts: 3, boot_is_good_after_ms: 60_000, reboot_timeout_ms: 300_000 };
 
     fn actions(device: &mut Device<Counter>) -> std::vec::Vec<Action> {
         core::iter::from_fn(|| device.poll_action()).collect()

@@ -19,6 +19,9 @@ pub trait BootCounterStore {
 /// `safe_mode:` settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SafeModeConfig {
+    /// `safe_mode: disabled: true` turns it off: no boot enters safe mode (boots are still
+    /// found good, so new builds are still confirmed).
+    pub enabled: bool,
     /// Boots that may fail in a row before safe mode (default 10).
     pub num_attempts: u32,
     /// Uptime after which a boot counts as good (default 1 min).
@@ -29,7 +32,7 @@ pub struct SafeModeConfig {
 
 impl Default for SafeModeConfig {
     fn default() -> Self {
-        SafeModeConfig { num_attempts: 10, boot_is_good_after_ms: 60_000, reboot_timeout_ms: 300_000 }
+        SafeModeConfig { enabled: true, num_attempts: 10, boot_is_good_after_ms: 60_000, reboot_timeout_ms: 300_000 }
     }
 }
 
@@ -56,7 +59,7 @@ impl<S: BootCounterStore> SafeMode<S> {
     /// Runs ESPHome's `should_enter_safe_mode` at boot time `now` (milliseconds).
     pub fn boot(config: SafeModeConfig, mut store: S, now: u64) -> Self {
         let counter = store.load();
-        let active = counter == PENDING_MAGIC || counter >= config.num_attempts;
+        let active = config.enabled && (counter == PENDING_MAGIC || counter >= config.num_attempts);
         // Entering safe mode resets the counter, so the boot after it gets all attempts again.
         store.save(if active { 0 } else { counter + 1 });
         SafeMode { config, store, started_at: now, counter_at_boot: counter, active, boot_good_reported: false }
@@ -144,7 +147,18 @@ mod tests {
         }
     }
 
-    const CFG: SafeModeConfig = SafeModeConfig { num_attempts: 3, boot_is_good_after_ms: 1000, reboot_timeout_ms: 5000 };
+    const CFG: SafeModeConfig = SafeModeConfig { enabled: true, num_attempts: 3, boot_is_good_after_ms: 1000, reboot_timeout_ms: 5000 };
+
+    #[test]
+    fn disabled_never_enters_safe_mode_but_still_finds_a_boot_good() {
+        let disabled = SafeModeConfig { enabled: false, ..CFG };
+        let mut mem = Mem(PENDING_MAGIC);
+        assert!(!SafeMode::boot(disabled, &mut mem, 0).is_active());
+        let mut mem = Mem(1000);
+        let mut sm = SafeMode::boot(disabled, &mut mem, 0);
+        assert!(!sm.is_active());
+        assert_eq!(sm.poll(1001), Some(SafeModeAction::BootGood));
+    }
 
     #[test]
     fn the_boot_after_num_attempts_failures_enters_safe_mode_then_counts_again() {
