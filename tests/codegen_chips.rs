@@ -75,6 +75,22 @@ fn esp32_c3_example_becomes_an_esp_app_image() {
     the_device_checks_the_image_before_booting_it(&data);
 }
 
+/// An open network (no `wifi: password:`): the ESP32 joins it as the Pico W does, and the
+/// firmware still builds without a warning.
+#[test]
+fn esp32_open_network_builds() {
+    let dir = TempDir::new("chips-esp32-open");
+    let example = std::fs::read_to_string("examples/esp32/esp32-c3-sensor.yaml").unwrap();
+    let open = example.replace("password: !secret wifi_password", "password: \"\"");
+    assert_ne!(open, example, "the example has a WiFi password to take away");
+    std::fs::write(dir.path("open.yaml"), open).unwrap();
+    std::fs::copy("examples/esp32/secrets.yaml", dir.path("secrets.yaml")).unwrap();
+    let (image, log) = compile(dir.path("open.yaml").to_str().unwrap(), &dir.path("build"));
+    assert!(image.is_file(), "{log}");
+    let main = std::fs::read_to_string(dir.path("build/src/main.rs")).unwrap();
+    assert!(main.contains("AuthenticationMethodConfig::Open") && !main.contains("Wpa2Personal"), "open network: {main}");
+}
+
 /// What the firmware's `OtaFlash::finish` asks of an image before it activates the slot
 /// (ferrota-ota's `EspImageCheck`, fed as the upload arrives): this real image passes in any
 /// pieces, and each way it could be wrong is refused.
