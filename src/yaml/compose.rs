@@ -35,8 +35,6 @@ pub(super) struct Loader<'a> {
     pub subst: Substitutions,
     /// Inside `!literal`/`!force`: no substitution.
     pub literal: usize,
-    /// The last `include_target` found a false `condition:` (nothing to load, and no error).
-    pub include_skipped: bool,
     /// Above zero: converting a value under a `password:` key (undeclared substitutions are not
     /// reported there, as in ESPHome).
     pub under_password: usize,
@@ -63,7 +61,6 @@ impl<'a> Loader<'a> {
             literal: 0,
             quiet: 0,
             under_password: 0,
-            include_skipped: false,
             depth: 0,
             nodes_left: NODE_BUDGET,
             too_deep_reported: false,

@@ -27,6 +27,16 @@ pub(super) enum DirKind {
     MergeNamed,
 }
 
+/// What an `!include` asks for.
+pub(super) enum IncludeTarget {
+    /// This file, with these `vars:`.
+    File(PathBuf, HashMap<String, String>),
+    /// Nothing: its `condition:` is false.
+    Skipped,
+    /// Nothing: the tag is wrong, and that was reported.
+    Failed,
+}
+
 /// `a/./b/../c` → `a/c`, without touching the file system, so one file has one cache key.
 pub(super) fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
@@ -70,23 +80,21 @@ impl Loader<'_> {
     /// `!include file` or `!include {file: …, vars: {…}, condition: …}`.
     pub fn include(&mut self, raw: &Raw) -> Node {
         match self.include_target(raw) {
-            Some((path, vars)) => self.include_file(raw.span, &path, Some(vars)),
+            IncludeTarget::File(path, vars) => self.include_file(raw.span, &path, Some(vars)),
             // A false `condition:` includes nothing, an empty mapping (as in ESPHome).
-            None if self.include_skipped => Node::new(raw.span, Value::Map(Vec::new())),
-            None => Node::new(raw.span, Value::Null),
+            IncludeTarget::Skipped => Node::new(raw.span, Value::Map(Vec::new())),
+            IncludeTarget::Failed => Node::new(raw.span, Value::Null),
         }
     }
 
-    /// The file an `!include` names (relative to the including file, substitutions applied)
-    /// and its `vars:`. `None` when there is nothing to load: after reporting why, or when its
-    /// `condition:` is false (then `include_skipped` is set).
-    pub fn include_target(&mut self, raw: &Raw) -> Option<(PathBuf, HashMap<String, String>)> {
-        self.include_skipped = false;
+    /// What an `!include` names: the file (relative to the including file, substitutions
+    /// applied) and its `vars:`.
+    pub fn include_target(&mut self, raw: &Raw) -> IncludeTarget {
         let span = raw.span;
         match &raw.kind {
             RawKind::Scalar { text, .. } => {
                 let file = self.substitute(span, text.clone());
-                Some((self.dir_of(span).join(file), HashMap::new()))
+                IncludeTarget::File(self.dir_of(span).join(file), HashMap::new())
             }
             RawKind::Map(pairs) => {
                 let fields = self.map(pairs, &[]);
@@ -96,7 +104,7 @@ impl Loader<'_> {
                         Diagnostic::error("yaml::include", span, "Must include 'file'")
                             .with_help("write `!include {file: other.yaml, vars: {name: value}}`"),
                     );
-                    return None;
+                    return IncludeTarget::Failed;
                 };
                 let vars = match field("vars") {
                     None => HashMap::new(),
@@ -105,27 +113,24 @@ impl Loader<'_> {
                 if let Some(condition) = field("condition") {
                     match include_condition(condition, &file) {
                         Ok(true) => {}
-                        Ok(false) => {
-                            self.include_skipped = true;
-                            return None;
-                        }
+                        Ok(false) => return IncludeTarget::Skipped,
                         Err(message) => {
                             self.error(
                                 Diagnostic::error("yaml::include", condition.span, message)
                                     .with_help("write `condition: true` or `false`, or a substitution that gives one of them"),
                             );
-                            return None;
+                            return IncludeTarget::Failed;
                         }
                     }
                 }
-                Some((self.dir_of(span).join(file), vars))
+                IncludeTarget::File(self.dir_of(span).join(file), vars)
             }
             _ => {
                 self.error(
                     Diagnostic::error("yaml::include", span, "`!include` needs a file name, but found a list")
                         .with_help("write `!include other.yaml` or `!include {file: other.yaml, vars: {…}}`"),
                 );
-                None
+                IncludeTarget::Failed
             }
         }
     }
@@ -216,7 +221,7 @@ impl Loader<'_> {
     /// Pushes the substitution scope of an included mapping: its own `defaults:` under the
     /// include's `vars:`. Returns whether a scope was pushed (the caller pops it).
     pub fn push_file_scope(&mut self, pairs: &[(Raw, Raw)], vars: HashMap<String, String>) -> bool {
-        let defaults = pairs.iter().find(|(k, _)| k.scalar_text() == Some("defaults"));
+        let defaults = super::packages::raw_entry(pairs, "defaults");
         let mut scope = match defaults {
             Some((_, value)) => {
                 let node = self.node(value);

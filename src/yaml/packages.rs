@@ -15,6 +15,7 @@
 //! over the packages it pulls in.
 
 use super::compose::Loader;
+use super::include::IncludeTarget;
 use super::node::{Node, Value};
 use super::parse::{Raw, RawKind};
 use crate::diagnostics::Diagnostic;
@@ -99,10 +100,13 @@ impl Loader<'_> {
                 let merged = match &source.kind {
                     RawKind::Ref { target, .. } => Some(target.clone()),
                     _ if is_include(source) => {
-                        let quiet = std::mem::replace(&mut self.quiet, 1);
-                        let path = self.include_target(source).map(|(path, _)| path);
-                        self.quiet = quiet;
-                        path.and_then(|path| self.read_file(&path).ok()).map(|(_, raw)| raw)
+                        self.quiet += 1;
+                        let target = self.include_target(source);
+                        self.quiet -= 1;
+                        match target {
+                            IncludeTarget::File(path, _) => self.read_file(&path).ok().map(|(_, raw)| raw),
+                            IncludeTarget::Skipped | IncludeTarget::Failed => None,
+                        }
                     }
                     _ => None,
                 };
@@ -119,7 +123,7 @@ impl Loader<'_> {
         let packages = deref(packages);
         if is_include(packages) {
             // `packages: !include packages.yaml`: the block itself comes from a file.
-            let Some((path, vars)) = self.include_target(packages) else { return };
+            let IncludeTarget::File(path, vars) = self.include_target(packages) else { return };
             let Some(raw) = self.enter_file(packages.span, &path) else { return };
             let scoped = !vars.is_empty();
             if scoped {
@@ -155,7 +159,7 @@ impl Loader<'_> {
     fn package(&mut self, definition: &Raw, walk: &mut Walk) {
         let definition = deref(definition);
         if is_include(definition) {
-            let Some((path, vars)) = self.include_target(definition) else { return };
+            let IncludeTarget::File(path, vars) = self.include_target(definition) else { return };
             self.package_file(definition.span, path, vars, walk);
             return;
         }
@@ -166,7 +170,7 @@ impl Loader<'_> {
             return;
         }
         match &definition.kind {
-            RawKind::Map(pairs) if raw_entry(pairs, "url").is_some() => self.remote_package(definition, pairs, walk),
+            RawKind::Map(pairs) if raw_entry(pairs, "url").is_some() => self.remote_package(definition, walk),
             RawKind::Map(pairs) => self.package_content(definition.span, pairs, &PACKAGE_KEYS[..], walk),
             RawKind::Scalar { text, .. } if text.contains("://") || text.contains('$') => {
                 let text = self.substitute(definition.span, text.clone());
@@ -225,7 +229,7 @@ impl Loader<'_> {
     }
 
     /// A package that is already a node (from another tag): only its components count.
-    pub(super) fn package_node(&mut self, node: Node, walk: &mut Walk) {
+    fn package_node(&mut self, node: Node, walk: &mut Walk) {
         match node.value {
             Value::Map(entries) => {
                 if let Walk::Build(built) = walk {

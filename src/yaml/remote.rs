@@ -19,6 +19,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
+/// ESPHome's default `refresh:`: fetch again after a day.
+const DEFAULT_REFRESH: Duration = Duration::from_secs(86_400);
+
 /// A remote package, read from its definition.
 struct Remote {
     url: String,
@@ -33,7 +36,7 @@ struct Remote {
 
 impl Loader<'_> {
     /// `{url: …, files: […]}`.
-    pub(super) fn remote_package(&mut self, definition: &Raw, _pairs: &[(Raw, Raw)], walk: &mut Walk) {
+    pub(super) fn remote_package(&mut self, definition: &Raw, walk: &mut Walk) {
         let node = self.node(definition);
         if let Some(remote) = self.remote_definition(&node) {
             self.load_remote(remote, walk);
@@ -66,7 +69,7 @@ impl Loader<'_> {
             git_ref,
             subdir: None,
             files: vec![(file.to_string(), HashMap::new(), at)],
-            refresh: Some(Duration::from_secs(86_400)),
+            refresh: Some(DEFAULT_REFRESH),
             at,
         };
         self.load_remote(remote, walk);
@@ -108,7 +111,7 @@ impl Loader<'_> {
             }
         }
         let refresh = match text("refresh").as_deref() {
-            None => Some(Duration::from_secs(86_400)),
+            None => Some(DEFAULT_REFRESH),
             Some("always") => Some(Duration::ZERO),
             Some("never") => None,
             Some(_) => match node.get("refresh").map(crate::schema::scalar::time_period_ms) {
