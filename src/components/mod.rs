@@ -69,14 +69,8 @@ pub fn validate(root: &Node, sources: &Sources) -> Validated {
             }
             continue;
         };
-        if let Some(target) = engine.target.clone().filter(|t| !component.only_on.is_empty() && !component.only_on.contains(t)) {
-            let d = Diagnostic::error(
-                "config::only-on",
-                entry.key.span,
-                format!("This feature is only available on [{}]", component.only_on.join(", ")),
-            )
-            .with_help(format!("`{name}` does not work on `{target}:`; remove it"));
-            engine.diagnostics.push(d);
+        if let Some(invalid) = engine.not_on_this_target(&component.only_on, &name) {
+            engine.error("config::only-on", entry.key.span, invalid);
             continue;
         }
         let value = if component.platforms {

@@ -150,10 +150,17 @@ impl<'a> Engine<'a> {
         self.diagnostics.push(Diagnostic::error("schema::unknown-key", key_node.span, message).with_help(help));
     }
 
+    /// ESPHome's `cv.only_on`: why `name` can't be used on this config's target, if it can't.
+    pub fn not_on_this_target(&self, only_on: &[String], name: &str) -> Option<Invalid> {
+        let target = self.target.as_deref().filter(|t| !only_on.is_empty() && !only_on.iter().any(|o| o == t))?;
+        Some(
+            Invalid::new(format!("This feature is only available on [{}]", only_on.join(", ")))
+                .help(format!("`{name}` does not work on `{target}:`; remove it")),
+        )
+    }
+
     fn key_value(&mut self, node: &Node, key: &KeySchema) -> Option<Item> {
-        if let Some(target) = self.target.clone().filter(|t| !key.only_on.is_empty() && !key.only_on.contains(t)) {
-            let invalid = Invalid::new(format!("This feature is only available on [{}]", key.only_on.join(", ")))
-                .help(format!("`{}` does not work on `{target}:`; remove it", key.name));
+        if let Some(invalid) = self.not_on_this_target(&key.only_on, &key.name) {
             self.error("schema::only-on", node.span, invalid);
             return None;
         }
