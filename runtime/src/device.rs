@@ -32,11 +32,11 @@ pub enum Action {
     RollBack,
 }
 
-/// What a connected client's session is doing, as of the latest `handle_session`.
+/// What a connected client's session is doing, as of the latest `handle_session` (whether it
+/// committed an image is kept in `Device::update_committed`, which outlives the session).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 struct Session {
     receiving_image: bool,
-    committed: bool,
 }
 
 /// One boot of the device.
@@ -91,7 +91,7 @@ impl<S: BootCounterStore> Device<S> {
     /// A client's session is under way: what it is doing at `now`. Call it on every turn of
     /// the session's loop.
     pub fn handle_session(&mut self, now: u64, receiving_image: bool, committed: bool) {
-        self.session = Some(Session { receiving_image, committed });
+        self.session = Some(Session { receiving_image });
         self.update_committed |= committed;
         self.handle_timeout(now);
     }

@@ -110,6 +110,12 @@ pub struct EspImageCheck {
 }
 
 impl EspImageCheck {
+    /// A check for images built for the chip named `chip` (`esp32c3` …, as esp-hal names it).
+    /// A chip without a known id refuses every image rather than let a wrong one boot.
+    pub fn for_chip(chip: &str) -> Self {
+        Self::new(chip_id(chip).unwrap_or(u16::MAX))
+    }
+
     /// A check for images that must be built for the chip with ESP-IDF id `chip` ([`chip_id`]).
     pub fn new(chip: u16) -> Self {
         EspImageCheck {
@@ -322,6 +328,18 @@ mod tests {
         none[1] = 0;
         assert_eq!(check(&none, 5, 7), Err(ImageError::SegmentCount(0)));
         assert_eq!(check(&[], 5, 7), Err(ImageError::Truncated));
+    }
+
+    #[test]
+    fn an_unknown_chip_refuses_every_image() {
+        let img = image(5, &[64], true);
+        assert_eq!(check(&img, 5, 16), Ok(()));
+        let mut c = EspImageCheck::for_chip("esp32c3");
+        c.update(&img);
+        assert_eq!(c.finish(), Ok(()));
+        let mut c = EspImageCheck::for_chip("esp8266");
+        c.update(&img);
+        assert_eq!(c.finish(), Err(ImageError::Chip { expected: u16::MAX, found: 5 }));
     }
 
     #[test]
