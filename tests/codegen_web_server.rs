@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 const BASE: &str = "esphome:\n  name: ws\nesp32:\n  board: esp32-c3-devkitm-1\nwifi:\n  ssid: home\n  password: \"12345678\"\n";
 
-/// Generates a project for `BASE` + `extra`; returns ota_server.rs, main.rs and the warnings.
+/// Generates a project for `BASE` + `extra`; returns firmware.rs, main.rs and the warnings.
 fn generate(name: &str, extra: &str) -> (String, String, Vec<String>) {
     let (server, main, _, warnings) = generate_all(name, extra);
     (server, main, warnings)
@@ -28,7 +28,7 @@ fn generate_all(name: &str, extra: &str) -> (String, String, String, Vec<String>
     let options = Options { out_dir: out.clone(), runtime: PathBuf::from("/path/to/ferrota/runtime") };
     let generated = codegen::generate(&checked, &options).unwrap_or_else(|d| panic!("{d:?}"));
     let warnings = generated.warnings.iter().map(|d| d.message.clone()).collect();
-    let server = std::fs::read_to_string(out.join("src/ota_server.rs")).unwrap();
+    let server = std::fs::read_to_string(out.join("src/firmware.rs")).unwrap();
     let main = std::fs::read_to_string(out.join("src/main.rs")).unwrap();
     let automations = std::fs::read_to_string(out.join("src/automations.rs")).unwrap();
     (server, main, automations, warnings)
@@ -41,17 +41,17 @@ fn update_with_basic_auth_on_the_configured_port() {
         "web_server:\n  port: 8080\n  auth:\n    username: admin\n    password: hunter2\nota:\n  - platform: esphome\n  - platform: web_server\n",
     );
     assert!(server.contains("let credentials = Some(Credentials { username: \"admin\", password: \"hunter2\" });"), "{server}");
-    assert!(main.contains("ota_server::accept(&mut web_socket, 8080)"), "{main}");
-    assert!(main.contains("ota_server::serve_web(&mut web_socket, &mut ota_flash, automations, &mut tick)"), "{main}");
+    assert!(server.contains("Some(WebServer { port: 8080, credentials, automations: &mut web_automations })"), "{server}");
+    assert!(main.contains("firmware::serve(&mut server, stack, components)"), "{main}");
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(warnings[0].contains("serves only `/update`") && warnings[0].contains("entity pages"), "{warnings:?}");
 }
 
 #[test]
 fn no_auth_and_the_default_port() {
-    let (server, main, _) = generate("noauth", "web_server:\nota:\n  - platform: esphome\n  - platform: web_server\n");
-    assert!(server.contains("let credentials: Option<Credentials<'static>> = None;"), "{server}");
-    assert!(main.contains("ota_server::accept(&mut web_socket, 80)"), "{main}");
+    let (server, _, _) = generate("noauth", "web_server:\nota:\n  - platform: esphome\n  - platform: web_server\n");
+    assert!(server.contains("let credentials = None;"), "{server}");
+    assert!(server.contains("Some(WebServer { port: 80, credentials,"), "{server}");
 }
 
 #[test]
@@ -60,13 +60,13 @@ fn without_the_web_server_ota_platform_or_with_ota_false_there_is_no_update() {
         ("noplatform", "web_server:\nota:\n  - platform: esphome\n"),
         ("otafalse", "web_server:\n  ota: false\nota:\n  - platform: esphome\n  - platform: web_server\n"),
     ] {
-        let (server, main, warnings) = generate(name, extra);
-        assert!(!server.contains("serve_web") && !main.contains("web_socket"), "{name}");
+        let (server, _, warnings) = generate(name, extra);
+        assert!(!server.contains("WebServer {") && server.contains("let web = None;"), "{name}: {server}");
         assert!(warnings.iter().any(|w| w.contains("it is off here")), "{name}: {warnings:?}");
     }
 }
 
-/// The body of `impl OtaListener for <name>` in ota_server.rs.
+/// The body of `impl OtaListener for <name>` in firmware.rs.
 fn listener<'a>(server: &'a str, name: &str) -> &'a str {
     let start = server.find(&format!("impl OtaListener for {name} {{")).unwrap_or_else(|| panic!("no {name}:\n{server}"));
     let len = server[start..].find("\n}\n").unwrap();
@@ -86,9 +86,9 @@ fn web_uploads_fire_the_web_server_entrys_automations() {
         assert!(web.contains(call), "{call} in\n{web}");
     }
     assert!(automations.contains("web error {}\", x)"), "{automations}");
-    // The web listener serves `/update`; neither runs in safe mode.
-    assert!(main.contains("(false, true) => &mut web_listener,") && main.contains("(true, _) => &mut (),"), "{main}");
-    assert!(server.contains("while let Some(event) = request.poll_event() {"), "{server}");
+    // The web listener serves `/update` (ferrota-ota-embassy's loop mutes both in safe mode).
+    assert!(server.contains("let mut web_automations = WebAutomations { components };") && server.contains("automations: &mut web_automations"), "{server}");
+    assert!(main.contains("firmware::serve("), "{main}");
     assert!(!warnings.iter().any(|w| w.contains("on_abort")), "{warnings:?}");
 }
 

@@ -32,3 +32,50 @@ impl<F: Flash + ?Sized> Flash for &mut F {
         (**self).abort()
     }
 }
+
+/// The update slot of a platform with a bootloader that keeps the previous build: the image
+/// writer plus the running build's confirmation (ESP-IDF's `otadata` state, embassy-boot's
+/// state page, the host's slot file).
+pub trait UpdateSlot: Flash {
+    /// True while the running build was just installed and has not confirmed itself: the
+    /// bootloader would go back to the previous build.
+    fn unconfirmed(&mut self) -> bool;
+    /// Marks the running build as good, so the bootloader keeps it.
+    fn confirm(&mut self);
+    /// Gives up on the running (unconfirmed) build; the reset that follows boots the previous one.
+    fn roll_back(&mut self);
+}
+
+/// The slot as a session writes to it, with a confirmation that came due while the session
+/// held the slot (`device::Action::Confirm` during a session): the update it begins confirms
+/// the running build first, since a slot refuses updates while the running build is
+/// unconfirmed (there would be no good build left to go back to).
+pub struct ConfirmFirst<'a, S: UpdateSlot> {
+    slot: &'a mut S,
+    confirm_due: &'a core::cell::Cell<bool>,
+}
+
+impl<'a, S: UpdateSlot> ConfirmFirst<'a, S> {
+    /// `confirm_due` is set by whoever sees the device's `Confirm` while the session runs.
+    pub fn new(slot: &'a mut S, confirm_due: &'a core::cell::Cell<bool>) -> Self {
+        ConfirmFirst { slot, confirm_due }
+    }
+}
+
+impl<S: UpdateSlot> Flash for ConfirmFirst<'_, S> {
+    fn begin(&mut self, size: u32) -> Result<(), FlashError> {
+        if self.confirm_due.take() {
+            self.slot.confirm();
+        }
+        self.slot.begin(size)
+    }
+    fn write(&mut self, data: &[u8]) -> Result<(), FlashError> {
+        self.slot.write(data)
+    }
+    fn finish(&mut self) -> Result<(), FlashError> {
+        self.slot.finish()
+    }
+    fn abort(&mut self) {
+        self.slot.abort()
+    }
+}

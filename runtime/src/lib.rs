@@ -14,6 +14,8 @@ pub mod deflate;
 pub mod device;
 pub mod error;
 pub mod esp_image;
+#[cfg(feature = "nor-flash")]
+pub mod esp_otadata;
 pub mod events;
 pub mod flash;
 pub mod hex;
@@ -33,6 +35,6 @@ pub use auth::Rng;
 pub use component::{OtaComponent, OtaConfig, Password, PasswordTooLong};
 pub use error::{FlashError, OtaError};
 pub use events::{Event, OtaListener, OtaState};
-pub use flash::Flash;
+pub use flash::{ConfirmFirst, Flash, UpdateSlot};
 pub use protocol::{ProtocolVersion, Session};
 pub use safe_mode::{BootCounterStore, SafeMode, SafeModeConfig};

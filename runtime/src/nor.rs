@@ -9,7 +9,7 @@
 //!
 //! [`NorBootCounter`] keeps safe mode's boot counter in a NOR flash region the same careful way.
 
-use embedded_storage::nor_flash::NorFlash;
+use embedded_storage::nor_flash::{ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash};
 
 use crate::error::FlashError;
 use crate::safe_mode::BootCounterStore;
@@ -225,5 +225,110 @@ impl<F: NorFlash> BootCounterStore for NorBootCounter<F> {
         record[4..8].copy_from_slice(&value.to_le_bytes());
         record[8..12].copy_from_slice(&(!value).to_le_bytes());
         let _ = self.flash.write(at, &record[..Self::record_len()]);
+    }
+}
+
+/// A window `[start, start + len)` of a NOR flash as a flash of its own (a partition).
+#[derive(Clone)]
+pub struct Region<F> {
+    flash: F,
+    start: u32,
+    len: u32,
+}
+
+impl<F: NorFlash> Region<F> {
+    /// The `len` bytes of `flash` from `start`; offsets past the end are refused.
+    pub fn new(flash: F, start: u32, len: u32) -> Self {
+        Region { flash, start, len }
+    }
+
+    fn at(&self, offset: u32, len: usize) -> Result<u32, RegionError<F::Error>> {
+        match offset.checked_add(len as u32) {
+            Some(end) if end <= self.len => Ok(self.start + offset),
+            _ => Err(RegionError::OutOfBounds),
+        }
+    }
+}
+
+/// A region's error: outside the window, or the flash's own.
+#[derive(Debug)]
+pub enum RegionError<E> {
+    /// The access falls outside the region.
+    OutOfBounds,
+    /// What the flash said.
+    Flash(E),
+}
+
+impl<E: NorFlashError> NorFlashError for RegionError<E> {
+    fn kind(&self) -> NorFlashErrorKind {
+        match self {
+            RegionError::OutOfBounds => NorFlashErrorKind::OutOfBounds,
+            RegionError::Flash(e) => e.kind(),
+        }
+    }
+}
+
+impl<F: NorFlash> ErrorType for Region<F> {
+    type Error = RegionError<F::Error>;
+}
+
+impl<F: NorFlash> ReadNorFlash for Region<F> {
+    const READ_SIZE: usize = F::READ_SIZE;
+    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), Self::Error> {
+        let at = self.at(offset, bytes.len())?;
+        self.flash.read(at, bytes).map_err(RegionError::Flash)
+    }
+    fn capacity(&self) -> usize {
+        self.len as usize
+    }
+}
+
+impl<F: NorFlash> NorFlash for Region<F> {
+    const WRITE_SIZE: usize = F::WRITE_SIZE;
+    const ERASE_SIZE: usize = F::ERASE_SIZE;
+    fn erase(&mut self, from: u32, to: u32) -> Result<(), Self::Error> {
+        let at = self.at(from, to.saturating_sub(from) as usize)?;
+        self.flash.erase(at, at + (to - from)).map_err(RegionError::Flash)
+    }
+    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), Self::Error> {
+        let at = self.at(offset, bytes.len())?;
+        self.flash.write(at, bytes).map_err(RegionError::Flash)
+    }
+}
+
+/// One NOR flash shared by several users on one task (the update slot, the boot counter):
+/// each access borrows it for that access only.
+pub struct Shared<'a, F>(pub &'a core::cell::RefCell<F>);
+
+impl<F> Clone for Shared<'_, F> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<F> Copy for Shared<'_, F> {}
+
+impl<F: NorFlash> ErrorType for Shared<'_, F> {
+    type Error = F::Error;
+}
+
+impl<F: NorFlash> ReadNorFlash for Shared<'_, F> {
+    const READ_SIZE: usize = F::READ_SIZE;
+    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), F::Error> {
+        self.0.borrow_mut().read(offset, bytes)
+    }
+    fn capacity(&self) -> usize {
+        self.0.borrow().capacity()
+    }
+}
+
+impl<F: NorFlash> NorFlash for Shared<'_, F> {
+    const WRITE_SIZE: usize = F::WRITE_SIZE;
+    const ERASE_SIZE: usize = F::ERASE_SIZE;
+    fn erase(&mut self, from: u32, to: u32) -> Result<(), F::Error> {
+        self.0.borrow_mut().erase(from, to)
+    }
+    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), F::Error> {
+        self.0.borrow_mut().write(offset, bytes)
     }
 }

@@ -132,6 +132,8 @@ pub struct SafeMode {
 pub struct Wifi {
     pub ssid: String,
     pub password: String,
+    /// `min_auth_mode` as ferrota-ota-embassy's `Security` names it (`Open` without a password).
+    pub security: &'static str,
 }
 
 #[derive(Debug, Serialize)]
@@ -284,7 +286,14 @@ pub fn build(inputs: Inputs<'_>) -> Result<(Model, Vec<Region>, Vec<Diagnostic>)
         let best = w.get("networks").and_then(|n| n.items().iter().max_by_key(|n| n.get("priority").and_then(Item::as_int).unwrap_or(0)));
         let from = best.unwrap_or(w);
         let ssid = from.get("ssid").and_then(Item::as_str)?;
-        Some(Wifi { ssid: ssid.to_string(), password: text(Some(from), "password") })
+        let password = text(Some(from), "password");
+        let security = match w.get("min_auth_mode").and_then(Item::as_str) {
+            _ if password.is_empty() => "Open",
+            Some("WPA") => "Wpa",
+            Some("WPA3") => "Wpa3",
+            _ => "Wpa2",
+        };
+        Some(Wifi { ssid: ssid.to_string(), password, security })
     });
     let web_server = config.get("web_server").map(|w| WebServer {
         port: w.get("port").and_then(Item::as_int).and_then(|p| u16::try_from(p).ok()).unwrap_or(80),

@@ -23,7 +23,7 @@ macro_rules! file {
 
 /// Templates that others include: they render to no file of their own.
 const PARTIALS: &[(&str, &str)] =
-    &[("common/ota_listener.rs.j2", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/common/ota_listener.rs.j2")))];
+    &[("common/listener.rs.j2", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/common/listener.rs.j2")))];
 
 const HOST: &[File] = &[
     file!("host", "Cargo.toml.j2", "Cargo.toml"),
@@ -37,8 +37,7 @@ const ESP32: &[File] = &[
     file!("esp32", "build.rs.j2", "build.rs"),
     file!("esp32", "partitions.csv.j2", "partitions.csv"),
     file!("esp32", "main.rs.j2", "src/main.rs"),
-    file!("esp32", "platform.rs.j2", "src/platform.rs"),
-    file!("common", "ota_server.rs.j2", "src/ota_server.rs"),
+    file!("common", "firmware.rs.j2", "src/firmware.rs"),
     file!("common", "automations.rs.j2", "src/automations.rs"),
 ];
 
@@ -48,10 +47,8 @@ const RP2040: &[File] = &[
     file!("rp2040", "Cargo.toml.j2", "Cargo.toml"),
     file!("rp2040", "build.rs.j2", "build.rs"),
     file!("rp2040", "memory.x.j2", "memory.x"),
-    file!("rp2040", "nvram.txt.j2", "cyw43/nvram.txt"),
     file!("rp2040", "main.rs.j2", "src/main.rs"),
-    file!("rp2040", "platform.rs.j2", "src/platform.rs"),
-    file!("common", "ota_server.rs.j2", "src/ota_server.rs"),
+    file!("common", "firmware.rs.j2", "src/firmware.rs"),
     file!("common", "automations.rs.j2", "src/automations.rs"),
     file!("rp2040", "bootloader/Cargo.toml.j2", "bootloader/Cargo.toml"),
     file!("rp2040", "bootloader/build.rs.j2", "bootloader/build.rs"),

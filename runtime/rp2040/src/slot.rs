@@ -1,87 +1,82 @@
-//! The Pico W's side of ferrota-ota: embassy-boot's DFU region as the update flash (the
-//! bootloader swaps it in), a boot counter in the last flash sector for safe mode, and the
-//! ring oscillator's random bits.
+//! embassy-boot's DFU region as the update slot (the bootloader swaps it in), and safe mode's
+//! boot counter in a flash sector outside embassy-boot's regions.
 
 use core::cell::RefCell;
-use core::sync::atomic::{AtomicBool, Ordering};
 use embassy_boot_rp::{BlockingFirmwareUpdater, FirmwareUpdaterConfig, State};
 use embassy_embedded_hal::flash::partition::BlockingPartition;
-use embassy_rp::clocks::RoscRng;
 use embassy_rp::flash::{Blocking, Flash, ERASE_SIZE};
 use embassy_rp::peripherals::FLASH;
 use embassy_sync::blocking_mutex::raw::NoopRawMutex;
 use embassy_sync::blocking_mutex::Mutex;
 use embedded_storage::nor_flash::ReadNorFlash;
 use ferrota_ota::nor::{NorBootCounter, NorImageWriter};
-use ferrota_ota::FlashError;
+use ferrota_ota::{FlashError, UpdateSlot};
 
 /// The Pico W's flash (W25Q16JV).
 pub const FLASH_SIZE: usize = 2 * 1024 * 1024;
-/// The running build's region: the largest image an update may be.
-const ACTIVE_SIZE: u32 = {{ rp2040_flash.active_size | hex }};
+/// Where flash is mapped (XIP).
+const XIP_BASE: u32 = 0x1000_0000;
 /// The SRAM an application's initial stack pointer points into (the top of its RAM).
 const RAM: core::ops::RangeInclusive<u32> = 0x2000_0000..=0x2004_2000;
-/// Where a valid application's reset handler is: inside ACTIVE.
-const ACTIVE: core::ops::Range<u32> = 0x1000_0000 + {{ rp2040_flash.active | hex }}..0x1000_0000 + {{ rp2040_flash.active | hex }} + ACTIVE_SIZE;
-/// Safe mode's sector (outside embassy-boot's regions).
-const SAFE_MODE: u32 = {{ rp2040_flash.safe_mode | hex }};
 
 /// The flash, shared by the updater and the boot counter (one task uses both).
 pub type SharedFlash = Mutex<NoopRawMutex, RefCell<Flash<'static, FLASH, Blocking, FLASH_SIZE>>>;
 type Partition = BlockingPartition<'static, NoopRawMutex, Flash<'static, FLASH, Blocking, FLASH_SIZE>>;
 
-/// Set when safe mode finds the boot good during a session, while the session holds the
-/// flash: the update that session starts confirms the running build first.
-pub static BOOT_GOOD: AtomicBool = AtomicBool::new(false);
+/// Where the firmware's regions are (offsets in flash, from the generated `memory.x`).
+#[derive(Debug, Clone, Copy)]
+pub struct FlashLayout {
+    /// The running build's region.
+    pub active: u32,
+    /// Its size: the largest image an update may be.
+    pub active_size: u32,
+    /// Safe mode's sector.
+    pub safe_mode: u32,
+}
 
 /// An update written into DFU as it arrives (ferrota-ota's `NorImageWriter` erases each
-/// sector as the image reaches it); `finish` marks it for the bootloader to swap in.
-pub struct OtaFlash {
+/// sector as the image reaches it); `finish` checks it can boot and marks it for the
+/// bootloader to swap in.
+pub struct DfuSlot {
     /// embassy-boot's state: whether the running build is confirmed, and the swap request.
     updater: BlockingFirmwareUpdater<'static, Partition, Partition>,
     dfu: NorImageWriter<Partition>,
+    layout: FlashLayout,
 }
 
-impl OtaFlash {
+impl DfuSlot {
     /// `state` is the one-byte buffer embassy-boot reads the state page through.
-    pub fn new(flash: &'static SharedFlash, state: &'static mut [u8; 1]) -> Self {
+    pub fn new(flash: &'static SharedFlash, state: &'static mut [u8; 1], layout: FlashLayout) -> Self {
         let dfu = FirmwareUpdaterConfig::from_linkerfile_blocking(flash, flash).dfu;
         let config = FirmwareUpdaterConfig::from_linkerfile_blocking(flash, flash);
-        OtaFlash { updater: BlockingFirmwareUpdater::new(config, state), dfu: NorImageWriter::new(dfu) }
+        DfuSlot { updater: BlockingFirmwareUpdater::new(config, state), dfu: NorImageWriter::new(dfu), layout }
     }
+}
 
+impl UpdateSlot for DfuSlot {
     /// True while the running build was just swapped in and has not confirmed itself: if it
     /// resets now, the bootloader swaps the previous build back.
-    pub fn unconfirmed(&mut self) -> bool {
+    fn unconfirmed(&mut self) -> bool {
         matches!(self.updater.get_state(), Ok(State::Swap))
     }
 
-    /// Marks the running build as good, so the bootloader keeps it.
-    pub fn confirm(&mut self) {
+    fn confirm(&mut self) {
         if self.unconfirmed() {
             let _ = self.updater.mark_booted();
         }
     }
 
-    /// Nothing to do: embassy-boot swaps an unconfirmed build back on its next reset.
-    pub fn roll_back(&mut self) {}
+    /// Nothing to write: the reset that follows makes embassy-boot swap the previous build back.
+    fn roll_back(&mut self) {}
 }
 
-/// Restarts the chip.
-pub fn reset() -> ! {
-    cortex_m::peripheral::SCB::sys_reset()
-}
-
-impl ferrota_ota::Flash for OtaFlash {
+impl ferrota_ota::Flash for DfuSlot {
     fn begin(&mut self, size: u32) -> Result<(), FlashError> {
-        if size > ACTIVE_SIZE {
+        if size > self.layout.active_size {
             return Err(FlashError::NotEnoughSpace);
         }
         // embassy-boot takes no update while the running build is unconfirmed (it could not
-        // go back to a good one): confirm first, i.e. wait for safe mode's "boot is good".
-        if BOOT_GOOD.load(Ordering::Relaxed) {
-            self.confirm();
-        }
+        // go back to a good one).
         if self.unconfirmed() {
             return Err(FlashError::UpdatePrepare);
         }
@@ -97,8 +92,9 @@ impl ferrota_ota::Flash for OtaFlash {
         self.dfu.finish()?;
         let mut vectors = [0u8; 16];
         self.dfu.flash().read(0, &mut vectors).map_err(|_| FlashError::UpdateEnd)?;
-        if let Err(problem) = ferrota_ota::vector_table::check(&vectors, RAM, ACTIVE) {
-            log::info!("[E][ota]: the image can't boot here: {problem:?}");
+        let active = XIP_BASE + self.layout.active..XIP_BASE + self.layout.active + self.layout.active_size;
+        if let Err(problem) = ferrota_ota::vector_table::check(&vectors, RAM, active) {
+            log::error!("[E][ota]: the image can't boot here: {problem:?}");
             return Err(FlashError::UpdateEnd);
         }
         self.updater.mark_updated().map_err(|_| FlashError::UpdateEnd)
@@ -110,21 +106,10 @@ impl ferrota_ota::Flash for OtaFlash {
     }
 }
 
-/// Safe mode's boot counter: ferrota-ota's record log in the last flash sector (outside
-/// embassy-boot's regions), erased only when full.
+/// Safe mode's boot counter: ferrota-ota's record log in its own sector, erased only when full.
 pub type BootCounter = NorBootCounter<Partition>;
 
-pub fn boot_counter(flash: &'static SharedFlash) -> BootCounter {
-    NorBootCounter::new(BlockingPartition::new(flash, SAFE_MODE, ERASE_SIZE as u32))
-}
-
-/// The ring oscillator's random bit, a byte at a time (auth nonces only need a few bytes).
-pub struct RoscRandom;
-
-impl ferrota_ota::Rng for RoscRandom {
-    fn fill_bytes(&mut self, buf: &mut [u8]) {
-        for byte in buf {
-            *byte = RoscRng::next_u8();
-        }
-    }
+/// The boot counter in `layout`'s safe-mode sector.
+pub fn boot_counter(flash: &'static SharedFlash, layout: FlashLayout) -> BootCounter {
+    NorBootCounter::new(BlockingPartition::new(flash, layout.safe_mode, ERASE_SIZE as u32))
 }

@@ -1,0 +1,338 @@
+//! The device's main loop over embassy-net: accept a client on the OTA port (or the web
+//! server's), run its session to the end, and do what `ferrota_ota::device::Device` decides.
+
+use core::cell::Cell;
+use embassy_net::tcp::{State, TcpSocket};
+use embassy_net::Stack;
+use embassy_time::{Duration, Instant, Timer};
+use ferrota_ota::device::{Action, Device};
+use ferrota_ota::events::{dispatch, Event, OtaListener};
+use ferrota_ota::web_update::{Credentials, Outcome, WebUpdate};
+use ferrota_ota::{BootCounterStore, ConfirmFirst, OtaComponent, OtaError, Rng, SafeMode, SafeModeConfig, Session, UpdateSlot};
+
+/// The socket's own idle limit during a session: only a backstop, past the protocol's timeouts
+/// (20 s in the handshake, 90 s of silence in the data phase), which the session keeps itself;
+/// a shorter one would reset a client waiting while the device erases flash.
+const SESSION_SOCKET_TIMEOUT: Duration = Duration::from_secs(120);
+/// How often the loop wakes up at most, for safe mode's clock, while it waits for bytes.
+const TICK: Duration = Duration::from_millis(250);
+
+fn now() -> u64 {
+    Instant::now().as_millis()
+}
+
+/// The web server's `/update` (`web_server: ota: true`), on its own port.
+pub struct WebServer<'a> {
+    /// `web_server: port`.
+    pub port: u16,
+    /// `web_server: auth:` (HTTP Basic), if set.
+    pub credentials: Option<Credentials<'static>>,
+    /// The `platform: web_server` OTA automations.
+    pub automations: &'a mut dyn OtaListener,
+}
+
+/// One boot of the device: its rules, its update slot, its randomness and how it resets.
+pub struct Server<S: UpdateSlot, B: BootCounterStore, R: Rng> {
+    device: Device<B>,
+    slot: S,
+    rng: R,
+    reset: fn() -> !,
+    /// Safe mode found the boot good while a session held the slot: confirm when it lets go.
+    confirm_due: Cell<bool>,
+}
+
+impl<S: UpdateSlot, B: BootCounterStore, R: Rng> Server<S, B, R> {
+    /// Boots: safe mode counts this boot (the counter in `boot_counter`); a build that
+    /// boot-loops before it confirmed itself is rolled back at once.
+    pub async fn boot(config: SafeModeConfig, boot_counter: B, mut slot: S, rng: R, reset: fn() -> !) -> Self {
+        let unconfirmed = slot.unconfirmed();
+        let device = Device::boot(config, boot_counter, now(), unconfirmed);
+        let mut server = Server { device, slot, rng, reset, confirm_due: Cell::new(false) };
+        if server.device.safe_mode().is_active() {
+            log::warn!("[W][safe_mode]: SAFE MODE IS ACTIVE");
+        } else {
+            log::info!("[I][safe_mode]: {} suspected unsuccessful boot attempts before this one", server.device.safe_mode().failed_boots());
+        }
+        server.act().await;
+        server
+    }
+
+    /// Safe mode's state: in safe mode only the network and updates run, no automation.
+    pub fn safe_mode(&self) -> &SafeMode<B> {
+        self.device.safe_mode()
+    }
+
+    /// Serves updates forever: `ota` on its port with its `automations`, and `web`'s `/update`
+    /// if the web server takes updates. One session at a time (both write the same slot); a
+    /// client that connects to one port while the other is busy waits in its socket.
+    pub async fn run(&mut self, stack: Stack<'_>, ota: &OtaComponent, automations: &mut dyn OtaListener, mut web: Option<WebServer<'_>>) -> ! {
+        // Safe mode's clock runs while the network comes up (see ferrota_ota::device).
+        while embassy_time::with_timeout(Duration::from_secs(1), stack.wait_config_up()).await.is_err() {
+            self.tick().await;
+        }
+        self.device.handle_network(now(), true);
+        if let Some(config) = stack.config_v4() {
+            log::info!("[I][wifi]: address {}", config.address);
+        }
+        let port = ota.config().port;
+        log::info!("[I][ota]: listening on port {port}");
+        let (mut rx, mut tx) = ([0u8; 4096], [0u8; 1024]);
+        let mut socket = TcpSocket::new(stack, &mut rx, &mut tx);
+        let (mut web_rx, mut web_tx) = ([0u8; 2048], [0u8; 1024]);
+        let mut web_socket = TcpSocket::new(stack, &mut web_rx, &mut web_tx);
+        if let Some(web) = &web {
+            log::info!("[I][web_server]: /update listening on port {}", web.port);
+        }
+        let safe_mode = self.device.safe_mode().is_active();
+        loop {
+            self.tick().await;
+            let committed = if accept(&mut socket, port).await {
+                let automations: &mut dyn OtaListener = if safe_mode { &mut () } else { &mut *automations };
+                let session = ota.start_session(ConfirmFirst::new(&mut self.slot, &self.confirm_due), &mut self.rng, now());
+                serve(&mut socket, session, automations, &mut self.device, &self.confirm_due).await
+            } else if let Some(web) = web.as_mut() {
+                if !accept(&mut web_socket, web.port).await {
+                    continue;
+                }
+                let automations: &mut dyn OtaListener = if safe_mode { &mut () } else { &mut *web.automations };
+                let request = WebUpdate::new(now(), ConfirmFirst::new(&mut self.slot, &self.confirm_due), web.credentials);
+                serve(&mut web_socket, request, automations, &mut self.device, &self.confirm_due).await
+            } else {
+                continue;
+            };
+            self.device.handle_session_end(now(), committed);
+            if self.confirm_due.take() {
+                self.confirm();
+            }
+            self.act().await;
+        }
+    }
+
+    /// The clock moved: what the device's rules ask now.
+    async fn tick(&mut self) {
+        self.device.handle_timeout(now());
+        self.act().await;
+    }
+
+    /// Does what the device's rules ask, outside a session.
+    async fn act(&mut self) {
+        while let Some(action) = self.device.poll_action() {
+            match action {
+                Action::Confirm => self.confirm(),
+                Action::Reboot => {
+                    log::info!("[I][safe_mode]: safe mode enable time has elapsed -- restarting");
+                    (self.reset)();
+                }
+                Action::RebootIntoUpdate => {
+                    // ESPHome waits briefly, then reboots (the boot counter is already cleared).
+                    Timer::after(Duration::from_millis(100)).await;
+                    (self.reset)();
+                }
+                Action::RollBack => {
+                    log::warn!("[W][ota]: this build boot-loops before confirming itself: rolling back");
+                    self.slot.roll_back();
+                    (self.reset)();
+                }
+                Action::DropClient => {}
+            }
+        }
+    }
+
+    fn confirm(&mut self) {
+        log::info!("[I][safe_mode]: boot seems successful; resetting boot loop counter");
+        self.slot.confirm();
+    }
+}
+
+/// What the loop needs of a connection's sans-IO handler (the native protocol's `Session`,
+/// the web server's `WebUpdate`).
+trait Exchange {
+    fn has_transmit(&self) -> bool;
+    fn poll_transmit(&mut self, buf: &mut [u8]) -> usize;
+    fn poll_event(&mut self) -> Option<Event>;
+    fn poll_timeout(&self) -> Option<u64>;
+    fn handle_input(&mut self, now: u64, data: &[u8]);
+    fn handle_timeout(&mut self, now: u64);
+    fn handle_close(&mut self);
+    fn is_committed(&self) -> bool;
+    fn is_receiving_image(&self) -> bool;
+    /// `Some(committed)` once over; logs how it ended.
+    fn finished(&self) -> Option<bool>;
+}
+
+impl<F: ferrota_ota::Flash> Exchange for Session<F> {
+    fn has_transmit(&self) -> bool {
+        Session::has_transmit(self)
+    }
+    fn poll_transmit(&mut self, buf: &mut [u8]) -> usize {
+        Session::poll_transmit(self, buf)
+    }
+    fn poll_event(&mut self) -> Option<Event> {
+        Session::poll_event(self)
+    }
+    fn poll_timeout(&self) -> Option<u64> {
+        Session::poll_timeout(self)
+    }
+    fn handle_input(&mut self, now: u64, data: &[u8]) {
+        Session::handle_input(self, now, data)
+    }
+    fn handle_timeout(&mut self, now: u64) {
+        Session::handle_timeout(self, now)
+    }
+    fn handle_close(&mut self) {
+        Session::handle_close(self)
+    }
+    fn is_committed(&self) -> bool {
+        Session::is_committed(self)
+    }
+    fn is_receiving_image(&self) -> bool {
+        Session::is_receiving_image(self)
+    }
+    fn finished(&self) -> Option<bool> {
+        let outcome: Result<(), OtaError> = self.outcome()?;
+        if let Err(e) = outcome {
+            log::error!("[E][ota]: update failed: {e}");
+        }
+        Some(outcome.is_ok())
+    }
+}
+
+impl<F: ferrota_ota::Flash> Exchange for WebUpdate<'_, F> {
+    fn has_transmit(&self) -> bool {
+        WebUpdate::has_transmit(self)
+    }
+    fn poll_transmit(&mut self, buf: &mut [u8]) -> usize {
+        WebUpdate::poll_transmit(self, buf)
+    }
+    fn poll_event(&mut self) -> Option<Event> {
+        WebUpdate::poll_event(self)
+    }
+    fn poll_timeout(&self) -> Option<u64> {
+        WebUpdate::poll_timeout(self)
+    }
+    fn handle_input(&mut self, now: u64, data: &[u8]) {
+        WebUpdate::handle_input(self, now, data)
+    }
+    fn handle_timeout(&mut self, now: u64) {
+        WebUpdate::handle_timeout(self, now)
+    }
+    fn handle_close(&mut self) {
+        WebUpdate::handle_close(self)
+    }
+    fn is_committed(&self) -> bool {
+        WebUpdate::is_committed(self)
+    }
+    fn is_receiving_image(&self) -> bool {
+        WebUpdate::is_receiving_image(self)
+    }
+    fn finished(&self) -> Option<bool> {
+        let outcome = self.outcome()?;
+        match outcome {
+            Outcome::Updated => log::info!("[I][web_server.ota]: OTA update successful!"),
+            Outcome::Failed => log::error!("[E][web_server.ota]: OTA update failed"),
+            Outcome::Disconnected if self.progress().0 > 0 => log::warn!("[W][web_server.ota]: the client left during the upload: update aborted"),
+            Outcome::Rejected(401) => log::warn!("[W][web_server]: a request without valid `web_server: auth:` credentials (401)"),
+            _ => {}
+        }
+        Some(outcome == Outcome::Updated)
+    }
+}
+
+/// Runs one connection's handler to its end over `socket`; true when a new build was committed.
+///
+/// Every turn feeds the device's rules what the session is doing, so safe mode's clock keeps
+/// running while a client is connected; a `DropClient` ends the session, a `Confirm` is left in
+/// `confirm_due` for the slot (which the session holds).
+async fn serve<B: BootCounterStore>(socket: &mut TcpSocket<'_>, mut exchange: impl Exchange, automations: &mut dyn OtaListener, device: &mut Device<B>, confirm_due: &Cell<bool>) -> bool {
+    socket.set_timeout(Some(SESSION_SOCKET_TIMEOUT));
+    let mut input = [0u8; 1024];
+    let mut output = [0u8; 256];
+    let committed = loop {
+        while exchange.has_transmit() {
+            let n = exchange.poll_transmit(&mut output);
+            if !send(socket, &output[..n]).await {
+                exchange.handle_close();
+                break;
+            }
+        }
+        while let Some(event) = exchange.poll_event() {
+            dispatch(automations, event);
+        }
+        if let Some(committed) = exchange.finished() {
+            break committed;
+        }
+        let now = now();
+        if exchange.poll_timeout().is_some_and(|due| due <= now) {
+            exchange.handle_timeout(now);
+            continue;
+        }
+        device.handle_session(now, exchange.is_receiving_image(), exchange.is_committed());
+        let mut keep = true;
+        while let Some(action) = device.poll_action() {
+            match action {
+                Action::Confirm => confirm_due.set(true),
+                Action::DropClient => keep = false,
+                Action::Reboot | Action::RebootIntoUpdate | Action::RollBack => {}
+            }
+        }
+        if !keep {
+            exchange.handle_close();
+            continue;
+        }
+        let wait = exchange.poll_timeout().map_or(TICK, |due| Duration::from_millis(due.saturating_sub(now)).min(TICK));
+        match embassy_time::with_timeout(wait, socket.read(&mut input)).await {
+            Ok(Ok(0) | Err(_)) => exchange.handle_close(),
+            Ok(Ok(n)) => exchange.handle_input(self::now(), &input[..n]),
+            Err(_) => {}
+        }
+    };
+    end(socket).await;
+    committed
+}
+
+/// Writes all of `bytes`, in order (a TCP write may take only part of them); false when the
+/// connection failed.
+async fn send(socket: &mut TcpSocket<'_>, mut bytes: &[u8]) -> bool {
+    while !bytes.is_empty() {
+        match socket.write(bytes).await {
+            Ok(0) | Err(_) => return false,
+            Ok(written) => bytes = &bytes[written..],
+        }
+    }
+    true
+}
+
+/// Waits a moment for a client on `socket` (listening on `port`); true once one is connected.
+///
+/// The socket keeps listening between calls, so a client that connects while another port is
+/// being waited on is not refused: the next call picks it up.
+async fn accept(socket: &mut TcpSocket<'_>, port: u16) -> bool {
+    let connected = |socket: &TcpSocket<'_>| matches!(socket.state(), State::Established | State::CloseWait);
+    match socket.state() {
+        State::Closed | State::Listen => {
+            // `accept` also returns for a handshake that died (the socket is Closed again).
+            matches!(embassy_time::with_timeout(Duration::from_millis(500), socket.accept(port)).await, Ok(Ok(()))) && connected(socket)
+        }
+        // A handshake under way: the next call sees it done.
+        State::SynReceived | State::SynSent => false,
+        State::Established | State::CloseWait => true,
+        // A connection winding down without a session: free the socket for the next client.
+        _ => {
+            socket.abort();
+            false
+        }
+    }
+}
+
+/// Ends a connection so its socket can take the next client: the last bytes and the FIN go out
+/// (bounded: a peer that stops acknowledging must not stall the device), then the socket is
+/// reset to closed at once rather than lingering in TIME-WAIT.
+async fn end(socket: &mut TcpSocket<'_>) {
+    let _ = embassy_time::with_timeout(Duration::from_secs(5), socket.flush()).await;
+    socket.close();
+    let _ = embassy_time::with_timeout(Duration::from_secs(2), socket.flush()).await;
+    socket.abort();
+    let _ = embassy_time::with_timeout(Duration::from_secs(1), socket.flush()).await;
+    // Waiting for the next client is not idleness.
+    socket.set_timeout(None);
+}
