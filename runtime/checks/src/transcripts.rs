@@ -1,0 +1,339 @@
+//! Exact byte transcripts (hex) for every path of spec §1, driven through the sans-IO core.
+
+use crate::support::Line::{Ca, Cb, C, D};
+use crate::support::*;
+use alloc::string::String;
+use alloc::vec::Vec;
+use alloc::{format, vec};
+use ferrota_ota::{Event, FlashError, OtaComponent, OtaConfig, OtaError, ProtocolVersion, Session};
+
+const MAGIC: &str = "6C26F75C45";
+const PASSWORD: &str = "superlongpasswordthatnoonewillknow";
+const CNONCE: &str = "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210";
+/// SHA-256(PASSWORD ‖ ZERO_NONCE ‖ CNONCE), worked out with Python's hashlib.
+const RESPONSE: &str = "bb69f6a7ee3a47377ae98f244dbede8e0c4e823209645f6977a6c30858367d34";
+/// 21 bytes: the spec's worked example does not say which bytes it hashed, so these stand in.
+const IMAGE21: &[u8] = b"ESPHome OTA test data";
+const IMAGE21_MD5: &str = "b295924d0ca69ee485a5de18c3222b60";
+
+fn device(version: ProtocolVersion, password: &str, deflate: bool, flash: MemFlash) -> Session<MemFlash> {
+    let ota = OtaComponent::new(OtaConfig { port: 8082, version, deflate });
+    ota.try_set_auth_password(password).unwrap();
+    ota.start_session(flash, &mut ZeroRng, 0)
+}
+
+fn v2() -> Session<MemFlash> {
+    device(ProtocolVersion::V2, "", false, MemFlash::default())
+}
+
+fn hex_ascii(s: &str) -> String {
+    to_hex(s.as_bytes())
+}
+
+checks! {
+    fn spec_worked_example_unauthenticated_v2() {
+        let s = play(
+            v2(),
+            0,
+            &[C(MAGIC), D("0002"), C("01"), D("40"), D("41"), C("00000015"), D("42"), Ca(IMAGE21_MD5), D("43"), Cb(IMAGE21), D("47"), D("44"), D("45")],
+        );
+        assert_eq!(s.outcome(), None, "waits for the final ack");
+        assert_eq!(s.flash().committed.as_deref(), Some(IMAGE21));
+        assert!(s.is_committed());
+        let mut s = play(s, 0, &[C("00")]);
+        assert_eq!(outcome(&s), Ok(()));
+        assert!(s.is_committed());
+        assert_eq!(events(&mut s), [Event::Started, Event::Progress(100.0), Event::Completed]);
+    }
+
+    fn spec_worked_example_md5_with_other_bytes_is_a_mismatch() {
+        let image = [0x5Au8; 21];
+        let mut s = play(
+            v2(),
+            0,
+            &[C(MAGIC), D("0002"), C("01"), D("4041"), C("00000015"), D("42"), Ca("eb88f5c42cca72e72227de1655f75666"), D("43"), Cb(&image), D("47 44 8B")],
+        );
+        assert_eq!(outcome(&s), Err(OtaError::Md5Mismatch));
+        assert!(s.flash().aborted && s.flash().committed.is_none());
+        assert!(!s.is_committed());
+        assert_eq!(events(&mut s), [Event::Started, Event::Progress(100.0), Event::Error(0x8B)]);
+    }
+
+    fn version_1_streams_without_chunk_acks() {
+        let image: Vec<u8> = (0..10240u32).map(|i| (i % 256) as u8).collect();
+        let s = play(
+            device(ProtocolVersion::V1, "", false, MemFlash::default()),
+            0,
+            &[C(MAGIC), D("0001"), C("01"), D("4041"), C("00002800"), D("42"), Ca("c3cd26e07e555c0116db237fbc06d99c"), D("43"), Cb(&image[..8192]), Cb(&image[8192..]), D("4445"), C("00")],
+        );
+        assert_eq!(outcome(&s), Ok(()));
+        assert_eq!(s.flash().committed.as_deref(), Some(&image[..]));
+    }
+
+    fn version_2_sends_one_ack_per_block_plus_one_for_a_partial_block() {
+        for (size, acks) in [(8192usize, 1usize), (8193, 2), (100_000, 13), (1, 1)] {
+            let image = sample(size, 7);
+            let mut s = play(v2(), 0, &[C(MAGIC), D("0002"), C("01"), D("4041"), C(&format!("{size:08x}")), D("42"), Ca(&md5_hex(&image)), D("43")]);
+            let mut out = Vec::new();
+            for block in image.chunks(8192) {
+                s.handle_input(0, block);
+                out.extend(drain(&mut s));
+            }
+            let mut expected = vec![0x47; acks];
+            expected.extend([0x44, 0x45]);
+            assert_eq!(to_hex(&out), to_hex(&expected), "size {size}");
+            // Each full block is acked as soon as it is in: the client waits for it.
+            assert_eq!(s.flash().committed.as_deref(), Some(&image[..]));
+        }
+    }
+
+    fn an_empty_image_is_refused_with_84_not_committed() {
+        // Size 0 with the MD5 of nothing: committing it would boot whatever the slot held before.
+        let s = play(
+            v2(),
+            0,
+            &[C(MAGIC), D("0002"), C("01"), D("4041"), C("00000000"), D("42"), Ca("d41d8cd98f00b204e9800998ecf8427e"), D("43 44 84")],
+        );
+        assert_eq!(outcome(&s), Err(OtaError::Flash(FlashError::UpdateEnd)));
+        assert!(s.flash().committed.is_none());
+    }
+
+    fn sha256_auth_then_upload() {
+        let s = play(
+            device(ProtocolVersion::V2, PASSWORD, false, MemFlash::default()),
+            0,
+            &[C(MAGIC), D("0002"), C("03"), D("40"), D("02"), D(&hex_ascii(ZERO_NONCE)), Ca(CNONCE), Ca(RESPONSE), D("41"), C("00000015"), D("42"), Ca(IMAGE21_MD5), D("43"), Cb(IMAGE21), D("474445"), C("00")],
+        );
+        assert_eq!(outcome(&s), Ok(()));
+    }
+
+    fn auth_response_in_uppercase_hex_is_accepted() {
+        let s = play(
+            device(ProtocolVersion::V2, PASSWORD, false, MemFlash::default()),
+            0,
+            &[C(MAGIC), D("0002"), C("03"), D("4002"), D(&hex_ascii(ZERO_NONCE)), Ca(CNONCE), Ca(&RESPONSE.to_uppercase()), D("41")],
+        );
+        assert_eq!(s.outcome(), None);
+    }
+
+    fn wrong_password_gets_82_and_close() {
+        let wrong = "0".repeat(64);
+        let mut s = play(
+            device(ProtocolVersion::V2, PASSWORD, false, MemFlash::default()),
+            0,
+            &[C(MAGIC), D("0002"), C("03"), D("4002"), D(&hex_ascii(ZERO_NONCE)), Ca(CNONCE), Ca(&wrong), D("82"), C("00000015")],
+        );
+        assert_eq!(outcome(&s), Err(OtaError::AuthInvalid));
+        assert_eq!(s.flash().begun_with, None);
+        assert_eq!(events(&mut s), [Event::Error(0x82)], "no on_begin before auth");
+    }
+
+    fn password_and_a_client_without_sha256_gets_82_like_esphome_2026() {
+        let s = play(device(ProtocolVersion::V2, PASSWORD, false, MemFlash::default()), 0, &[C(MAGIC), D("0002"), C("01"), D("40 82")]);
+        assert_eq!(outcome(&s), Err(OtaError::Sha256Required));
+    }
+
+    fn empty_runtime_password_turns_auth_off() {
+        let ota = OtaComponent::new(OtaConfig::new(8082));
+        ota.try_set_auth_password(PASSWORD).unwrap();
+        assert!(ota.has_password());
+        ota.try_set_auth_password("").unwrap();
+        let s = play(ota.start_session(MemFlash::default(), &mut ZeroRng, 0), 0, &[C(MAGIC), D("0002"), C("03"), D("4041")]);
+        assert_eq!(s.outcome(), None);
+        assert!(ota.try_set_auth_password(&"x".repeat(129)).is_err());
+    }
+
+    fn a_password_too_long_to_keep_leaves_the_current_one() {
+        let ota = OtaComponent::new(OtaConfig::new(8082));
+        ota.set_auth_password(PASSWORD);
+        ota.set_auth_password(&"x".repeat(129));
+        assert!(ota.has_password(), "the device must not end up unprotected");
+        // The old password still guards it: the device asks for SHA-256 auth (with ZeroRng's
+        // nonce), it does not answer `41`.
+        let sha256_challenge = "400261663535373066356131383130623761663738636166346263373061363630663064663531653432626166393164346465356232333238646530653833646663";
+        let s = play(ota.start_session(MemFlash::default(), &mut ZeroRng, 0), 0, &[C(MAGIC), D("0002"), C("03"), D(sha256_challenge)]);
+        assert_eq!(s.outcome(), None);
+    }
+
+    fn extended_client_gets_48_flags_and_sends_a_type_byte() {
+        let s = play(
+            device(ProtocolVersion::V2, "", false, MemFlash::default()),
+            0,
+            &[C(MAGIC), D("0002"), C("17"), D("4800"), D("41"), C("00"), C("00000015"), D("42"), Ca(IMAGE21_MD5), D("43"), Cb(IMAGE21), D("474445"), C("00")],
+        );
+        assert_eq!(outcome(&s), Ok(()));
+    }
+
+    fn extended_client_asking_for_a_partition_table_gets_8e() {
+        let s = play(device(ProtocolVersion::V2, "", true, MemFlash::default()), 0, &[C(MAGIC), D("0002"), C("07"), D("4800 41"), C("01"), D("8E")]);
+        assert_eq!(outcome(&s), Err(OtaError::UnsupportedOtaType(1)));
+    }
+
+    fn deflate_is_offered_only_through_the_extended_protocol() {
+        // 0x11: deflate bit without the extended bit.
+        let s = play(device(ProtocolVersion::V2, "", true, MemFlash::default()), 0, &[C(MAGIC), D("0002"), C("11"), D("4041")]);
+        assert_eq!(s.outcome(), None);
+        // 0x07: extended without deflate: flags 00 and a single size.
+        play(device(ProtocolVersion::V2, "", true, MemFlash::default()), 0, &[C(MAGIC), D("0002"), C("07"), D("480041"), C("00"), C("00000015"), D("42")]);
+    }
+
+    fn deflate_upload_inflates_and_checks_the_md5_of_the_image() {
+        let image = sample(50_000, 3);
+        let stream = deflated(50_000, 3);
+        let sizes = format!("{:08x}{:08x}", stream.len(), image.len());
+        let image_md5 = md5_hex(&image);
+        let mut lines = vec![C(MAGIC), D("0002"), C("17"), D("4808"), D("41"), C("00"), C(&sizes), D("42"), Ca(&image_md5), D("43")];
+        let acks = stream.len().div_ceil(8192);
+        let blocks: Vec<&[u8]> = stream.chunks(8192).collect();
+        for block in &blocks[..blocks.len() - 1] {
+            lines.push(Cb(block));
+            lines.push(D("47"));
+        }
+        lines.push(Cb(blocks[blocks.len() - 1]));
+        lines.push(D("474445"));
+        lines.push(C("00"));
+        let s = play(device(ProtocolVersion::V2, "", true, MemFlash::default()), 0, &lines);
+        assert_eq!(outcome(&s), Ok(()));
+        assert_eq!(s.flash().begun_with, Some(50_000), "flash gets the inflated size");
+        assert_eq!(s.flash().committed.as_deref(), Some(&image[..]));
+        assert!(acks >= 2 && stream.len() < image.len());
+    }
+
+    fn deflate_stream_that_inflates_to_the_wrong_size_fails_with_ff() {
+        let image = sample(5_000, 3);
+        let stream = deflated(5_000, 3);
+        let sizes = format!("{:08x}{:08x}", stream.len(), image.len() + 1);
+        let s = play(
+            device(ProtocolVersion::V1, "", true, MemFlash::default()),
+            0,
+            &[C(MAGIC), D("0001"), C("17"), D("4808 41"), C("00"), C(&sizes), D("42"), Ca(&md5_hex(&image)), D("43"), Cb(stream), D("44 FF")],
+        );
+        assert_eq!(outcome(&s), Err(OtaError::InvalidDeflateStream));
+        assert!(s.flash().aborted && s.flash().committed.is_none());
+    }
+
+    fn corrupt_deflate_stream_fails_with_ff_at_once() {
+        let s = play(
+            device(ProtocolVersion::V2, "", true, MemFlash::default()),
+            0,
+            &[C(MAGIC), D("0002"), C("17"), D("4808 41"), C("00"), C("00000040 00001000"), D("42"), Ca(IMAGE21_MD5), D("43"), Cb(&[0xFF; 64]), D("FF")],
+        );
+        assert_eq!(outcome(&s), Err(OtaError::InvalidDeflateStream));
+    }
+
+    fn bad_magic_gets_80_and_later_bytes_are_ignored() {
+        let mut s = play(v2(), 0, &[C("6C26F75C46"), D("80"), C("6C26F75C45")]);
+        assert_eq!(outcome(&s), Err(OtaError::InvalidMagic));
+        assert_eq!(events(&mut s), [Event::Error(0x80)]);
+    }
+
+    fn flash_failures_send_the_backend_code() {
+        let cases = [
+            (MemFlash { fail_begin: Some(FlashError::UpdatePrepare), ..Default::default() }, "81"),
+            (MemFlash { fail_begin: Some(FlashError::NotEnoughSpace), ..Default::default() }, "89"),
+        ];
+        for (flash, code) in cases {
+            let s = play(device(ProtocolVersion::V2, "", false, flash), 0, &[C(MAGIC), D("0002"), C("01"), D("4041"), C("00000015"), D(code)]);
+            assert!(s.outcome().unwrap().is_err());
+            assert!(!s.flash().aborted, "abort only after a successful begin");
+        }
+        let flash = MemFlash { fail_write_after: Some(10), ..Default::default() };
+        let s = play(device(ProtocolVersion::V2, "", false, flash), 0, &[C(MAGIC), D("0002"), C("01"), D("4041"), C("00000015"), D("42"), Ca(IMAGE21_MD5), D("43"), Cb(IMAGE21), D("83")]);
+        assert_eq!(outcome(&s), Err(OtaError::Flash(FlashError::Write)));
+        assert!(s.flash().aborted);
+        let flash = MemFlash { fail_finish: Some(FlashError::UpdateEnd), ..Default::default() };
+        let s = play(device(ProtocolVersion::V2, "", false, flash), 0, &[C(MAGIC), D("0002"), C("01"), D("4041"), C("00000015"), D("42"), Ca(IMAGE21_MD5), D("43"), Cb(IMAGE21), D("474484")]);
+        assert_eq!(outcome(&s), Err(OtaError::Flash(FlashError::UpdateEnd)));
+        assert!(s.flash().aborted && s.flash().committed.is_none());
+    }
+
+    fn receive_ok_can_be_sent_before_the_image_is_committed() {
+        let mut s = play(v2(), 0, &[C(MAGIC), D("0002"), C("01"), D("4041"), C("00000015"), D("42"), Ca(IMAGE21_MD5), D("43")]);
+        s.handle_input(0, IMAGE21);
+        let mut buf = [0u8; 64];
+        let n = s.poll_transmit(&mut buf);
+        assert_eq!(to_hex(&buf[..n]), "4744");
+        assert!(s.flash().committed.is_none() && !s.is_committed(), "44 is out before finish() runs");
+        assert!(s.has_transmit(), "45 is still owed");
+        let n = s.poll_transmit(&mut buf);
+        assert_eq!(to_hex(&buf[..n]), "45");
+        assert_eq!(s.flash().committed.as_deref(), Some(IMAGE21));
+        let s = play(s, 0, &[C("00")]);
+        assert_eq!(outcome(&s), Ok(()));
+    }
+
+    fn a_close_right_after_the_last_byte_still_commits() {
+        let mut s = play(v2(), 0, &[C(MAGIC), D("0002"), C("01"), D("4041"), C("00000015"), D("42"), Ca(IMAGE21_MD5), D("43")]);
+        s.handle_input(0, IMAGE21);
+        s.handle_close();
+        assert_eq!(to_hex(&drain(&mut s)), "474445");
+        assert_eq!(outcome(&s), Ok(()));
+        assert_eq!(s.flash().committed.as_deref(), Some(IMAGE21));
+    }
+
+    fn uppercase_image_md5_is_accepted() {
+        let s = play(v2(), 0, &[C(MAGIC), D("0002"), C("01"), D("4041"), C("00000015"), D("42"), Ca(&IMAGE21_MD5.to_uppercase()), D("43"), Cb(IMAGE21), D("474445")]);
+        assert!(s.flash().committed.is_some());
+    }
+
+    fn handshake_times_out_after_20_s() {
+        let mut s = play(v2(), 0, &[C(MAGIC), D("0002")]);
+        assert_eq!(s.poll_timeout(), Some(20_000));
+        s.handle_input(19_000, &[]);
+        s.handle_timeout(19_999);
+        assert_eq!(s.outcome(), None);
+        s.handle_timeout(20_000);
+        assert_eq!(to_hex(&drain(&mut s)), "ff");
+        assert_eq!(outcome(&s), Err(OtaError::HandshakeTimeout));
+    }
+
+    fn data_phase_times_out_after_90_s_of_silence() {
+        let mut s = play(v2(), 0, &[C(MAGIC), D("0002"), C("01"), D("4041"), C("00000015"), D("42"), Ca(IMAGE21_MD5), D("43")]);
+        s.handle_input(50_000, &IMAGE21[..5]);
+        assert_eq!(s.poll_timeout(), Some(140_000));
+        s.handle_timeout(139_999);
+        assert_eq!(s.outcome(), None, "the handshake watchdog no longer applies");
+        s.handle_timeout(140_000);
+        assert_eq!(to_hex(&drain(&mut s)), "ff");
+        assert_eq!(outcome(&s), Err(OtaError::DataTimeout));
+        assert!(s.flash().aborted);
+    }
+
+    fn a_missing_final_ack_or_a_close_after_45_still_completes() {
+        let lines = [C(MAGIC), D("0002"), C("01"), D("4041"), C("00000015"), D("42"), Ca(IMAGE21_MD5), D("43"), Cb(IMAGE21), D("474445")];
+        let mut s = play(v2(), 1_000, &lines);
+        assert_eq!(s.poll_timeout(), Some(11_000));
+        s.handle_timeout(11_000);
+        assert_eq!(outcome(&s), Ok(()));
+        let mut s = play(v2(), 0, &lines);
+        s.handle_close();
+        assert_eq!(outcome(&s), Ok(()));
+        assert_eq!(events(&mut s).last(), Some(&Event::Completed));
+    }
+
+    fn a_close_during_the_data_phase_aborts_without_an_error_byte() {
+        let mut s = play(v2(), 0, &[C(MAGIC), D("0002"), C("01"), D("4041"), C("00000015"), D("42"), Ca(IMAGE21_MD5), D("43"), Cb(&IMAGE21[..20])]);
+        s.handle_close();
+        assert!(drain(&mut s).is_empty());
+        assert_eq!(outcome(&s), Err(OtaError::PeerClosed));
+        assert!(s.flash().aborted && s.flash().committed.is_none());
+        assert_eq!(events(&mut s).last(), Some(&Event::Error(0xFF)));
+    }
+
+    fn progress_is_reported_at_most_once_a_second() {
+        let image = sample(50, 1);
+        let mut s = play(v2(), 0, &[C(MAGIC), D("0002"), C("01"), D("4041"), C("00000032"), D("42"), Ca(&md5_hex(&image)), D("43")]);
+        let mut seen = Vec::new();
+        for (i, t) in [0u64, 500, 1000, 1999, 2000].into_iter().enumerate() {
+            s.handle_input(t, &image[i * 10..i * 10 + 10]);
+            seen.extend(events(&mut s));
+        }
+        assert_eq!(seen, [Event::Started, Event::Progress(20.0), Event::Progress(60.0), Event::Progress(100.0)]);
+    }
+
+    fn session_state_is_small_enough_for_a_microcontroller() {
+        // Deflate's decoder tables and 4 KiB window dominate; no allocation happens anywhere.
+        let size = core::mem::size_of::<Session<&mut MemFlash>>();
+        assert!(size < 24 * 1024, "{size}");
+    }
+}
