@@ -322,6 +322,14 @@ pub fn build(inputs: Inputs<'_>) -> Result<(Model, Vec<Region>, Vec<Diagnostic>)
                     .with_help("add `wifi:` with `ssid:` and `password:` (a fallback `ap:` alone is not supported yet)"),
             );
         }
+        // esp-radio can't require WPA3: say so rather than join a weaker network silently.
+        let wpa3 = config.get("wifi").and_then(|w| w.field("min_auth_mode")).filter(|f| f.value.as_str() == Some("WPA3"));
+        if let (Some(field), "esp32") = (wpa3, inputs.target.templates) {
+            b.diagnostics.push(
+                Diagnostic::warning("codegen::wifi-security", field.key_span, "esp-radio (ferrota's ESP32 WiFi) can't require WPA3: the device joins WPA2 or better")
+                    .with_help("set `min_auth_mode: WPA2` to say what the device does, or build this device with ESPHome"),
+            );
+        }
     }
     if b.diagnostics.iter().any(Diagnostic::is_error) {
         return Err(b.diagnostics);
