@@ -342,33 +342,3 @@ impl<F: NorFlash + Clone> UpdateSlot for EspSlots<F> {
         }
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Entries esp-bootloader-esp-idf writes (its own test fixtures), byte for byte.
-    #[test]
-    fn entries_match_esp_idf() {
-        let seq1_undefined = [1u8, 0, 0, 0, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 154, 152, 67, 71];
-        let seq2_new = [2u8, 0, 0, 0, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 0, 0, 0, 0, 116, 55, 246, 85];
-        let seq3_pending = [3u8, 0, 0, 0, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 1, 0, 0, 0, 17, 80, 74, 237];
-        assert_eq!(encode(1, ImageState::Undefined), seq1_undefined);
-        assert_eq!(encode(2, ImageState::New), seq2_new);
-        assert_eq!(encode(3, ImageState::PendingVerify), seq3_pending);
-        assert_eq!(decode(&seq3_pending), Some((3, ImageState::PendingVerify)));
-    }
-
-    #[test]
-    fn the_bootloader_takes_the_highest_valid_sequence() {
-        let (a, b) = (encode(4, ImageState::Valid), encode(5, ImageState::New));
-        assert_eq!(choose([&a, &b], 2, false), Some(Selection { slot: 0, seq: 5, state: ImageState::New, sector: 1 }));
-        let mut torn = b;
-        torn[29] = 0xFF;
-        assert_eq!(choose([&a, &torn], 2, false).map(|s| s.seq), Some(4), "a torn entry is not valid");
-        let invalid = encode(5, ImageState::Invalid);
-        assert_eq!(choose([&a, &invalid], 2, true).map(|s| s.seq), Some(4), "with rollback, Invalid is skipped");
-        assert_eq!(choose([&[0xFF; 32], &[0xFF; 32]], 2, false), None);
-        assert_eq!(choose([&a, &a], 2, false).map(|s| s.sector), Some(0), "a tie goes to the first sector");
-    }
-}

@@ -53,23 +53,9 @@ pub fn free_port() -> u16 {
     panic!("no free port in {FIRST}..{}", FIRST + COUNT)
 }
 
-/// MD5 hex of bytes (how the host devices name the image they run).
-pub fn md5_hex(data: &[u8]) -> String {
-    use md5::Digest;
-    md5::Md5::digest(data).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Compressible but not trivial test data (a third random, the rest a repeating word), the same
-/// for the same `seed`.
-pub fn sample(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed;
-    (0..len)
-        .map(|i| {
-            x = x.wrapping_mul(1103515245).wrapping_add(12345);
-            if i % 3000 < 1000 { (x >> 24) as u8 } else { b"ferrota"[i % 7] }
-        })
-        .collect()
-}
+/// MD5 hex of bytes (how the host devices name the image they run), and the sample images the
+/// device checks use too.
+pub use ferrota_ota_checks::support::{md5_hex, sample};
 
 /// Writes a copy of `binary` with `marker` appended to `path`: still a valid executable, but a
 /// different image. Returns its MD5, which our host device prints as `image=` when it runs it.
