@@ -3,6 +3,7 @@
 
 use core::cell::Cell;
 use embassy_net::tcp::{State, TcpSocket};
+use embassy_futures::select::{select, Either};
 use embassy_net::Stack;
 use embassy_time::{Duration, Instant, Timer};
 use ferrota_ota::device::{Action, Device};
@@ -86,25 +87,26 @@ impl<S: UpdateSlot, B: BootCounterStore, R: Rng> Server<S, B, R> {
         let safe_mode = self.device.safe_mode().is_active();
         loop {
             self.tick().await;
-            let committed = if accept(&mut socket, port).await {
-                let automations: &mut dyn OtaListener = if safe_mode { &mut () } else { &mut *automations };
-                let session = ota.start_session(ConfirmFirst::new(&mut self.slot, &self.confirm_due), &mut self.rng, now());
-                serve(&mut socket, session, automations, &mut self.device, &self.confirm_due).await
-            } else if let Some(web) = web.as_mut() {
-                if !accept(&mut web_socket, web.port).await {
-                    continue;
+            let web_port = web.as_ref().map(|w| w.port);
+            let committed = match wait_for_client(&mut socket, port, &mut web_socket, web_port).await {
+                Some(Client::Ota) => {
+                    let automations: &mut dyn OtaListener = if safe_mode { &mut () } else { &mut *automations };
+                    let session = ota.start_session(ConfirmFirst::new(&mut self.slot, &self.confirm_due), &mut self.rng, now());
+                    serve(&mut socket, session, automations, &mut self.device, &self.confirm_due).await
                 }
-                let automations: &mut dyn OtaListener = if safe_mode { &mut () } else { &mut *web.automations };
-                let request = WebUpdate::new(now(), ConfirmFirst::new(&mut self.slot, &self.confirm_due), web.credentials);
-                serve(&mut web_socket, request, automations, &mut self.device, &self.confirm_due).await
-            } else {
-                continue;
+                Some(Client::Web) => {
+                    let Some(web) = web.as_mut() else { continue };
+                    let automations: &mut dyn OtaListener = if safe_mode { &mut () } else { &mut *web.automations };
+                    let request = WebUpdate::new(now(), ConfirmFirst::new(&mut self.slot, &self.confirm_due), web.credentials);
+                    serve(&mut web_socket, request, automations, &mut self.device, &self.confirm_due).await
+                }
+                None => continue,
             };
+            // What the session's end asks (a reboot into the update) is done by the next tick.
             self.device.handle_session_end(now(), committed);
             if self.confirm_due.take() {
                 self.confirm();
             }
-            self.act().await;
         }
     }
 
@@ -302,10 +304,27 @@ async fn send(socket: &mut TcpSocket<'_>, mut bytes: &[u8]) -> bool {
     true
 }
 
+/// Which port a client connected to.
+enum Client {
+    Ota,
+    Web,
+}
+
+/// Waits a moment for a client on the OTA socket or, with a `web_port`, the web server's;
+/// both listen at once, so neither refuses a client while the other is waited on.
+async fn wait_for_client(ota: &mut TcpSocket<'_>, port: u16, web: &mut TcpSocket<'_>, web_port: Option<u16>) -> Option<Client> {
+    let Some(web_port) = web_port else { return accept(ota, port).await.then_some(Client::Ota) };
+    match select(accept(ota, port), accept(web, web_port)).await {
+        Either::First(true) => Some(Client::Ota),
+        Either::Second(true) => Some(Client::Web),
+        _ => None,
+    }
+}
+
 /// Waits a moment for a client on `socket` (listening on `port`); true once one is connected.
 ///
-/// The socket keeps listening between calls, so a client that connects while another port is
-/// being waited on is not refused: the next call picks it up.
+/// The socket keeps listening between calls (also when this future is dropped), so a client
+/// that connects meanwhile is picked up by the next call.
 async fn accept(socket: &mut TcpSocket<'_>, port: u16) -> bool {
     let connected = |socket: &TcpSocket<'_>| matches!(socket.state(), State::Established | State::CloseWait);
     match socket.state() {

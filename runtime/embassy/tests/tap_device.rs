@@ -1,0 +1,277 @@
+//! The chips' server loop (`Server::run`) run for real: embassy-net over a Linux TAP interface,
+//! an embassy executor on std, the update slot in memory. ferrota's client uploads over the
+//! native protocol and the web server's `/update`, and ESPHome 2026.10's own client
+//! (`espota2.run_ota`) does too; each commit ends in the reboot the device's rules ask for.
+//!
+//! A TAP interface needs root (`/dev/net/tun`, `ip addr`): without it the tests print `SKIPPED` and pass,
+//! unless `FERROTA_REQUIRE_TAP=1` (CI) makes that a failure.
+
+use embassy_executor::{Executor, Spawner};
+use embassy_net::{Ipv4Address, Ipv4Cidr, Runner, Stack, StackResources, StaticConfigV4};
+use embassy_net_tuntap::TunTapDevice;
+use ferrota::upload::image::Image;
+use ferrota::upload::progress::Collect;
+use ferrota::upload::{self, RetryPolicy};
+use ferrota_ota::events::OtaListener;
+use ferrota_ota::web_update::Credentials;
+use ferrota_ota::{BootCounterStore, Flash, FlashError, OtaComponent, OtaConfig, ProtocolVersion, Rng, SafeModeConfig, UpdateSlot};
+use ferrota_ota_embassy::{Server, WebServer};
+use std::cell::RefCell;
+use std::process::Command;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const OTA_PORT: u16 = 3232;
+const WEB_PORT: u16 = 8080;
+const PASSWORD: &str = "tap secret";
+
+/// What the device did, for the test to check.
+#[derive(Default)]
+struct Seen {
+    committed: Option<Vec<u8>>,
+    events: Vec<String>,
+}
+
+/// The update slot in memory.
+struct MemSlot {
+    seen: Arc<Mutex<Seen>>,
+    data: Vec<u8>,
+}
+
+impl Flash for MemSlot {
+    fn begin(&mut self, _size: u32) -> Result<(), FlashError> {
+        self.data.clear();
+        Ok(())
+    }
+    fn write(&mut self, data: &[u8]) -> Result<(), FlashError> {
+        self.data.extend_from_slice(data);
+        Ok(())
+    }
+    fn finish(&mut self) -> Result<(), FlashError> {
+        self.seen.lock().unwrap().committed = Some(self.data.clone());
+        Ok(())
+    }
+    fn abort(&mut self) {}
+}
+
+impl UpdateSlot for MemSlot {
+    fn unconfirmed(&mut self) -> bool {
+        false
+    }
+    fn confirm(&mut self) {}
+    fn roll_back(&mut self) {}
+}
+
+struct Counter(u32);
+
+impl BootCounterStore for Counter {
+    fn load(&mut self) -> u32 {
+        self.0
+    }
+    fn save(&mut self, value: u32) {
+        self.0 = value;
+    }
+}
+
+struct OsRng;
+
+impl Rng for OsRng {
+    fn fill_bytes(&mut self, buf: &mut [u8]) {
+        getrandom::fill(buf).expect("the OS has randomness");
+    }
+}
+
+/// The automations: every event, by name.
+struct Events(Arc<Mutex<Seen>>, &'static str);
+
+impl OtaListener for Events {
+    fn on_begin(&mut self) {
+        self.0.lock().unwrap().events.push(format!("{} begin", self.1));
+    }
+    fn on_end(&mut self) {
+        self.0.lock().unwrap().events.push(format!("{} end", self.1));
+    }
+    fn on_error(&mut self, code: u8) {
+        self.0.lock().unwrap().events.push(format!("{} error {code}", self.1));
+    }
+}
+
+thread_local! {
+    /// Where this device thread's `reset` reports to.
+    static RESET: RefCell<Option<mpsc::Sender<()>>> = const { RefCell::new(None) };
+}
+
+/// The device's reset: reported to the test, then the device thread stops for good.
+fn reset() -> ! {
+    RESET.with(|r| r.borrow().as_ref().map(|tx| tx.send(())));
+    loop {
+        std::thread::park();
+    }
+}
+
+/// A TAP interface with the host's end at `<net>.1` and the device's at `<net>.2`: made by
+/// opening it (not persistent, so it goes away with this process), then given its address.
+struct Tap {
+    device: TunTapDevice,
+    net: String,
+}
+
+impl Tap {
+    fn new(n: u8, test: &str) -> Option<Tap> {
+        let pid = std::process::id();
+        let name = format!("fota{}x{n}", pid % 10_000);
+        // A subnet of this process's own, so concurrent runs don't route into each other.
+        let net = format!("10.{}.{n}", 100 + pid % 100);
+        let run = |args: &[&str]| Command::new("ip").args(args).output().map_err(|e| e.to_string()).and_then(|o| if o.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&o.stderr).trim().to_string()) });
+        let made = TunTapDevice::new(&name)
+            .map_err(|e| format!("cannot open {name}: {e}"))
+            .and_then(|device| run(&["addr", "add", &format!("{net}.1/24"), "dev", &name]).and_then(|()| run(&["link", "set", &name, "up"])).map(|()| device));
+        match made {
+            Ok(device) => Some(Tap { device, net }),
+            Err(why) => {
+                if std::env::var("FERROTA_REQUIRE_TAP").as_deref() == Ok("1") {
+                    panic!("{test}: a TAP interface is required (FERROTA_REQUIRE_TAP=1) but none could be made: {why}");
+                }
+                eprintln!("SKIPPED {test}: no TAP interface ({why}); run as root to test the chips' server loop");
+                None
+            }
+        }
+    }
+}
+
+/// A device on `tap` at `<net>.2`, its server loop on its own thread; what it did, and a
+/// receiver that gets one message when it resets.
+fn start_device(tap: Tap) -> (String, Arc<Mutex<Seen>>, mpsc::Receiver<()>) {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let (tx, rx) = mpsc::channel();
+    let Tap { device, net } = tap;
+    let address: Ipv4Address = format!("{net}.2").parse().unwrap();
+    let thread_seen = seen.clone();
+    std::thread::spawn(move || {
+        RESET.with(|r| *r.borrow_mut() = Some(tx));
+        let config = embassy_net::Config::ipv4_static(StaticConfigV4 { address: Ipv4Cidr::new(address, 24), gateway: None, dns_servers: Default::default() });
+        let resources = Box::leak(Box::new(StackResources::<4>::new()));
+        let (stack, runner) = embassy_net::new(device, config, resources, 0x5EED_0000 + u64::from(address.octets()[2]));
+        let executor = Box::leak(Box::new(Executor::new()));
+        executor.run(|spawner: Spawner| {
+            spawner.spawn(net_task(runner).unwrap());
+            spawner.spawn(device_task(stack, thread_seen).unwrap());
+        });
+    });
+    (format!("{net}.2"), seen, rx)
+}
+
+#[embassy_executor::task(pool_size = 4)]
+async fn net_task(mut runner: Runner<'static, TunTapDevice>) -> ! {
+    runner.run().await
+}
+
+#[embassy_executor::task(pool_size = 4)]
+async fn device_task(stack: Stack<'static>, seen: Arc<Mutex<Seen>>) -> ! {
+    let safe_mode = SafeModeConfig { enabled: true, num_attempts: 10, boot_is_good_after_ms: 60_000, reboot_timeout_ms: 300_000 };
+    let slot = MemSlot { seen: seen.clone(), data: Vec::new() };
+    let mut server = Server::boot(safe_mode, Counter(0), slot, OsRng, reset).await;
+    let ota = OtaComponent::new(OtaConfig { port: OTA_PORT, version: ProtocolVersion::V2, deflate: true });
+    ota.try_set_auth_password(PASSWORD).unwrap();
+    let mut automations = Events(seen.clone(), "ota");
+    let mut web_automations = Events(seen, "web");
+    let credentials = Some(Credentials { username: "admin", password: "hunter2" });
+    let web = Some(WebServer { port: WEB_PORT, credentials, automations: &mut web_automations });
+    server.run(stack, &ota, &mut automations, web).await
+}
+
+/// An image like a firmware: compressible, not trivial.
+fn image(seed: u32) -> Vec<u8> {
+    ferrota_test_support::sample(300_000, seed)
+}
+
+fn native(host: &str, password: &str, bytes: &[u8]) -> (Result<std::net::SocketAddr, String>, Vec<String>) {
+    let request = upload::Request {
+        hosts: vec![host.to_string()],
+        port: OTA_PORT,
+        password: Some(password.to_string()),
+        image: Arc::new(Image::new(bytes.to_vec())),
+        retry: RetryPolicy { extra_attempts: 0, delay: Duration::from_millis(100) },
+    };
+    let mut log = Collect::default();
+    let result = upload::upload(&request, &mut log).map_err(|e| e.to_string());
+    (result, log.lines)
+}
+
+/// Which interface this test uses (each test its own, so they can run at once).
+static NEXT: AtomicU8 = AtomicU8::new(1);
+
+#[test]
+fn native_uploads_commit_and_reboot_and_a_wrong_password_changes_nothing() {
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let Some(tap) = Tap::new(n, "native_uploads") else { return };
+    let (host, seen, resets) = start_device(tap);
+
+    let (result, log) = native(&host, "not the password", &image(1));
+    assert!(result.is_err(), "{log:?}");
+    assert!(seen.lock().unwrap().committed.is_none());
+    assert!(resets.recv_timeout(Duration::from_millis(500)).is_err(), "no reboot after a refused upload");
+    assert_eq!(seen.lock().unwrap().events, ["ota error 130"], "on_error fires with the auth error (0x82)");
+
+    let new = image(2);
+    let (result, log) = native(&host, PASSWORD, &new);
+    assert!(result.is_ok(), "{result:?} {log:?}");
+    resets.recv_timeout(Duration::from_secs(10)).expect("the device reboots into the update");
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.committed.as_deref(), Some(&new[..]), "the slot holds the image, inflated");
+    assert_eq!(seen.events[1..], ["ota begin", "ota end"]);
+}
+
+#[test]
+fn web_server_update_with_basic_auth() {
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let Some(tap) = Tap::new(n, "web_server_update") else { return };
+    let (host, seen, resets) = start_device(tap);
+    let new = image(3);
+    let request = |password: &str| upload::web_server::Request {
+        hosts: vec![host.clone()],
+        port: WEB_PORT,
+        username: Some("admin".into()),
+        password: Some(password.into()),
+        image: Arc::new(Image::new(new.clone())),
+        filename: "firmware.bin".into(),
+    };
+    // Until the web socket listens (the loop's first turn), a connection is refused: retry.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut log = Collect::default();
+    let refused = upload::web_server::upload(&request("wrong"), &mut log).expect_err("a wrong password is refused").to_string();
+    assert!(refused.contains("401"), "{refused} {:?}", log.lines);
+    assert!(seen.lock().unwrap().committed.is_none());
+    // One connection per port at a time: a client that reconnects while the last one is
+    // still being closed is refused, so give the device that moment (a browser always does).
+    std::thread::sleep(Duration::from_millis(300));
+    let mut log = Collect::default();
+    upload::web_server::upload(&request("hunter2"), &mut log).unwrap_or_else(|e| panic!("{e} {:?}", log.lines));
+    resets.recv_timeout(Duration::from_secs(10)).expect("the device reboots into the update");
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.committed.as_deref(), Some(&new[..]));
+    assert_eq!(seen.events, ["web begin", "web end"], "the web_server entry's automations");
+}
+
+#[test]
+fn esphomes_own_client_updates_the_chip_loop() {
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let Some(tap) = Tap::new(n, "esphome_client") else { return };
+    let Some(venv) = ferrota_test_support::esphome_venv("esphome_client") else { return };
+    let (host, seen, resets) = start_device(tap);
+    let dir = std::env::temp_dir().join(format!("ferrota-tap-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let new = image(4);
+    std::fs::write(dir.join("firmware.bin"), &new).unwrap();
+    let script = "import sys\nfrom pathlib import Path\nfrom esphome.espota2 import run_ota\nrc, _ = run_ota(sys.argv[1], 3232, sys.argv[2], Path(sys.argv[3]))\nsys.exit(rc)\n";
+    let out = Command::new(venv.join("bin/python"))
+        .args(["-c", script, &host, PASSWORD, dir.join("firmware.bin").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(out.status.success(), "run_ota failed:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    resets.recv_timeout(Duration::from_secs(10)).expect("the device reboots into the update");
+    assert_eq!(seen.lock().unwrap().committed.as_deref(), Some(&new[..]));
+}
