@@ -42,8 +42,14 @@ pub fn check(fs: &dyn FileSystem, path: &Path, options: &LoadOptions) -> std::io
         .map(line_of)
         .collect();
     let found = found.into_iter().filter(|d| !d.span.is_some_and(|s| failed.contains(&line_of(s))));
+    let mut found: Vec<Diagnostic> = found.collect();
+    // What `ferrota compile` would refuse (or leave out) shows now, in `config` and editors: as
+    // a warning, since ESPHome accepts the config.
+    if !found.iter().any(Diagnostic::is_error) && !all.iter().any(Diagnostic::is_error) {
+        found.extend(crate::codegen::check(&config, &sources).into_iter().map(diagnostics::refused_by_compile));
+    }
     // A problem inside an included file (a package) also shows how that file came in.
-    all.extend(found.map(|d| diagnostics::with_include_chain(&sources, d)));
+    all.extend(found.into_iter().map(|d| diagnostics::with_include_chain(&sources, d)));
     diagnostics::sort(&mut all);
     all.dedup();
     Ok(Checked { sources, config, diagnostics: all })

@@ -70,6 +70,17 @@ impl Diagnostic {
     }
 }
 
+/// A problem `ferrota compile` stops on, as `ferrota config` and editors report it: a warning
+/// (ESPHome accepts the config, so `config`'s verdict stays ESPHome's) that says `compile` will
+/// refuse it. Warnings stay as they are.
+pub fn refused_by_compile(mut d: Diagnostic) -> Diagnostic {
+    if d.is_error() {
+        d.severity = Severity::Warning;
+        d.message = format!("`ferrota compile` will refuse this: {}", d.message);
+    }
+    d
+}
+
 /// Adds "x.yaml included from here" for each `!include` (or package) that led to the file the
 /// diagnostic is in, innermost first, so a problem inside an included file shows how it got in.
 pub fn with_include_chain(sources: &Sources, mut d: Diagnostic) -> Diagnostic {

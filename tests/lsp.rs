@@ -119,3 +119,25 @@ fn publishes_and_clears_diagnostics_for_unsaved_buffers() {
 
     stop(client, handle);
 }
+
+/// What `ferrota compile` would stop on shows in the editor as the user types, as a warning at
+/// its place (the config is valid for ESPHome).
+#[test]
+fn shows_what_compile_would_refuse() {
+    let dir = std::env::temp_dir().join(format!("ferrota-lsp-compile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("device.yaml");
+    let uri = Uri::from_str(&format!("file://{}", path.display())).unwrap();
+    let (client, handle) = start();
+    let text = "esphome:\n  name: test-device\nesp8266:\n  board: esp01_1m\n";
+    notify::<DidOpenTextDocument>(&client, lsp_types::DidOpenTextDocumentParams {
+        text_document: lsp_types::TextDocumentItem::new(uri.clone(), "yaml".into(), 1, text.into()),
+    });
+    let published = next_diagnostics(&client);
+    let d = published.diagnostics.iter().find(|d| d.code == Some(lsp_types::NumberOrString::String("codegen::target".into()))).unwrap_or_else(|| panic!("{:?}", published.diagnostics));
+    assert_eq!(d.severity, Some(lsp_types::DiagnosticSeverity::WARNING));
+    assert!(d.message.starts_with("`ferrota compile` will refuse this: ferrota can't generate firmware for esp8266"), "{}", d.message);
+    assert_eq!(d.range.start.line, 2, "at the target block");
+    stop(client, handle);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -72,8 +72,8 @@ pub fn compile(options: &CompileOptions) -> Result<PathBuf, ExitCode> {
             return Err(failed(&diagnostics, &options.config));
         }
     };
+    // (The check already holds what generation leaves out: `generated.warnings`.)
     show(&checked.diagnostics);
-    show(&generated.warnings);
     eprintln!(
         "INFO Generated {} for {} in {:.1} ms ({} file{} written, {} unchanged)",
         out_dir.display(),

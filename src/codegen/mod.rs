@@ -17,8 +17,9 @@ pub mod templates;
 pub mod write;
 
 use crate::compiler::Checked;
+use crate::config::Config;
 use crate::diagnostics::Diagnostic;
-use crate::source::{FileId, Span};
+use crate::source::{FileId, Sources, Span};
 use lambda::Region;
 use render::Placed;
 use std::path::{Path, PathBuf};
@@ -69,25 +70,36 @@ impl SourceMap {
     }
 }
 
+/// What `ferrota compile` would say about a valid `config` before building: the problems that
+/// stop generation (errors) and what is left out of the firmware (warnings). `ferrota config`
+/// and the language server report them too, the errors as warnings (ESPHome accepts these
+/// configs; only ferrota's firmware can't be made from them).
+pub fn check(config: &Config, sources: &Sources) -> Vec<Diagnostic> {
+    match prepare(config, sources, String::new()) {
+        Ok((_, _, _, warnings)) => warnings,
+        Err(diagnostics) => diagnostics,
+    }
+}
+
+/// The target, the template context, the code regions and the warnings; or the errors.
+fn prepare(config: &Config, sources: &Sources, runtime: String) -> Result<(Target, model::Model, Vec<Region>, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let target = target::of(config).map_err(|d| vec![*d])?;
+    if templates::files(target.templates).is_empty() {
+        let span = config.components.iter().find(|f| Some(f.key.as_str()) == config.target()).and_then(|f| f.key_span);
+        return Err(vec![Diagnostic::error("codegen::target", span, format!("ferrota has no {} templates yet", target.chip))]);
+    }
+    let config_path = sources.get(FileId(0)).path.clone();
+    let inputs = model::Inputs { config, sources, config_path: &config_path, target: target.clone(), runtime };
+    let (model, regions, warnings) = model::build(inputs)?;
+    Ok((target, model, regions, warnings))
+}
+
 /// Generates the project for `checked` into `options.out_dir`.
 pub fn generate(checked: &Checked, options: &Options) -> Result<Generated, Vec<Diagnostic>> {
     if checked.has_errors() {
         return Err(checked.diagnostics.clone());
     }
-    let target = target::of(&checked.config).map_err(|d| vec![*d])?;
-    if templates::files(target.templates).is_empty() {
-        let span = checked.config.components.iter().find(|f| Some(f.key.as_str()) == checked.config.target()).and_then(|f| f.key_span);
-        return Err(vec![Diagnostic::error("codegen::target", span, format!("ferrota has no {} templates yet", target.chip))]);
-    }
-    let config_path = checked.sources.get(FileId(0)).path.clone();
-    let inputs = model::Inputs {
-        config: &checked.config,
-        sources: &checked.sources,
-        config_path: &config_path,
-        target: target.clone(),
-        runtime: options.runtime.display().to_string(),
-    };
-    let (model, regions, warnings) = model::build(inputs)?;
+    let (target, model, regions, warnings) = prepare(&checked.config, &checked.sources, options.runtime.display().to_string())?;
     let context = minijinja::Value::from(minijinja::value::Serde(&model));
     let template_error = |e: minijinja::Error| vec![Diagnostic::error("codegen::template", None, format!("a template failed (a bug in ferrota): {e:#}"))];
     let env = templates::environment(target.templates).map_err(template_error)?;
