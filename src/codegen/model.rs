@@ -251,13 +251,20 @@ pub fn build(inputs: Inputs<'_>) -> Result<(Model, Vec<Region>, Vec<Diagnostic>)
     let core = config.get("esphome");
     let name = text(core, "name");
 
-    let ota_entry = config.get("ota").and_then(|o| o.items().iter().find(|e| e.get("platform").and_then(Item::as_str) == Some("esphome")));
-    let ota = ota_entry.map(|e| Ota {
-        field: e.id().unwrap_or("ota").to_string(),
-        port: e.get("port").and_then(Item::as_int).and_then(|p| u16::try_from(p).ok()).unwrap_or(8082),
-        version: if e.get("version").and_then(Item::as_int) == Some(1) { 1 } else { 2 },
-        password: e.get("password").and_then(Item::as_str).map(str::to_string),
-    });
+    let typed = |what: &str, e: crate::config::TypeError| vec![Diagnostic::error("codegen::typed", None, format!("{what}: {e}"))];
+    let esphome_ota = crate::components::ota::entry(config, "esphome");
+    let ota_entry = esphome_ota.as_ref().map(|(item, _)| *item);
+    // The schema fills these in: one missing is a schema without its default.
+    let filled = |key: &str| typed("ota", crate::config::TypeError(format!("`{key}` has no default for this target in schema/ota/esphome.yaml")));
+    let ota = match &esphome_ota {
+        Some((_, entry)) => Some(Ota {
+            field: entry.id.unwrap_or("ota").to_string(),
+            port: entry.port.ok_or_else(|| filled("port"))?,
+            version: entry.version.ok_or_else(|| filled("version"))?,
+            password: entry.auth_password().map(str::to_string),
+        }),
+        None => None,
+    };
 
     let mut on_boot = b.triggers(core, "on_boot");
     let mut on_shutdown = b.triggers(core, "on_shutdown");
@@ -275,30 +282,27 @@ pub fn build(inputs: Inputs<'_>) -> Result<(Model, Vec<Region>, Vec<Diagnostic>)
     }
     b.refuse_unsupported(config);
 
-    let safe_mode = SafeMode {
-        disabled: safe_mode_item.and_then(|s| s.get("disabled")).and_then(Item::as_bool).unwrap_or(safe_mode_item.is_none()),
-        num_attempts: safe_mode_item.and_then(|s| s.get("num_attempts")).and_then(Item::as_int).and_then(|n| u32::try_from(n).ok()).unwrap_or(10),
-        boot_is_good_after_ms: safe_mode_item.and_then(|s| s.get("boot_is_good_after")).and_then(Item::as_millis).unwrap_or(60_000),
-        reboot_timeout_ms: safe_mode_item.and_then(|s| s.get("reboot_timeout")).and_then(Item::as_millis).unwrap_or(300_000),
+    let safe_mode = match crate::components::safe_mode::of(config).transpose().map_err(|e| typed("safe_mode", e))? {
+        Some(s) => SafeMode { disabled: s.disabled, num_attempts: s.num_attempts, boot_is_good_after_ms: s.boot_is_good_after, reboot_timeout_ms: s.reboot_timeout },
+        // No `safe_mode:` (no `ota:` loads it): none.
+        None => SafeMode { disabled: true, num_attempts: 0, boot_is_good_after_ms: 0, reboot_timeout_ms: 0 },
     };
-    let wifi = config.get("wifi").and_then(|w| {
-        // The first of `networks:` with the highest priority, or the top-level ssid.
-        let best = w.get("networks").and_then(|n| n.items().iter().max_by_key(|n| n.get("priority").and_then(Item::as_int).unwrap_or(0)));
-        let from = best.unwrap_or(w);
-        let ssid = from.get("ssid").and_then(Item::as_str)?;
-        let password = text(Some(from), "password");
-        let security = match w.get("min_auth_mode").and_then(Item::as_str) {
+    let wifi_config: Option<crate::components::wifi::Wifi> = config.get("wifi").map(crate::config::read).transpose().map_err(|e| typed("wifi", e))?;
+    let wifi = wifi_config.as_ref().and_then(|w| {
+        let (ssid, password) = w.network()?;
+        let security = match w.min_auth_mode {
             _ if password.is_empty() => "Open",
             Some("WPA") => "Wpa",
             Some("WPA3") => "Wpa3",
             _ => "Wpa2",
         };
-        Some(Wifi { ssid: ssid.to_string(), password, security })
+        Some(Wifi { ssid: ssid.to_string(), password: password.to_string(), security })
     });
-    let web_server = config.get("web_server").map(|w| WebServer {
-        port: w.get("port").and_then(Item::as_int).and_then(|p| u16::try_from(p).ok()).unwrap_or(80),
-        username: w.get("auth").and_then(|a| a.get("username")).and_then(Item::as_str).map(str::to_string),
-        password: w.get("auth").and_then(|a| a.get("password")).and_then(Item::as_str).map(str::to_string),
+    let web_server_config: Option<crate::components::web_server::WebServer> = config.get("web_server").map(crate::config::read).transpose().map_err(|e| typed("web_server", e))?;
+    let web_server = web_server_config.as_ref().map(|w| WebServer {
+        port: w.port,
+        username: w.auth.as_ref().map(|a| a.username.to_string()),
+        password: w.auth.as_ref().map(|a| a.password.to_string()),
         ota: serves_web_update(config),
     });
     // Only a firmware that serves `/update` calls them (the warnings say when it does not).
@@ -395,8 +399,30 @@ fn warnings(config: &Config) -> Vec<Diagnostic> {
         if let Some(w) = config.get("wifi").and_then(|w| w.field("ap")) {
             out.push(Diagnostic::warning("codegen::ignored", w.key_span, "ferrota's chip firmware has no fallback access point yet: `ap` is left out"));
         }
+        if let Some(wifi) = config.get("wifi") {
+            ignored_keys(wifi, "wifi", crate::components::wifi::IGNORED, &mut out);
+        }
+    }
+    for entry in config.get("ota").map(Item::items).unwrap_or_default() {
+        let platform = entry.get("platform").and_then(Item::as_str).unwrap_or("esphome");
+        ignored_keys(entry, &format!("ota: - platform: {platform}"), crate::components::ota::OTA_IGNORED, &mut out);
+    }
+    if let Some(safe_mode) = config.get("safe_mode") {
+        ignored_keys(safe_mode, "safe_mode", crate::components::safe_mode::IGNORED, &mut out);
     }
     out
+}
+
+/// A warning at each key of `item` the user wrote that ferrota's firmware leaves out, with why.
+fn ignored_keys(item: &Item, component: &str, ignored: &[(&str, &str)], out: &mut Vec<Diagnostic>) {
+    for (key, why) in ignored {
+        if let Some(field) = item.field(key).filter(|f| f.key_span.is_some()) {
+            out.push(
+                Diagnostic::warning("codegen::ignored", field.key_span, format!("ferrota's firmware ignores `{key}` ({component}): {why}"))
+                    .with_help(format!("remove `{key}`, or build this device with ESPHome if you need it")),
+            );
+        }
+    }
 }
 
 /// `ota: - platform: web_server` entries.

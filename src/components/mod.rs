@@ -9,6 +9,7 @@ pub mod ids;
 pub mod logger;
 pub mod ota;
 pub mod safe_mode;
+pub mod web_server;
 pub mod wifi;
 
 use crate::config::{Config, Field, Item, Val};

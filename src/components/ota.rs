@@ -222,3 +222,50 @@ fn merge_field(existing: &mut Field, field: Field) {
         }
     }
 }
+
+/// Keys the schema accepts but an unused value of them is ignored by ferrota's firmware.
+pub type Unused = Option<serde::de::IgnoredAny>;
+
+/// One validated `ota:` entry, as codegen and upload read it.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtaEntry<'a> {
+    pub platform: &'a str,
+    pub id: Option<&'a str>,
+    /// `platform: esphome`: the schema fills it per target.
+    pub port: Option<u16>,
+    pub version: Option<u8>,
+    /// `None` without `password:`; an empty one means no authentication either.
+    pub password: Option<&'a str>,
+    pub encryption: Unused,
+    pub allow_partition_access: Option<bool>,
+    pub setup_priority: Unused,
+    // The automations: read from the tree by codegen (they keep their YAML places).
+    pub on_begin: Unused,
+    pub on_progress: Unused,
+    pub on_end: Unused,
+    pub on_error: Unused,
+    pub on_abort: Unused,
+    pub on_state_change: Unused,
+}
+
+impl<'a> OtaEntry<'a> {
+    /// The entry's password, if uploads must authenticate (an empty one means none).
+    pub fn auth_password(&self) -> Option<&'a str> {
+        self.password.filter(|p| !p.is_empty())
+    }
+}
+
+/// What ferrota's firmware leaves out of an `ota:` entry, and why (a warning at the key).
+pub const OTA_IGNORED: &[(&str, &str)] = &[
+    ("allow_partition_access", "ferrota's firmware updates the app only, never the bootloader or partition table"),
+    ("setup_priority", "ferrota's firmware has no setup order to change"),
+];
+
+/// The first `ota: - platform: <platform>` entry of a validated config.
+pub fn entry<'a>(config: &'a Config, platform: &str) -> Option<(&'a Item, OtaEntry<'a>)> {
+    config.get("ota")?.items().iter().find_map(|item| {
+        let entry: OtaEntry<'a> = crate::config::read(item).ok()?;
+        (entry.platform == platform).then_some((item, entry))
+    })
+}

@@ -57,3 +57,77 @@ pub fn valid_password(value: &str) -> Result<String, Invalid> {
     }
     Ok(value.to_string())
 }
+
+use crate::components::ota::Unused;
+
+/// The validated `wifi:`, as codegen reads it.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Wifi<'a> {
+    pub id: Option<&'a str>,
+    pub ssid: Option<&'a str>,
+    pub password: Option<&'a str>,
+    #[serde(borrow, default)]
+    pub networks: Vec<Network<'a>>,
+    pub min_auth_mode: Option<&'a str>,
+    /// Where uploads go instead of `<name>.local` (read by `ferrota upload` from the tree).
+    pub use_address: Option<&'a str>,
+    pub manual_ip: Unused,
+    pub eap: Unused,
+    pub ap: Unused,
+    pub domain: Unused,
+    pub reboot_timeout: Unused,
+    pub power_save_mode: Unused,
+    pub fast_connect: Unused,
+    pub output_power: Unused,
+    pub enable_btm: Unused,
+    pub enable_rrm: Unused,
+    pub passive_scan: Unused,
+    pub enable_on_boot: Unused,
+    pub post_connect_roaming: Unused,
+    pub on_connect: Unused,
+    pub on_disconnect: Unused,
+}
+
+/// One of `wifi: networks:`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Network<'a> {
+    pub ssid: Option<&'a str>,
+    pub password: Option<&'a str>,
+    pub priority: Option<i64>,
+    pub bssid: Unused,
+    pub hidden: Unused,
+    pub channel: Unused,
+    pub manual_ip: Unused,
+    pub eap: Unused,
+}
+
+impl<'a> Wifi<'a> {
+    /// The network the firmware joins: the first of `networks:` with the highest priority, or
+    /// the top-level `ssid`; with its password (empty: an open network).
+    pub fn network(&self) -> Option<(&'a str, &'a str)> {
+        let best = self.networks.iter().rev().max_by_key(|n| n.priority.unwrap_or(0));
+        match best {
+            Some(n) => Some((n.ssid?, n.password.unwrap_or(""))),
+            None => Some((self.ssid?, self.password.unwrap_or(""))),
+        }
+    }
+}
+
+/// What ferrota's chip firmware leaves out of `wifi:`, and why (`ap`, `on_connect` and
+/// `on_disconnect` have diagnostics of their own).
+pub const IGNORED: &[(&str, &str)] = &[
+    ("manual_ip", "ferrota's chip firmware gets its address by DHCP"),
+    ("eap", "ferrota's chip firmware joins WPA-Personal and open networks only"),
+    ("domain", "ferrota's chip firmware announces no name"),
+    ("reboot_timeout", "ferrota's chip firmware keeps trying to join instead of rebooting"),
+    ("power_save_mode", "the radio's own power saving is used"),
+    ("fast_connect", "ferrota's chip firmware joins the configured network directly"),
+    ("output_power", "the radio's default transmit power is used"),
+    ("enable_btm", "the radio's defaults are used"),
+    ("enable_rrm", "the radio's defaults are used"),
+    ("passive_scan", "the radio's defaults are used"),
+    ("enable_on_boot", "ferrota's chip firmware always starts WiFi (it is an OTA firmware)"),
+    ("post_connect_roaming", "ferrota's chip firmware stays on the network it joined"),
+];

@@ -5,10 +5,6 @@ use std::path::{Path, PathBuf};
 
 use crate::config::Config;
 
-/// `web_server:`'s default port (schema/web_server.yaml). The schema fills `port:` in, so
-/// this only guards a config that did not go through it.
-const DEFAULT_WEB_PORT: u16 = 80;
-
 /// The upload settings of one device config.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
@@ -39,23 +35,15 @@ impl Target {
     /// Reads the settings out of a validated config.
     pub fn from_config(config: &Config) -> Target {
         let name = config.get("esphome").and_then(|e| e.get("name")).and_then(|n| n.as_str()).unwrap_or_default().to_owned();
-        let ota = config
-            .get("ota")
-            .into_iter()
-            .flat_map(|ota| ota.items())
-            .find(|entry| entry.get("platform").and_then(|p| p.as_str()) == Some("esphome"))
-            .map(|entry| OtaSettings {
-                port: entry.get("port").and_then(|p| p.as_int()).and_then(|p| u16::try_from(p).ok()),
-                password: entry.get("password").and_then(|p| p.as_str()).filter(|p| !p.is_empty()).map(str::to_owned),
-            });
-        let web_server = config.get("web_server").map(|ws| {
-            let auth = ws.get("auth");
-            let text = |key: &str| auth.and_then(|a| a.get(key)).and_then(|v| v.as_str()).map(str::to_owned);
-            WebServerSettings {
-                port: ws.get("port").and_then(|p| p.as_int()).and_then(|p| u16::try_from(p).ok()).unwrap_or(DEFAULT_WEB_PORT),
-                username: text("username"),
-                password: text("password"),
-            }
+        let ota = crate::components::ota::entry(config, "esphome").map(|(_, entry)| OtaSettings {
+            port: entry.port,
+            password: entry.auth_password().map(str::to_owned),
+        });
+        // A `web_server:` that does not read as its type went around the schema: no settings.
+        let web_server = config.get("web_server").and_then(|ws| crate::config::read::<crate::components::web_server::WebServer>(ws).ok()).map(|ws| WebServerSettings {
+            port: ws.port,
+            username: ws.auth.as_ref().map(|a| a.username.to_owned()),
+            password: ws.auth.as_ref().map(|a| a.password.to_owned()),
         });
         Target { name, ota, web_server }
     }

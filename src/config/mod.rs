@@ -1,6 +1,10 @@
 //! The validated config: every value converted to its type, every default filled in, and
 //! each value still pointing at where it came from (defaults point nowhere).
 
+mod de;
+
+pub use de::{field_names, read, TypeError};
+
 use crate::source::Span;
 use std::fmt::Write as _;
 
