@@ -46,7 +46,17 @@ pub fn check(fs: &dyn FileSystem, path: &Path, options: &LoadOptions) -> std::io
     // What `ferrota compile` would refuse (or leave out) shows now, in `config` and editors: as
     // a warning, since ESPHome accepts the config.
     if !found.iter().any(Diagnostic::is_error) && !all.iter().any(Diagnostic::is_error) {
-        found.extend(crate::codegen::check(&config, &sources).into_iter().map(diagnostics::refused_by_compile));
+        for d in crate::codegen::check(&config, &sources) {
+            // A component ferrota neither checks nor builds: one warning says both.
+            let unchecked = found.iter_mut().find(|u| u.code == "config::unchecked" && u.span == d.span && d.code == "codegen::ignored");
+            match unchecked {
+                Some(u) => {
+                    u.message = format!("{}, and its firmware leaves it out", u.message.replace("; its keys are kept as written", ""));
+                    u.help = Some(format!("{} (its keys are kept as written); remove it, or build this device with ESPHome if you need it", u.help.take().unwrap_or_default()));
+                }
+                None => found.push(diagnostics::refused_by_compile(d)),
+            }
+        }
     }
     // A problem inside an included file (a package) also shows how that file came in.
     all.extend(found.into_iter().map(|d| diagnostics::with_include_chain(&sources, d)));

@@ -176,15 +176,73 @@ pub fn render_terminal(sources: &Sources, diagnostics: &[Diagnostic], color: boo
 /// one becomes a related report, because a miette report shows one source.
 mod render {
     use super::*;
-    use miette::{LabeledSpan, NamedSource, SourceCode};
+    use crate::source::SourceFile;
+    use miette::{LabeledSpan, MietteError, SourceCode, SourceSpan, SpanContents};
     use std::fmt;
+
+    /// A file as miette reads it, borrowed: miette's own reader walks a source from its start
+    /// for every label, so it is handed only the text from a line or two before the span (the
+    /// same lines it would show), and the answer is shifted back to the file's offsets.
+    pub struct FileSource<'a> {
+        name: String,
+        file: &'a SourceFile,
+    }
+
+    impl<'a> FileSource<'a> {
+        fn new(file: &'a SourceFile) -> Self {
+            FileSource { name: file.path.display().to_string(), file }
+        }
+    }
+
+    impl SourceCode for FileSource<'_> {
+        fn read_span<'b>(&'b self, span: &SourceSpan, before: usize, after: usize) -> Result<Box<dyn SpanContents<'b> + 'b>, MietteError> {
+            let text = self.file.text.as_bytes();
+            if span.offset() > text.len() {
+                return Err(MietteError::OutOfBounds);
+            }
+            let from_line = self.file.line_index(span.offset()).saturating_sub(before + 1);
+            let from = self.file.line_start(from_line);
+            let inner = text[from..].read_span(&SourceSpan::new((span.offset() - from).into(), span.len()), before, after)?;
+            let span = SourceSpan::new((inner.span().offset() + from).into(), inner.span().len());
+            Ok(Box::new(Shifted { inner, span, from_line, name: &self.name }))
+        }
+    }
+
+    /// Span contents read from a slice that starts at line `from_line`; `span` in the file.
+    struct Shifted<'b> {
+        inner: Box<dyn SpanContents<'b> + 'b>,
+        span: SourceSpan,
+        from_line: usize,
+        name: &'b str,
+    }
+
+    impl<'b> SpanContents<'b> for Shifted<'b> {
+        fn data(&self) -> &'b [u8] {
+            self.inner.data()
+        }
+        fn span(&self) -> &SourceSpan {
+            &self.span
+        }
+        fn line(&self) -> usize {
+            self.inner.line() + self.from_line
+        }
+        fn column(&self) -> usize {
+            self.inner.column()
+        }
+        fn line_count(&self) -> usize {
+            self.inner.line_count() + self.from_line
+        }
+        fn name(&self) -> Option<&str> {
+            Some(self.name)
+        }
+    }
 
     pub struct Report<'a> {
         headline: String,
         code: &'static str,
         severity: Severity,
         help: Option<&'a str>,
-        source: Option<NamedSource<String>>,
+        source: Option<FileSource<'a>>,
         labels: Vec<LabeledSpan>,
         related: Vec<Report<'a>>,
     }
@@ -216,7 +274,7 @@ mod render {
                         code: "",
                         severity: Severity::Warning,
                         help: None,
-                        source: Some(NamedSource::new(other.path.display().to_string(), other.text.clone())),
+                        source: Some(FileSource::new(other)),
                         labels: vec![LabeledSpan::new_with_span(Some(l.message.clone()), l.span.range())],
                         related: vec![],
                     });
@@ -227,7 +285,7 @@ mod render {
                 code: d.code,
                 severity: d.severity,
                 help: d.help.as_deref(),
-                source: Some(NamedSource::new(file.path.display().to_string(), file.text.clone())),
+                source: Some(FileSource::new(file)),
                 labels,
                 related,
             }
