@@ -52,16 +52,6 @@ fn longest_match(a: &[char], b: &[char]) -> (usize, usize, usize) {
     best
 }
 
-/// ` Did you mean 'a', 'b'?`-style text, or `None` when nothing is close.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
-    let matches = close_matches(word, candidates);
-    if matches.is_empty() {
-        return None;
-    }
-    let list: Vec<String> = matches.iter().map(|m| format!("`{m}`")).collect();
-    Some(format!("did you mean {}?", list.join(" or ")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,31 +7,9 @@ use std::sync::Arc;
 use ferrota::upload::errors::{Step, UploadError};
 use ferrota::upload::image::Image;
 use ferrota::upload::protocol::{Client, Compression, ALL_FEATURES};
-use ferrota_ota::{Flash, FlashError, OtaComponent, OtaConfig, ProtocolVersion, Rng, Session};
+use ferrota_ota::{OtaComponent, OtaConfig, ProtocolVersion, Rng, Session};
+use ferrota_test_support::MemFlash;
 
-#[derive(Default)]
-struct MemFlash {
-    data: Vec<u8>,
-    committed: Option<Vec<u8>>,
-}
-
-impl Flash for MemFlash {
-    fn begin(&mut self, _size: u32) -> Result<(), FlashError> {
-        self.data.clear();
-        Ok(())
-    }
-    fn write(&mut self, data: &[u8]) -> Result<(), FlashError> {
-        self.data.extend_from_slice(data);
-        Ok(())
-    }
-    fn finish(&mut self) -> Result<(), FlashError> {
-        self.committed = Some(self.data.clone());
-        Ok(())
-    }
-    fn abort(&mut self) {
-        self.data.clear();
-    }
-}
 
 struct CountingRng(u8);
 impl Rng for CountingRng {

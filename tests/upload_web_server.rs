@@ -147,30 +147,6 @@ fn the_cli_takes_port_and_auth_from_the_config() {
     assert!(raw.contains("filename=\"fw.bin\""), "{raw}");
 }
 
-/// Flash in RAM for the device-side handler.
-#[derive(Default)]
-struct RamFlash {
-    data: Vec<u8>,
-    committed: Option<Vec<u8>>,
-}
-
-impl ferrota_ota::Flash for RamFlash {
-    fn begin(&mut self, _size: u32) -> Result<(), ferrota_ota::FlashError> {
-        self.data.clear();
-        Ok(())
-    }
-    fn write(&mut self, data: &[u8]) -> Result<(), ferrota_ota::FlashError> {
-        self.data.extend_from_slice(data);
-        Ok(())
-    }
-    fn finish(&mut self) -> Result<(), ferrota_ota::FlashError> {
-        self.committed = Some(std::mem::take(&mut self.data));
-        Ok(())
-    }
-    fn abort(&mut self) {
-        self.data.clear();
-    }
-}
 
 /// How a connection to [`runtime_device`] ended, and the image it committed.
 type DeviceResult = (Option<ferrota_ota::web_update::Outcome>, Option<Vec<u8>>);
@@ -184,7 +160,7 @@ fn runtime_device() -> (u16, std::thread::JoinHandle<DeviceResult>) {
     let handle = std::thread::spawn(move || {
         let (mut s, _) = listener.accept().unwrap();
         s.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
-        let mut flash = RamFlash::default();
+        let mut flash = ferrota_test_support::MemFlash::default();
         let mut w = WebUpdate::new(0, &mut flash, Some(Credentials { username: "admin", password: "hunter2" }));
         let (mut input, mut output) = ([0u8; 1024], [0u8; 256]);
         let outcome = loop {

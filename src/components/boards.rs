@@ -30,11 +30,6 @@ fn board(table: &str, name: &str) -> Option<Board> {
     boards().find(|b| b.table == table && b.name == name)
 }
 
-/// The esp32 variant of a known board, e.g. `ESP32C3` for `esp32-c3-devkitm-1`.
-pub fn esp32_variant(name: &str) -> Option<&'static str> {
-    board("esp32", name).map(|b| b.chip)
-}
-
 pub fn check(engine: &mut Engine, config: &mut Config) {
     let Some(target) = config.target().map(str::to_string) else { return };
     let wifi = config.get("wifi").is_some();

@@ -53,9 +53,9 @@ pub fn free_port() -> u16 {
     panic!("no free port in {FIRST}..{}", FIRST + COUNT)
 }
 
-/// MD5 hex of bytes (how the host devices name the image they run), and the sample images the
-/// device checks use too.
-pub use ferrota_ota_checks::support::{md5_hex, sample};
+/// MD5 hex of bytes (how the host devices name the image they run), the sample images and the
+/// in-memory flash the device checks use too.
+pub use ferrota_ota_checks::support::{md5_hex, sample, MemFlash};
 
 /// Writes a copy of `binary` with `marker` appended to `path`: still a valid executable, but a
 /// different image. Returns its MD5, which our host device prints as `image=` when it runs it.

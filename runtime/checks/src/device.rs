@@ -5,41 +5,8 @@ use alloc::vec::Vec;
 use core::cell::Cell;
 use ferrota_ota::device::{Action, Device};
 use ferrota_ota::safe_mode::{BootCounterStore, SafeModeConfig};
-use ferrota_ota::{ConfirmFirst, Flash, FlashError, UpdateSlot};
-
-/// An update slot that, like the chips', refuses an update while the running build is
-/// unconfirmed.
-struct Slot {
-    unconfirmed: bool,
-    begun: bool,
-}
-
-impl Flash for Slot {
-    fn begin(&mut self, _size: u32) -> Result<(), FlashError> {
-        if self.unconfirmed {
-            return Err(FlashError::UpdatePrepare);
-        }
-        self.begun = true;
-        Ok(())
-    }
-    fn write(&mut self, _data: &[u8]) -> Result<(), FlashError> {
-        Ok(())
-    }
-    fn finish(&mut self) -> Result<(), FlashError> {
-        Ok(())
-    }
-    fn abort(&mut self) {}
-}
-
-impl UpdateSlot for Slot {
-    fn unconfirmed(&mut self) -> bool {
-        self.unconfirmed
-    }
-    fn confirm(&mut self) {
-        self.unconfirmed = false;
-    }
-    fn roll_back(&mut self) {}
-}
+use crate::support::MemFlash;
+use ferrota_ota::{ConfirmFirst, Flash, FlashError};
 
 /// The boot counter in memory, shared so a "reboot" can read what the last boot left.
 #[derive(Default, Clone)]
@@ -142,10 +109,10 @@ checks! {
     /// refuses updates); without it the slot still refuses.
     fn an_update_begun_after_a_good_boot_confirms_the_running_build_first() {
         let confirm_due = Cell::new(false);
-        let mut slot = Slot { unconfirmed: true, begun: false };
+        let mut slot = MemFlash { unconfirmed: true, ..MemFlash::default() };
         assert_eq!(ConfirmFirst::new(&mut slot, &confirm_due).begin(10), Err(FlashError::UpdatePrepare));
         confirm_due.set(true);
         assert_eq!(ConfirmFirst::new(&mut slot, &confirm_due).begin(10), Ok(()));
-        assert!(!slot.unconfirmed && slot.begun && !confirm_due.get(), "confirmed once, then begun");
+        assert!(!slot.unconfirmed && slot.begun_with == Some(10) && !confirm_due.get(), "confirmed once, then begun");
     }
 }

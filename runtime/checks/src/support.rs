@@ -4,7 +4,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 use alloc::{format, vec};
-use ferrota_ota::{Event, Flash, FlashError, OtaError, Rng, Session};
+use ferrota_ota::{Event, Flash, FlashError, OtaError, Rng, Session, UpdateSlot};
 
 pub use crate::sample::sample;
 
@@ -19,6 +19,10 @@ pub struct MemFlash {
     pub fail_begin: Option<FlashError>,
     pub fail_write_after: Option<usize>,
     pub fail_finish: Option<FlashError>,
+    /// How many `write` calls there were.
+    pub writes: usize,
+    /// As an update slot: the running build has not confirmed itself (refuses `begin`).
+    pub unconfirmed: bool,
 }
 
 impl Flash for MemFlash {
@@ -26,12 +30,16 @@ impl Flash for MemFlash {
         if let Some(e) = self.fail_begin {
             return Err(e);
         }
+        if self.unconfirmed {
+            return Err(FlashError::UpdatePrepare);
+        }
         self.begun_with = Some(size);
         self.data.clear();
         Ok(())
     }
     fn write(&mut self, data: &[u8]) -> Result<(), FlashError> {
         assert!(self.begun_with.is_some(), "write before begin");
+        self.writes += 1;
         if let Some(limit) = self.fail_write_after {
             if self.data.len() + data.len() > limit {
                 return Err(FlashError::Write);
@@ -51,6 +59,16 @@ impl Flash for MemFlash {
         self.aborted = true;
         self.data.clear();
     }
+}
+
+impl UpdateSlot for MemFlash {
+    fn unconfirmed(&mut self) -> bool {
+        self.unconfirmed
+    }
+    fn confirm(&mut self) {
+        self.unconfirmed = false;
+    }
+    fn roll_back(&mut self) {}
 }
 
 /// Always the same bytes, so the nonce is a known constant.

@@ -7,38 +7,7 @@ use alloc::{format, vec};
 use ferrota_ota::error::FlashError;
 use ferrota_ota::events::Event;
 use ferrota_ota::web_update::*;
-use ferrota_ota::Flash;
-
-#[derive(Default)]
-struct Mem {
-    begun: Option<u32>,
-    data: Vec<u8>,
-    committed: Option<Vec<u8>>,
-    aborted: bool,
-    writes: usize,
-}
-
-impl Flash for Mem {
-    fn begin(&mut self, size: u32) -> Result<(), FlashError> {
-        self.begun = Some(size);
-        Ok(())
-    }
-    fn write(&mut self, data: &[u8]) -> Result<(), FlashError> {
-        self.writes += 1;
-        self.data.extend_from_slice(data);
-        Ok(())
-    }
-    fn finish(&mut self) -> Result<(), FlashError> {
-        if self.data.starts_with(b"BAD") {
-            return Err(FlashError::UpdateEnd);
-        }
-        self.committed = Some(self.data.clone());
-        Ok(())
-    }
-    fn abort(&mut self) {
-        self.aborted = true;
-    }
-}
+use crate::support::MemFlash;
 
 const CREDS: Credentials<'static> = Credentials { username: "admin", password: "hunter2" };
 
@@ -60,8 +29,11 @@ fn request(auth: Option<&str>, body: &[u8]) -> Vec<u8> {
     [head.into_bytes(), body.to_vec()].concat()
 }
 
-fn run(creds: Option<Credentials<'static>>, input: &[u8]) -> (Option<Outcome>, String, Mem) {
-    let mut mem = Mem::default();
+fn run(creds: Option<Credentials<'static>>, input: &[u8]) -> (Option<Outcome>, String, MemFlash) {
+    run_on(MemFlash::default(), creds, input)
+}
+
+fn run_on(mut mem: MemFlash, creds: Option<Credentials<'static>>, input: &[u8]) -> (Option<Outcome>, String, MemFlash) {
     let mut w = WebUpdate::new(0, &mut mem, creds);
     w.handle_input(0, input);
     let mut out = [0u8; 1024];
@@ -82,11 +54,11 @@ checks! {
         assert_eq!(reply, OK);
         assert_eq!(outcome, Some(Outcome::Updated));
         assert_eq!(flash.committed.as_deref(), Some(&image[..]));
-        assert_eq!(flash.begun, Some(body.len() as u32));
+        assert_eq!(flash.begun_with, Some(body.len() as u32));
 
         // Committed as soon as the delimiter is in, before the close delimiter's `--`.
         let req = request(Some("YWRtaW46aHVudGVyMg=="), &body);
-        let mut w = WebUpdate::new(0, Mem::default(), Some(CREDS));
+        let mut w = WebUpdate::new(0, MemFlash::default(), Some(CREDS));
         w.handle_input(0, &req[..req.len() - 4]);
         assert!(w.is_committed() && w.outcome().is_none());
         w.handle_input(0, &req[req.len() - 4..]);
@@ -109,7 +81,7 @@ checks! {
             let (outcome, reply, flash) = run(Some(CREDS), &request(auth, &body("XyZ", b"image")));
             assert_eq!(reply, unauthorized, "{auth:?}");
             assert_eq!(outcome, Some(Outcome::Rejected(401)));
-            assert_eq!(flash.begun, None);
+            assert_eq!(flash.begun_with, None);
         }
         // Unpadded base64 of the right credentials is fine.
         let (outcome, ..) = run(Some(CREDS), &request(Some("YWRtaW46aHVudGVyMg"), &body("XyZ", b"image")));
@@ -122,7 +94,7 @@ checks! {
     }
 
     fn a_rejected_image_fails() {
-        let (outcome, reply, flash) = run(None, &request(None, &body("XyZ", b"BAD image")));
+        let (outcome, reply, flash) = run_on(MemFlash { fail_finish: Some(FlashError::UpdateEnd), ..MemFlash::default() }, None, &request(None, &body("XyZ", b"BAD image")));
         assert_eq!((outcome, reply.as_str()), (Some(Outcome::Failed), FAILED));
         assert!(flash.committed.is_none());
     }
@@ -134,7 +106,7 @@ checks! {
             let (outcome, reply, flash) = run(None, &[req.as_bytes(), &body].concat());
             assert!(reply.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{ct}: {reply}");
             assert_eq!(outcome, Some(Outcome::Rejected(400)));
-            assert_eq!(flash.begun, None);
+            assert_eq!(flash.begun_with, None);
         }
         // A quoted boundary is fine.
         let body = body("a b", b"image");
@@ -171,7 +143,7 @@ checks! {
         let mut short = full.clone();
         let cut = short.len() - 8;
         short.truncate(cut);
-        let mut w = WebUpdate::new(0, Mem::default(), None);
+        let mut w = WebUpdate::new(0, MemFlash::default(), None);
         w.handle_input(0, &short);
         assert_eq!(w.outcome(), None);
         w.handle_close();
@@ -195,7 +167,7 @@ checks! {
         let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\nvalue\r\n--XyZ--\r\n";
         let (o, r, f) = run(None, &request(None, body));
         assert_eq!((o, r.as_str()), (Some(Outcome::Failed), FAILED));
-        assert_eq!(f.begun, None);
+        assert_eq!(f.begun_with, None);
     }
 
     fn expect_100_continue() {
@@ -219,7 +191,7 @@ checks! {
     fn a_silent_client_is_dropped_after_the_idle_limit() {
         let image = vec![7u8; 3000];
         let req = request(None, &body("XyZ", &image));
-        let mut w = WebUpdate::new(1_000, Mem::default(), None);
+        let mut w = WebUpdate::new(1_000, MemFlash::default(), None);
         assert_eq!(w.poll_timeout(), Some(1_000 + IDLE_TIMEOUT_MS));
         w.handle_input(5_000, &req[..req.len() / 2]);
         assert!(w.is_receiving_image());
@@ -233,7 +205,7 @@ checks! {
         assert_eq!(w.poll_timeout(), None, "over: no more timeouts");
 
         // A client that finishes in time is not affected by a later timeout.
-        let mut w = WebUpdate::new(0, Mem::default(), None);
+        let mut w = WebUpdate::new(0, MemFlash::default(), None);
         w.handle_input(10, &req);
         w.handle_timeout(10 + IDLE_TIMEOUT_MS);
         assert_eq!(w.outcome(), Some(Outcome::Updated));
