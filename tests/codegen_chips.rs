@@ -81,14 +81,15 @@ fn esp32_c3_example_becomes_an_esp_app_image() {
 fn esp32_open_network_builds() {
     let dir = TempDir::new("chips-esp32-open");
     let example = std::fs::read_to_string("examples/esp32/esp32-c3-sensor.yaml").unwrap();
-    let open = example.replace("password: !secret wifi_password", "password: \"\"");
+    // An open network with a static address: both of the join loop's other paths.
+    let open = example.replace("password: !secret wifi_password", "password: \"\"\n  manual_ip:\n    static_ip: 192.168.1.50\n    gateway: 192.168.1.1\n    subnet: 255.255.255.0");
     assert_ne!(open, example, "the example has a WiFi password to take away");
     std::fs::write(dir.path("open.yaml"), open).unwrap();
     std::fs::copy("examples/esp32/secrets.yaml", dir.path("secrets.yaml")).unwrap();
     let (image, log) = compile(dir.path("open.yaml").to_str().unwrap(), &dir.path("build"));
     assert!(image.is_file(), "{log}");
     let firmware = std::fs::read_to_string(dir.path("build/src/firmware.rs")).unwrap();
-    assert!(firmware.contains("Security::Open)"), "open network: {firmware}");
+    assert!(firmware.contains("Security::Open,") && firmware.contains("Some(StaticIp {"), "open network, static address: {firmware}");
 }
 
 /// What the firmware's `OtaFlash::finish` asks of an image before it activates the slot

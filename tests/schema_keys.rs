@@ -59,6 +59,7 @@ fn every_key_the_firmware_leaves_out_is_listed_with_a_reason() {
         ("ota", ota::OTA_IGNORED, field_names::<ota::OtaEntry>()),
         ("safe_mode", safe_mode::IGNORED, field_names::<safe_mode::SafeMode>()),
         ("wifi", wifi::IGNORED, field_names::<wifi::Wifi>()),
+        ("wifi: networks", wifi::NETWORK_IGNORED, field_names::<wifi::Network>()),
     ] {
         for (key, why) in list {
             assert!(fields.contains(key), "{what}: `{key}` is listed as left out but is no key of its type");
@@ -72,11 +73,11 @@ fn every_key_the_firmware_leaves_out_is_listed_with_a_reason() {
 
 #[test]
 fn keys_the_firmware_leaves_out_warn_at_their_line() {
-    let yaml = "esphome:\n  name: t\nesp32:\n  board: esp32-c3-devkitm-1\nwifi:\n  ssid: home\n  password: \"12345678\"\n  manual_ip:\n    static_ip: 10.0.0.2\n    gateway: 10.0.0.1\n    subnet: 255.255.255.0\n  power_save_mode: none\nota:\n  - platform: esphome\n    allow_partition_access: true\nsafe_mode:\n  storage: flash\n  boot_is_good_on_shutdown: false\n";
+    let yaml = "esphome:\n  name: t\nesp32:\n  board: esp32-c3-devkitm-1\nwifi:\n  ssid: home\n  password: \"12345678\"\n  domain: .lan\n  reboot_timeout: 10min\n  power_save_mode: none\nota:\n  - platform: esphome\n    allow_partition_access: true\nsafe_mode:\n  storage: flash\n  boot_is_good_on_shutdown: false\n";
     let fs = MemoryFs::default().with("/d/t.yaml", yaml);
     let checked = compiler::check(&fs, Path::new("/d/t.yaml"), &LoadOptions::default()).unwrap();
     assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
-    for (key, line) in [("manual_ip", 8), ("power_save_mode", 12), ("allow_partition_access", 15), ("storage", 17), ("boot_is_good_on_shutdown", 18)] {
+    for (key, line) in [("domain", 8), ("reboot_timeout", 9), ("power_save_mode", 10), ("allow_partition_access", 13), ("storage", 15), ("boot_is_good_on_shutdown", 16)] {
         let d = checked
             .diagnostics
             .iter()

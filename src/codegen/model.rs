@@ -132,8 +132,20 @@ pub struct SafeMode {
 pub struct Wifi {
     pub ssid: String,
     pub password: String,
+    /// `manual_ip`; `None`: DHCP.
+    pub static_ip: Option<StaticIp>,
     /// `min_auth_mode` as ferrota-ota-embassy's `Security` names it (`Open` without a password).
     pub security: &'static str,
+}
+
+/// `wifi: manual_ip` as the firmware's `StaticIp` takes it (the octets as lists, which the
+/// templates print as Rust arrays).
+#[derive(Debug, Serialize)]
+pub struct StaticIp {
+    pub address: Vec<u8>,
+    pub prefix: u8,
+    pub gateway: Vec<u8>,
+    pub dns: [Option<Vec<u8>>; 2],
 }
 
 #[derive(Debug, Serialize)]
@@ -296,8 +308,13 @@ pub fn build(inputs: Inputs<'_>) -> Result<(Model, Vec<Region>, Vec<Diagnostic>)
             Some("WPA3") => "Wpa3",
             _ => "Wpa2",
         };
-        Some(Wifi { ssid: ssid.to_string(), password: password.to_string(), security })
+        Some(Wifi { ssid: ssid.to_string(), password: password.to_string(), security, static_ip: None })
     });
+    let mut wifi = wifi;
+    if let (Some(w), Some(manual)) = (wifi.as_mut(), wifi_config.as_ref().and_then(|c| c.manual_ip.as_ref())) {
+        let span = config.get("wifi").and_then(|w| w.field("manual_ip")).and_then(|f| f.key_span);
+        w.static_ip = static_ip(manual, span, &mut b.diagnostics);
+    }
     let web_server_config: Option<crate::components::web_server::WebServer> = config.get("web_server").map(crate::config::read).transpose().map_err(|e| typed("web_server", e))?;
     let web_server = web_server_config.as_ref().map(|w| WebServer {
         port: w.port,
@@ -401,6 +418,9 @@ fn warnings(config: &Config) -> Vec<Diagnostic> {
         }
         if let Some(wifi) = config.get("wifi") {
             ignored_keys(wifi, "wifi", crate::components::wifi::IGNORED, &mut out);
+            for network in wifi.get("networks").map(Item::items).unwrap_or_default() {
+                ignored_keys(network, "wifi: networks", crate::components::wifi::NETWORK_IGNORED, &mut out);
+            }
         }
     }
     for entry in config.get("ota").map(Item::items).unwrap_or_default() {
@@ -411,6 +431,26 @@ fn warnings(config: &Config) -> Vec<Diagnostic> {
         ignored_keys(safe_mode, "safe_mode", crate::components::safe_mode::IGNORED, &mut out);
     }
     out
+}
+
+/// `manual_ip` as an address, prefix, gateway and DNS servers; `None` (and an error at `span`)
+/// for a subnet mask that is no prefix.
+fn static_ip(manual: &crate::components::wifi::ManualIp, span: Option<Span>, diagnostics: &mut Vec<Diagnostic>) -> Option<StaticIp> {
+    let v4 = |text: &str| text.parse::<std::net::Ipv4Addr>().ok().map(|a| a.octets().to_vec());
+    let mask = u32::from(manual.subnet.parse::<std::net::Ipv4Addr>().ok()?);
+    if mask.leading_ones() + mask.trailing_zeros() != 32 {
+        diagnostics.push(
+            Diagnostic::error("codegen::subnet", span, format!("the subnet mask {} is not a prefix (ones, then zeros)", manual.subnet))
+                .with_help("write the network's mask, e.g. `subnet: 255.255.255.0`"),
+        );
+        return None;
+    }
+    Some(StaticIp {
+        address: v4(manual.static_ip)?,
+        prefix: mask.leading_ones() as u8,
+        gateway: v4(manual.gateway)?,
+        dns: [manual.dns1.and_then(v4), manual.dns2.and_then(v4)],
+    })
 }
 
 /// A warning at each key of `item` the user wrote that ferrota's firmware leaves out, with why.

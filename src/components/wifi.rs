@@ -72,7 +72,8 @@ pub struct Wifi<'a> {
     pub min_auth_mode: Option<&'a str>,
     /// Where uploads go instead of `<name>.local` (read by `ferrota upload` from the tree).
     pub use_address: Option<&'a str>,
-    pub manual_ip: Unused,
+    #[serde(borrow)]
+    pub manual_ip: Option<ManualIp<'a>>,
     pub eap: Unused,
     pub ap: Unused,
     pub domain: Unused,
@@ -87,6 +88,17 @@ pub struct Wifi<'a> {
     pub post_connect_roaming: Unused,
     pub on_connect: Unused,
     pub on_disconnect: Unused,
+}
+
+/// `wifi: manual_ip` (the schema checks each is an IPv4 address).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManualIp<'a> {
+    pub static_ip: &'a str,
+    pub gateway: &'a str,
+    pub subnet: &'a str,
+    pub dns1: Option<&'a str>,
+    pub dns2: Option<&'a str>,
 }
 
 /// One of `wifi: networks:`.
@@ -115,10 +127,18 @@ impl<'a> Wifi<'a> {
     }
 }
 
+/// What ferrota's chip firmware leaves out of an entry of `wifi: networks:`, and why.
+pub const NETWORK_IGNORED: &[(&str, &str)] = &[
+    ("bssid", "ferrota's chip firmware joins by the network's name"),
+    ("hidden", "ferrota's chip firmware joins by the network's name"),
+    ("channel", "the radio scans every channel"),
+    ("manual_ip", "ferrota's chip firmware takes `manual_ip` from the top of `wifi:` only"),
+    ("eap", "ferrota's chip firmware joins WPA-Personal and open networks only"),
+];
+
 /// What ferrota's chip firmware leaves out of `wifi:`, and why (`ap`, `on_connect` and
 /// `on_disconnect` have diagnostics of their own).
 pub const IGNORED: &[(&str, &str)] = &[
-    ("manual_ip", "ferrota's chip firmware gets its address by DHCP"),
     ("eap", "ferrota's chip firmware joins WPA-Personal and open networks only"),
     ("domain", "ferrota's chip firmware announces no name"),
     ("reboot_timeout", "ferrota's chip firmware keeps trying to join instead of rebooting"),

@@ -16,7 +16,7 @@ pub enum Security {
     Wpa3,
 }
 
-/// The network to join (`wifi: ssid / password / min_auth_mode`).
+/// The network to join (`wifi: ssid / password / min_auth_mode / manual_ip`).
 #[derive(Debug, Clone, Copy)]
 pub struct Network {
     /// The network's name.
@@ -25,13 +25,37 @@ pub struct Network {
     pub password: &'static str,
     /// The weakest security accepted.
     pub security: Security,
+    /// `manual_ip`; `None`: DHCP.
+    pub static_ip: Option<StaticIp>,
+}
+
+/// `wifi: manual_ip` (IPv4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StaticIp {
+    pub address: [u8; 4],
+    /// The subnet mask as a prefix length (255.255.255.0 is 24).
+    pub prefix: u8,
+    pub gateway: [u8; 4],
+    /// `dns1`, `dns2`.
+    pub dns: [Option<[u8; 4]>; 2],
 }
 
 impl Network {
     /// `password` empty means an open network, whatever `security` says.
-    pub const fn new(ssid: &'static str, password: &'static str, security: Security) -> Self {
+    pub const fn new(ssid: &'static str, password: &'static str, security: Security, static_ip: Option<StaticIp>) -> Self {
         let security = if password.is_empty() { Security::Open } else { security };
-        Network { ssid, password, security }
+        Network { ssid, password, security, static_ip }
+    }
+
+    /// The network stack's address configuration: the static one, or DHCP.
+    pub fn net_config(&self) -> embassy_net::Config {
+        let Some(ip) = self.static_ip else { return embassy_net::Config::dhcpv4(Default::default()) };
+        let v4 = |[a, b, c, d]: [u8; 4]| embassy_net::Ipv4Address::new(a, b, c, d);
+        let mut config = embassy_net::StaticConfigV4 { address: embassy_net::Ipv4Cidr::new(v4(ip.address), ip.prefix), gateway: Some(v4(ip.gateway)), dns_servers: Default::default() };
+        for dns in ip.dns.into_iter().flatten() {
+            let _ = config.dns_servers.push(v4(dns));
+        }
+        embassy_net::Config::ipv4_static(config)
     }
 }
 

@@ -7,7 +7,7 @@
 //! unless `FERROTA_REQUIRE_TAP=1` (CI) makes that a failure.
 
 use embassy_executor::{Executor, Spawner};
-use embassy_net::{Ipv4Address, Ipv4Cidr, Runner, Stack, StackResources, StaticConfigV4};
+use embassy_net::{Ipv4Address, Runner, Stack, StackResources};
 use embassy_net_tuntap::TunTapDevice;
 use ferrota::upload::image::Image;
 use ferrota::upload::progress::Collect;
@@ -15,6 +15,7 @@ use ferrota::upload::{self, RetryPolicy};
 use ferrota_ota::events::OtaListener;
 use ferrota_ota::web_update::Credentials;
 use ferrota_ota::{BootCounterStore, Flash, FlashError, OtaComponent, OtaConfig, ProtocolVersion, Rng, SafeModeConfig, UpdateSlot};
+use ferrota_ota_embassy::wifi::{Network, Security, StaticIp};
 use ferrota_ota_embassy::{Server, WebServer};
 use std::cell::RefCell;
 use std::process::Command;
@@ -151,7 +152,9 @@ fn start_device(tap: Tap) -> (String, Arc<Mutex<Seen>>, mpsc::Receiver<()>) {
     let thread_seen = seen.clone();
     std::thread::spawn(move || {
         RESET.with(|r| *r.borrow_mut() = Some(tx));
-        let config = embassy_net::Config::ipv4_static(StaticConfigV4 { address: Ipv4Cidr::new(address, 24), gateway: None, dns_servers: Default::default() });
+        // `wifi: manual_ip`, as the chip firmware turns it into the stack's configuration.
+        let static_ip = StaticIp { address: address.octets(), prefix: 24, gateway: [address.octets()[0], address.octets()[1], address.octets()[2], 1], dns: [None, None] };
+        let config = Network::new("tap", "", Security::Open, Some(static_ip)).net_config();
         let resources = Box::leak(Box::new(StackResources::<4>::new()));
         let (stack, runner) = embassy_net::new(device, config, resources, 0x5EED_0000 + u64::from(address.octets()[2]));
         let executor = Box::leak(Box::new(Executor::new()));

@@ -35,7 +35,7 @@ pub struct Pins {
 }
 
 /// Starts the radio and the network stack, and joins `network` (rejoining whenever the link
-/// drops) in tasks of their own; the stack comes up once DHCP gave an address.
+/// drops) in tasks of their own; the stack comes up with `manual_ip`, or once DHCP gave an address.
 pub async fn start<I>(spawner: Spawner, pins: Pins, irqs: I, network: Network) -> Stack<'static>
 where
     I: 'static + embassy_rp::interrupt::typelevel::Binding<embassy_rp::interrupt::typelevel::PIO0_IRQ_0, pio::InterruptHandler<PIO0>>
@@ -52,7 +52,7 @@ where
     control.init(cyw43_firmware::CYW43_43439A0_CLM).await;
     control.set_power_management(cyw43::PowerManagementMode::PowerSave).await;
     let seed = RoscRng.next_u64();
-    let (stack, net_runner) = embassy_net::new(device, embassy_net::Config::dhcpv4(Default::default()), NET.init(StackResources::new()), seed);
+    let (stack, net_runner) = embassy_net::new(device, network.net_config(), NET.init(StackResources::new()), seed);
     spawner.spawn(net_task(net_runner).unwrap());
     spawner.spawn(wifi_task(control, stack, network).unwrap());
     stack
