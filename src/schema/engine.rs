@@ -307,15 +307,9 @@ impl<'a> Engine<'a> {
             ))
             .help("give the component an `id:` and use that, or import the Home Assistant entity with a `homeassistant` sensor"));
         }
-        let text = self.sources.text(node.span);
-        for (name, offset) in crate::components::ids::lambda_references(&code) {
-            // Point at the reference itself when the lambda's text can be found verbatim in
-            // the file (block scalars strip indentation, so search for the call instead).
-            let needle = format!("id({name}");
-            let span = match text.find(&needle).or_else(|| text.find(&name)) {
-                Some(at) => Span::new(node.span.file, node.span.start as usize + at, node.span.start as usize + at + needle.len() + 1),
-                None => Span::new(node.span.file, node.span.start as usize + offset, node.span.start as usize + offset),
-            };
+        // Each `id(x)` at its own place in the YAML (the lambda module maps the code back
+        // through quoting and block indentation).
+        for (name, span) in crate::codegen::lambda::references(self.sources, node.span, &code) {
             self.references.push(Reference { name, span, class: None });
         }
         Ok(Val::Lambda(code))
