@@ -8,6 +8,7 @@ use crate::diagnostics::{render_terminal, Diagnostic};
 use crate::source::RealFs;
 use crate::yaml::LoadOptions;
 use std::io::IsTerminal;
+use super::target::Family;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -170,19 +171,19 @@ pub fn compile(options: &CompileOptions) -> Result<PathBuf, ExitCode> {
 /// the image as `firmware.elf` (for debuggers and `espflash flash`) and the payload is made
 /// from it.
 fn payload(generated: &super::Generated, config: &crate::config::Config, out_dir: &Path, executable: &[u8]) -> Result<Vec<u8>, Box<Diagnostic>> {
-    if generated.target.triple.is_none() {
+    if generated.target.templates == Family::Host {
         return Ok(executable.to_vec());
     }
     let elf = out_dir.join("firmware.elf");
     std::fs::write(&elf, executable).map_err(|e| Box::new(Diagnostic::error("codegen::write", None, format!("cannot write {}: {e}", elf.display()))))?;
     match generated.target.templates {
-        "esp32" => image::esp_app_image(executable, generated.target.chip, &super::model::esp32_flash_size(config), &out_dir.join("partitions.csv")),
-        "rp2040" => {
+        Family::Esp32 => image::esp_app_image(executable, generated.target.chip, &super::model::esp32_flash_size(config), &out_dir.join("partitions.csv")),
+        Family::Rp2040 => {
             let layout = super::model::Rp2040Flash::pico_w();
             let active = FLASH_BASE + u64::from(layout.active);
             image::flat_binary(executable, active..active + u64::from(layout.active_size))
         }
-        other => Err(Box::new(Diagnostic::error("codegen::image", None, format!("no OTA image format for the `{other}` templates (a bug in ferrota)")))),
+        Family::Host => Ok(executable.to_vec()),
     }
 }
 

@@ -84,10 +84,6 @@ pub fn check(config: &Config, sources: &Sources) -> Vec<Diagnostic> {
 /// The target, the template context, the code regions and the warnings; or the errors.
 fn prepare(config: &Config, sources: &Sources, runtime: String) -> Result<(Target, model::Model, Vec<Region>, Vec<Diagnostic>), Vec<Diagnostic>> {
     let target = target::of(config).map_err(|d| vec![*d])?;
-    if templates::files(target.templates).is_empty() {
-        let span = config.components.iter().find(|f| Some(f.key.as_str()) == config.target()).and_then(|f| f.key_span);
-        return Err(vec![Diagnostic::error("codegen::target", span, format!("ferrota has no {} templates yet", target.chip))]);
-    }
     let config_path = sources.get(FileId(0)).path.clone();
     let inputs = model::Inputs { config, sources, config_path: &config_path, target: target.clone(), runtime };
     let (model, regions, warnings) = model::build(inputs)?;

@@ -4,7 +4,7 @@
 
 use super::lambda::{check_code, references, Region};
 use super::printf;
-use super::target::Target;
+use super::target::{Family, Target};
 use crate::config::{Config, Field, Item, Val};
 use crate::diagnostics::Diagnostic;
 use crate::source::{Sources, Span};
@@ -323,13 +323,13 @@ pub fn build(inputs: Inputs<'_>) -> Result<(Model, Vec<Region>, Vec<Diagnostic>)
         ota: serves_web_update(config),
     });
     // Only a firmware that serves `/update` calls them (the warnings say when it does not).
-    let web_ota_hooks = if inputs.target.templates != "host" && serves_web_update(config) {
+    let web_ota_hooks = if inputs.target.templates != Family::Host && serves_web_update(config) {
         b.ota_hooks(web_ota_entries(config), "ota_web_server", true)
     } else {
         OtaHooks::default()
     };
 
-    if inputs.target.templates != "host" {
+    if inputs.target.templates != Family::Host {
         let target_span = config.components.iter().find(|f| Some(f.key.as_str()) == config.target()).and_then(|f| f.key_span);
         if ota.is_none() {
             b.diagnostics.push(
@@ -345,7 +345,7 @@ pub fn build(inputs: Inputs<'_>) -> Result<(Model, Vec<Region>, Vec<Diagnostic>)
         }
         // esp-radio can't require WPA3: say so rather than join a weaker network silently.
         let wpa3 = config.get("wifi").and_then(|w| w.field("min_auth_mode")).filter(|f| f.value.as_str() == Some("WPA3"));
-        if let (Some(field), "esp32") = (wpa3, inputs.target.templates) {
+        if let (Some(field), Family::Esp32) = (wpa3, inputs.target.templates) {
             b.diagnostics.push(
                 Diagnostic::warning("codegen::wifi-security", field.key_span, "esp-radio (ferrota's ESP32 WiFi) can't require WPA3: the device joins WPA2 or better")
                     .with_help("set `min_auth_mode: WPA2` to say what the device does, or build this device with ESPHome"),
@@ -362,8 +362,8 @@ pub fn build(inputs: Inputs<'_>) -> Result<(Model, Vec<Region>, Vec<Diagnostic>)
         name,
         config_file: b.relative(inputs.config_path),
         runtime: inputs.runtime,
-        esp32_flash: (inputs.target.templates == "esp32").then(|| Esp32Flash::of(config)),
-        rp2040_flash: (inputs.target.templates == "rp2040").then(Rp2040Flash::pico_w),
+        esp32_flash: (inputs.target.templates == Family::Esp32).then(|| Esp32Flash::of(config)),
+        rp2040_flash: (inputs.target.templates == Family::Rp2040).then(Rp2040Flash::pico_w),
         target: inputs.target,
         ota,
         safe_mode,

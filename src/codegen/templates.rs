@@ -1,6 +1,7 @@
 //! The templates of each target, embedded in the binary (`include_str!`), so an installed
 //! `ferrota` needs no template folder and generation reads no files.
 
+use super::target::Family;
 use minijinja::Environment;
 
 /// One generated file: the template and the path it renders to in the project.
@@ -56,23 +57,22 @@ const RP2040: &[File] = &[
     file!("rp2040", "bootloader/main.rs.j2", "bootloader/src/main.rs"),
 ];
 
-/// The files of the template folder `target`.
-pub fn files(target: &str) -> &'static [File] {
-    match target {
-        "host" => HOST,
-        "esp32" => ESP32,
-        "rp2040" => RP2040,
-        _ => &[],
+/// The files of `family`'s template folder.
+pub fn files(family: Family) -> &'static [File] {
+    match family {
+        Family::Host => HOST,
+        Family::Esp32 => ESP32,
+        Family::Rp2040 => RP2040,
     }
 }
 
-/// The environment with the filters and `target`'s templates.
-pub fn environment(target: &str) -> Result<Environment<'static>, minijinja::Error> {
+/// The environment with the filters and `family`'s templates.
+pub fn environment(family: Family) -> Result<Environment<'static>, minijinja::Error> {
     let mut env = super::render::environment();
     for &(name, source) in PARTIALS {
         env.add_template(name, source)?;
     }
-    for file in files(target) {
+    for file in files(family) {
         env.add_template(file.template, file.source)?;
     }
     Ok(env)

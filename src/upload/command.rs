@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::fleet::{self, Job};
 use super::image::Image;
 use super::progress::{self, Style};
-use super::target::{default_image_path, Target};
+use super::target::{default_image_path, UploadSettings};
 use super::{upload, web_server, Request, RetryPolicy};
 use crate::compiler;
 use crate::diagnostics::render_terminal;
@@ -164,7 +164,7 @@ fn run_here(image: &Path) -> ExitCode {
 }
 
 /// Validates a config; returns its upload settings and whether it is a `host:` device.
-fn load(config: &Path, substitutions: &[(String, String)]) -> Result<(Target, bool), String> {
+fn load(config: &Path, substitutions: &[(String, String)]) -> Result<(UploadSettings, bool), String> {
     let options = LoadOptions { substitutions: substitutions.to_vec() };
     let checked = compiler::check(&RealFs, config, &options).map_err(|e| format!("cannot read it: {e}"))?;
     if checked.has_errors() {
@@ -174,11 +174,11 @@ fn load(config: &Path, substitutions: &[(String, String)]) -> Result<(Target, bo
         return Err(format!("the config is invalid ({errors} error{}); fix it first", if errors == 1 { "" } else { "s" }));
     }
     let is_host = checked.config.target() == Some("host");
-    Ok((Target::from_config(&checked.config), is_host))
+    Ok((UploadSettings::from_config(&checked.config), is_host))
 }
 
 /// `--file`, or what `ferrota compile` built for this config.
-fn image_path(config: &Path, target: &Target, options: &UploadOptions) -> Result<PathBuf, String> {
+fn image_path(config: &Path, target: &UploadSettings, options: &UploadOptions) -> Result<PathBuf, String> {
     if let Some(file) = &options.file {
         return Ok(file.clone());
     }

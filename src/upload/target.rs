@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use crate::config::Config;
 
-/// The upload settings of one device config.
+/// The upload settings of one device config (what `ferrota upload` needs to reach it).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
+pub struct UploadSettings {
     /// `esphome: name:`.
     pub name: String,
     /// From the first `ota: - platform: esphome` entry; `None` when there is none.
@@ -31,9 +31,9 @@ pub struct WebServerSettings {
     pub password: Option<String>,
 }
 
-impl Target {
+impl UploadSettings {
     /// Reads the settings out of a validated config.
-    pub fn from_config(config: &Config) -> Target {
+    pub fn from_config(config: &Config) -> UploadSettings {
         let name = config.get("esphome").and_then(|e| e.get("name")).and_then(|n| n.as_str()).unwrap_or_default().to_owned();
         let ota = crate::components::ota::entry(config, "esphome").map(|(_, entry)| OtaSettings {
             port: entry.port,
@@ -45,7 +45,7 @@ impl Target {
             username: ws.auth.as_ref().map(|a| a.username.to_owned()),
             password: ws.auth.as_ref().map(|a| a.password.to_owned()),
         });
-        Target { name, ota, web_server }
+        UploadSettings { name, ota, web_server }
     }
 
     /// The device's mDNS name, the default `--device`.
@@ -67,11 +67,11 @@ mod tests {
     use crate::source::MemoryFs;
     use crate::yaml::LoadOptions;
 
-    fn target(yaml: &str, secrets: &str) -> Target {
+    fn target(yaml: &str, secrets: &str) -> UploadSettings {
         let fs = MemoryFs::default().with("/dev/device.yaml", yaml).with("/dev/secrets.yaml", secrets);
         let checked = crate::compiler::check(&fs, Path::new("/dev/device.yaml"), &LoadOptions::default()).unwrap();
         assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
-        Target::from_config(&checked.config)
+        UploadSettings::from_config(&checked.config)
     }
 
     #[test]
@@ -102,7 +102,7 @@ mod tests {
         let field = |key: &str, value: Val| Field { key: key.into(), key_span: None, value: Item::new(value, None) };
         let entry = Item::new(Val::Map(vec![field("platform", Val::Str("esphome".into()))]), None);
         let config = Config { components: vec![field("ota", Val::List(vec![entry]))] };
-        assert_eq!(Target::from_config(&config).ota, Some(OtaSettings { port: None, password: None }));
+        assert_eq!(UploadSettings::from_config(&config).ota, Some(OtaSettings { port: None, password: None }));
     }
 
     #[test]
