@@ -20,6 +20,10 @@ use crate::schema::Registry;
 use crate::source::{Sources, Span};
 use crate::yaml::{Entry, Node, Value};
 
+/// The components' checks the schema engine runs (see `schema::engine::Checks`).
+pub const CHECKS: crate::schema::engine::Checks =
+    crate::schema::engine::Checks { string: check_string, id_name: ids::check_id_name, entity_reference: ids::entity_id_reference, action: check_action };
+
 /// The target platform blocks; a config has exactly one.
 pub const TARGET_PLATFORMS: &[&str] = &["esp32", "esp8266", "rp2040", "bk72xx", "rtl87xx", "ln882x", "host"];
 
@@ -55,7 +59,7 @@ pub fn validate(root: &Node, sources: &Sources) -> Validated {
         }
     };
     let target = core::find_target(root, entries);
-    let mut engine = Engine::new(registry, sources, target.as_ref().ok().map(|t| t.to_string()));
+    let mut engine = Engine::new(registry, &CHECKS, sources, target.as_ref().ok().map(|t| t.to_string()));
     if let Err(d) = target {
         engine.diagnostics.push(*d);
     }

@@ -29,8 +29,22 @@ pub struct Reference {
 }
 
 /// Validation state shared by every component.
+/// The checks a schema names but the engine doesn't implement: the components' own (given by
+/// `components::CHECKS`), so the generic engine calls no component.
+pub struct Checks {
+    /// A string key's `check:` (`name`, `ssid`, …): the value, normalized, or why not.
+    pub string: fn(check: &str, value: &str) -> Result<String, Invalid>,
+    /// Whether an ID may have this name, given the integrations the config loads.
+    pub id_name: fn(name: &str, loaded: &[String]) -> Result<(), Invalid>,
+    /// An entity-style ID (`sensor.kitchen`) a lambda names with `id(...)`, which is refused.
+    pub entity_reference: fn(code: &str) -> Option<&str>,
+    /// The rules of an action beyond its schema, on its validated config.
+    pub action: fn(name: &str, action: &Item) -> Result<(), (Invalid, Option<Span>)>,
+}
+
 pub struct Engine<'a> {
     pub registry: &'a Registry,
+    checks: &'a Checks,
     pub sources: &'a Sources,
     /// The target platform (`esp32`, `host`, …), for per-target defaults.
     pub target: Option<String>,
@@ -49,9 +63,10 @@ pub struct Engine<'a> {
 }
 
 impl<'a> Engine<'a> {
-    pub fn new(registry: &'a Registry, sources: &'a Sources, target: Option<String>) -> Engine<'a> {
+    pub fn new(registry: &'a Registry, checks: &'a Checks, sources: &'a Sources, target: Option<String>) -> Engine<'a> {
         Engine {
             registry,
+            checks,
             sources,
             target,
             diagnostics: Vec::new(),
@@ -217,7 +232,7 @@ impl<'a> Engine<'a> {
                     _ => Ok(s),
                 });
                 let r = r.and_then(|s| match check {
-                    Some(check) => crate::components::check_string(check, &s),
+                    Some(check) => (self.checks.string)(check, &s),
                     None => Ok(s),
                 });
                 match r {
@@ -257,7 +272,7 @@ impl<'a> Engine<'a> {
             }),
             Type::Id { class } => self.declare_id(node, class),
             Type::UseId { class } => scalar::string(node).and_then(|s| {
-                crate::components::ids::check_id_name(&s, &self.loaded)?;
+                (self.checks.id_name)(&s, &self.loaded)?;
                 let class = (!class.is_empty()).then(|| class.clone());
                 self.references.push(Reference { name: s.clone(), span: node.span, class });
                 Ok(Val::Id { name: s, auto: false })
@@ -285,7 +300,7 @@ impl<'a> Engine<'a> {
 
     fn declare_id(&mut self, node: &Node, class: &str) -> Result<Val, Invalid> {
         let name = scalar::string(node)?;
-        crate::components::ids::check_id_name(&name, &self.loaded)?;
+        (self.checks.id_name)(&name, &self.loaded)?;
         self.declared.push(Declared {
             name: name.clone(),
             class: class.to_string(),
@@ -301,7 +316,7 @@ impl<'a> Engine<'a> {
             Value::Lambda(code) => code.clone(),
             _ => scalar::string_strict(node)?,
         };
-        if let Some(entity) = crate::components::ids::entity_id_reference(&code) {
+        if let Some(entity) = (self.checks.entity_reference)(&code) {
             return Err(Invalid::new(format!(
                 "Lambda contains reference to entity-id-style ID '{entity}'. The id() wrapper only works for ESPHome-internal types. For importing states from Home Assistant use the 'homeassistant' sensor platforms."
             ))
@@ -502,7 +517,7 @@ impl<'a> Engine<'a> {
             _ => entry.value.clone(),
         };
         let validated = self.at(name.clone(), |e| e.value(&value, &action.ty, &name))?;
-        if let Err((invalid, at)) = crate::components::check_action(&name, &validated) {
+        if let Err((invalid, at)) = (self.checks.action)(&name, &validated) {
             self.error("schema::action", at.unwrap_or(entry.value.span), invalid);
             return None;
         }
