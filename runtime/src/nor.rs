@@ -287,8 +287,9 @@ impl<F: NorFlash> NorFlash for Region<F> {
     const WRITE_SIZE: usize = F::WRITE_SIZE;
     const ERASE_SIZE: usize = F::ERASE_SIZE;
     fn erase(&mut self, from: u32, to: u32) -> Result<(), Self::Error> {
-        let at = self.at(from, to.saturating_sub(from) as usize)?;
-        self.flash.erase(at, at + (to - from)).map_err(RegionError::Flash)
+        let len = to.checked_sub(from).ok_or(RegionError::OutOfBounds)?;
+        let at = self.at(from, len as usize)?;
+        self.flash.erase(at, at + len).map_err(RegionError::Flash)
     }
     fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), Self::Error> {
         let at = self.at(offset, bytes.len())?;

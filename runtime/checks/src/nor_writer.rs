@@ -60,4 +60,24 @@ checks! {
         writer.write(&image(CAPACITY, 0)).unwrap();
         assert_eq!(writer.write(&[0]), Err(FlashError::NotEnoughSpace));
     }
+
+    /// A window of a flash (a partition) refuses every access outside it, a reversed erase
+    /// included, and an empty one (an ESP32 without `nvs`) leaves the boot counter at 0.
+    fn a_region_refuses_what_is_outside_it() {
+        use embedded_storage::nor_flash::{NorFlash, ReadNorFlash};
+        use ferrota_ota::nor::{NorBootCounter, Region};
+        use ferrota_ota::safe_mode::BootCounterStore;
+        let mut region = Region::new(Nor::<4>::with_old_content(), SECTOR as u32, 2 * SECTOR as u32);
+        let mut word = [0u8; 4];
+        assert!(region.read(2 * SECTOR as u32 - 4, &mut word).is_ok());
+        assert!(region.read(2 * SECTOR as u32 - 3, &mut word).is_err(), "past the end");
+        assert!(region.erase(SECTOR as u32, 0).is_err(), "a reversed erase");
+        assert!(region.erase(0, 3 * SECTOR as u32).is_err(), "past the end");
+        assert!(region.write(u32::MAX - 1, &word).is_err(), "an offset that overflows");
+        region.erase(0, SECTOR as u32).unwrap();
+        let mut counter = NorBootCounter::new(Region::new(Nor::<4>::with_old_content(), 0, 0));
+        assert_eq!(counter.load(), 0);
+        counter.save(3);
+        assert_eq!(counter.load(), 0, "nothing to keep it in");
+    }
 }
