@@ -48,12 +48,9 @@ pub fn check(fs: &dyn FileSystem, path: &Path, options: &LoadOptions) -> std::io
     if !found.iter().any(Diagnostic::is_error) && !all.iter().any(Diagnostic::is_error) {
         for d in crate::codegen::check(&config, &sources) {
             // A component ferrota neither checks nor builds: one warning says both.
-            let unchecked = found.iter_mut().find(|u| u.code == "config::unchecked" && u.span == d.span && d.code == "codegen::ignored");
-            match unchecked {
-                Some(u) => {
-                    u.message = format!("{}, and its firmware leaves it out", u.message.replace("; its keys are kept as written", ""));
-                    u.help = Some(format!("{} (its keys are kept as written); remove it, or build this device with ESPHome if you need it", u.help.take().unwrap_or_default()));
-                }
+            let left_out = config.components.iter().find(|f| d.code == "codegen::ignored" && f.key_span.is_some() && f.key_span == d.span);
+            match left_out.and_then(|f| found.iter_mut().find(|u| u.code == "config::unchecked" && u.span == d.span).map(|u| (f, u))) {
+                Some((field, unchecked)) => *unchecked = components::unchecked_warning(&field.key, d.span, true),
                 None => found.push(diagnostics::refused_by_compile(d)),
             }
         }

@@ -300,7 +300,7 @@ pub fn build(inputs: Inputs<'_>) -> Result<(Model, Vec<Region>, Vec<Diagnostic>)
         None => SafeMode { disabled: true, num_attempts: 0, boot_is_good_after_ms: 0, reboot_timeout_ms: 0 },
     };
     let wifi_config: Option<crate::components::wifi::Wifi> = config.get("wifi").map(crate::config::read).transpose().map_err(|e| typed("wifi", e))?;
-    let wifi = wifi_config.as_ref().and_then(|w| {
+    let mut wifi = wifi_config.as_ref().and_then(|w| {
         let (ssid, password) = w.network()?;
         let security = match w.min_auth_mode {
             _ if password.is_empty() => "Open",
@@ -310,7 +310,6 @@ pub fn build(inputs: Inputs<'_>) -> Result<(Model, Vec<Region>, Vec<Diagnostic>)
         };
         Some(Wifi { ssid: ssid.to_string(), password: password.to_string(), security, static_ip: None })
     });
-    let mut wifi = wifi;
     if let (Some(w), Some(manual)) = (wifi.as_mut(), wifi_config.as_ref().and_then(|c| c.manual_ip.as_ref())) {
         let span = config.get("wifi").and_then(|w| w.field("manual_ip")).and_then(|f| f.key_span);
         w.static_ip = static_ip(manual, span, &mut b.diagnostics);

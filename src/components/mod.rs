@@ -123,6 +123,18 @@ fn esphome_components() -> impl Iterator<Item = &'static str> {
     ESPHOME_COMPONENTS.lines().filter(|l| !l.starts_with('#'))
 }
 
+/// The warning at a component ferrota keeps as written without checking it; `left_out`: its
+/// firmware leaves the component out too (one warning says both).
+pub fn unchecked_warning(name: &str, span: Option<Span>, left_out: bool) -> Diagnostic {
+    const HELP: &str = "ESPHome validates it; ferrota checks only the IDs and lambdas inside it";
+    if left_out {
+        Diagnostic::warning("config::unchecked", span, format!("ferrota does not check `{name}:` yet, and its firmware leaves it out"))
+            .with_help(format!("{HELP} (its keys are kept as written); remove it, or build this device with ESPHome if you need it"))
+    } else {
+        Diagnostic::warning("config::unchecked", span, format!("ferrota does not check `{name}:` yet; its keys are kept as written")).with_help(HELP)
+    }
+}
+
 /// A component without a schema here: one ESPHome knows is kept as written, with a warning
 /// (its IDs still count, so lambdas may refer to them); anything else is an error.
 fn unchecked_component(engine: &mut Engine, entry: &Entry, name: &str) -> Option<Item> {
@@ -130,13 +142,7 @@ fn unchecked_component(engine: &mut Engine, entry: &Entry, name: &str) -> Option
         unknown_component(engine, entry, name);
         return None;
     }
-    let d = Diagnostic::warning(
-        "config::unchecked",
-        entry.key.span,
-        format!("ferrota does not check `{name}:` yet; its keys are kept as written"),
-    )
-    .with_help("ESPHome validates it; ferrota checks only the IDs and lambdas inside it");
-    engine.diagnostics.push(d);
+    engine.diagnostics.push(unchecked_warning(name, Some(entry.key.span), false));
     engine.at(name.to_string(), |e| e.collect_ids(&entry.value));
     engine.value(&entry.value, &crate::schema::model::Type::Any, name)
 }

@@ -1,7 +1,7 @@
 //! `ota:` final validation, as ESPHome 2026.10 does it: at least one platform; `esphome`
 //! entries on the same port merged (when consistent); only one port in all.
 
-use crate::config::{Config, Field, Item, Val};
+use crate::config::{Config, Field, Item, Unused, Val};
 use crate::diagnostics::Diagnostic;
 use crate::schema::engine::Engine;
 use crate::source::Span;
@@ -222,9 +222,6 @@ fn merge_field(existing: &mut Field, field: Field) {
         }
     }
 }
-
-/// Keys the schema accepts but an unused value of them is ignored by ferrota's firmware.
-pub type Unused = Option<serde::de::IgnoredAny>;
 
 /// One validated `ota:` entry, as codegen and upload read it.
 #[derive(Debug, serde::Deserialize)]

@@ -23,11 +23,11 @@ pub struct SafeMode<'a> {
     pub boot_is_good_after: u64,
     /// Milliseconds.
     pub reboot_timeout: u64,
-    pub boot_is_good_on_shutdown: crate::components::ota::Unused,
-    pub storage: crate::components::ota::Unused,
-    pub setup_priority: crate::components::ota::Unused,
+    pub boot_is_good_on_shutdown: crate::config::Unused,
+    pub storage: crate::config::Unused,
+    pub setup_priority: crate::config::Unused,
     /// Read from the tree by codegen.
-    pub on_safe_mode: crate::components::ota::Unused,
+    pub on_safe_mode: crate::config::Unused,
 }
 
 /// What ferrota's firmware leaves out of `safe_mode:`, and why.

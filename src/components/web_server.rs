@@ -1,6 +1,6 @@
 //! `web_server:` as ferrota reads it: the port, HTTP auth and whether `/update` takes firmware.
 
-use crate::components::ota::Unused;
+use crate::config::Unused;
 
 /// The validated `web_server:`.
 #[derive(Debug, serde::Deserialize)]

@@ -1,7 +1,7 @@
 //! `wifi:`: the rules across keys (a password needs an SSID; `ssid` or `networks`, not both)
 //! and the SSID and WPA password checks.
 
-use crate::config::Config;
+use crate::config::{Config, Unused};
 use crate::diagnostics::Diagnostic;
 use crate::schema::engine::Engine;
 use crate::schema::scalar::Invalid;
@@ -58,7 +58,6 @@ pub fn valid_password(value: &str) -> Result<String, Invalid> {
     Ok(value.to_string())
 }
 
-use crate::components::ota::Unused;
 
 /// The validated `wifi:`, as codegen reads it.
 #[derive(Debug, serde::Deserialize)]

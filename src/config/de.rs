@@ -25,6 +25,10 @@ impl de::Error for TypeError {
     }
 }
 
+/// A key a typed config accepts and does not read (it lists why, or another diagnostic covers
+/// it).
+pub type Unused = Option<de::IgnoredAny>;
+
 /// `item` as a `T`.
 pub fn read<'a, T: Deserialize<'a>>(item: &'a Item) -> Result<T, TypeError> {
     T::deserialize(ItemDeserializer(item))

@@ -3,7 +3,7 @@
 
 mod de;
 
-pub use de::{field_names, read, TypeError};
+pub use de::{field_names, read, TypeError, Unused};
 
 use crate::source::Span;
 use std::fmt::Write as _;
