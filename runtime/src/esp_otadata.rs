@@ -161,11 +161,6 @@ impl<F: NorFlash> Otadata<F> {
         Ok(Otadata { flash, slots })
     }
 
-    /// The flash, e.g. to inspect it after a power cut.
-    pub fn flash(&self) -> &F {
-        &self.flash
-    }
-
     /// What the bootloader boots (`None`: blank, the factory app or `ota_0`).
     pub fn selected(&mut self) -> Result<Option<Selection>, OtadataError> {
         let (first, second) = self.entries()?;
