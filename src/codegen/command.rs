@@ -177,7 +177,10 @@ fn payload(generated: &super::Generated, config: &crate::config::Config, out_dir
     let elf = out_dir.join("firmware.elf");
     std::fs::write(&elf, executable).map_err(|e| Box::new(Diagnostic::error("codegen::write", None, format!("cannot write {}: {e}", elf.display()))))?;
     match generated.target.templates {
-        Family::Esp32 => image::esp_app_image(executable, generated.target.chip, &super::model::esp32_flash_size(config), &out_dir.join("partitions.csv")),
+        Family::Esp32 => {
+            let flash_size = crate::components::esp32::flash_size(config).map_err(|e| Box::new(Diagnostic::error("codegen::typed", None, format!("esp32: {e}"))))?;
+            image::esp_app_image(executable, generated.target.chip, &flash_size, &out_dir.join("partitions.csv"))
+        }
         Family::Rp2040 => {
             let layout = super::model::Rp2040Flash::pico_w();
             let active = FLASH_BASE + u64::from(layout.active);

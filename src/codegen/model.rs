@@ -1,10 +1,13 @@
-//! The validated config turned into what the templates print: plain serde structs, with every
-//! piece of user code as a [`Code`] region and every YAML string still a plain string (the
-//! templates' filters escape them).
+//! The validated config turned into what the templates print: plain serde structs (the
+//! templates' contract), with every piece of user code as a [`Code`] region and every YAML
+//! string still a plain string (the templates' filters escape them). Each component fills its
+//! part through a [`Firmware`] (see `components::Component::firmware`); the automation and
+//! lambda machinery they share is here.
 
 use super::lambda::{check_code, references, Region};
 use super::printf;
 use super::target::{Family, Target};
+use crate::components::COMPONENTS;
 use crate::config::{Config, Field, Item, Val};
 use crate::diagnostics::Diagnostic;
 use crate::source::{Sources, Span};
@@ -30,6 +33,8 @@ pub struct Model {
     pub esp32_flash: Option<Esp32Flash>,
     /// The flash layout of a Pico W (`None` for other targets).
     pub rp2040_flash: Option<Rp2040Flash>,
+    /// `rp2040: watchdog_timeout` (ms): the watchdog resets a firmware that stops feeding it.
+    pub watchdog_timeout_ms: u64,
     pub ota: Option<Ota>,
     pub safe_mode: SafeMode,
     pub wifi: Option<Wifi>,
@@ -72,8 +77,8 @@ impl Esp32Flash {
     /// The first app slot starts at 0x10000, after the bootloader, the partition table and
     /// the data partitions; two equal slots share the rest, at most 0x1e0000 each (the size
     /// ESPHome's 4MB layout gives an app), 64 KiB aligned as the MMU maps them.
-    pub fn of(config: &Config) -> Self {
-        let flash_size = esp32_flash_size(config);
+    pub fn of(flash_size: &str) -> Self {
+        let flash_size = flash_size.to_uppercase();
         let bytes: u32 = flash_size.trim_end_matches("MB").parse::<u32>().unwrap_or(4).saturating_mul(0x10_0000);
         let slot = (bytes.saturating_sub(0x1_0000) / 2 / 0x1_0000 * 0x1_0000).min(0x1e_0000);
         Esp32Flash { flash_size, app_slot_size: slot, ota_1_offset: 0x1_0000 + slot }
@@ -115,12 +120,7 @@ impl Rp2040Flash {
     }
 }
 
-/// `esp32: flash_size` (ESPHome's default `4MB` when it is not set).
-pub fn esp32_flash_size(config: &Config) -> String {
-    config.get("esp32").and_then(|e| e.get("flash_size")).and_then(Item::as_str).unwrap_or("4MB").to_uppercase()
-}
-
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct SafeMode {
     pub disabled: bool,
     pub num_attempts: u32,
@@ -231,7 +231,6 @@ pub struct Code {
     pub region: usize,
     pub text: String,
 }
-
 /// The ids lambdas can name, with their Rust types. Everything else with an id is a component
 /// ferrota's firmware has no Rust object for yet.
 const REACHABLE: &[(&str, &str)] = &[("ota.esphome", "ferrota_ota::OtaComponent")];
@@ -249,233 +248,58 @@ pub struct Inputs<'a> {
 /// is left out); or the errors that stop generation.
 pub fn build(inputs: Inputs<'_>) -> Result<(Model, Vec<Region>, Vec<Diagnostic>), Vec<Diagnostic>> {
     let config = inputs.config;
-    let text = |item: Option<&Item>, key: &str| item.and_then(|i| i.get(key)).and_then(Item::as_str).unwrap_or("").to_string();
-    let mut b = Builder {
+    let config_dir = inputs.config_path.parent().unwrap_or(Path::new("")).to_path_buf();
+    let config_file = inputs.config_path.strip_prefix(&config_dir).unwrap_or(inputs.config_path).display().to_string();
+    let mut firmware = Firmware {
+        config,
+        model: Model::new(inputs.target, inputs.runtime, config_file),
+        diagnostics: Vec::new(),
+        logger_level: "DEBUG".into(),
         sources: inputs.sources,
         ids: declared_ids(config),
         regions: Vec::new(),
-        diagnostics: Vec::new(),
-        lambdas: Vec::new(),
-        automations: Vec::new(),
-        config_dir: inputs.config_path.parent().unwrap_or(Path::new("")).to_path_buf(),
-        logger_level: config.get("logger").map(|l| text(Some(l), "level")),
+        config_dir,
     };
-    let core = config.get("esphome");
-    let name = text(core, "name");
-
-    let typed = |what: &str, e: crate::config::TypeError| vec![Diagnostic::error("codegen::typed", None, format!("{what}: {e}"))];
-    let esphome_ota = crate::components::ota::entry(config, "esphome");
-    let ota_entry = esphome_ota.as_ref().map(|(item, _)| *item);
-    // The schema fills these in: one missing is a schema without its default.
-    let filled = |key: &str| typed("ota", crate::config::TypeError(format!("`{key}` has no default for this target in schema/ota/esphome.yaml")));
-    let ota = match &esphome_ota {
-        Some((_, entry)) => Some(Ota {
-            field: entry.id.unwrap_or("ota").to_string(),
-            port: entry.port.ok_or_else(|| filled("port"))?,
-            version: entry.version.ok_or_else(|| filled("version"))?,
-            password: entry.auth_password().map(str::to_string),
-        }),
-        None => None,
-    };
-
-    let mut on_boot = b.triggers(core, "on_boot");
-    let mut on_shutdown = b.triggers(core, "on_shutdown");
-    // Highest priority first; `sort_by` is stable, so equal priorities keep the YAML order.
-    on_boot.sort_by(|a, b| b.priority.total_cmp(&a.priority));
-    on_shutdown.sort_by(|a, b| b.priority.total_cmp(&a.priority));
-    let safe_mode_item = config.get("safe_mode");
-    let on_safe_mode = b.hooks(safe_mode_item, "on_safe_mode", "safe_mode", &[]);
-    let ota_hooks = b.ota_hooks(ota_entry.into_iter().collect(), "ota", false);
-    if let Some(abort) = ota_entry.and_then(|e| e.field("on_abort")) {
-        b.diagnostics.push(
-            Diagnostic::warning("codegen::never-fires", abort.key_span, "`on_abort` never fires with `platform: esphome` (in ESPHome neither); it is left out")
-                .with_help("use `on_error` for failed updates"),
-        );
+    for component in COMPONENTS {
+        component.firmware(&mut firmware).map_err(|e| vec![Diagnostic::error("codegen::typed", None, format!("{}: {e}", component.name()))])?;
     }
-    b.refuse_unsupported(config);
-
-    let safe_mode = match crate::components::safe_mode::of(config).transpose().map_err(|e| typed("safe_mode", e))? {
-        Some(s) => SafeMode { disabled: s.disabled, num_attempts: s.num_attempts, boot_is_good_after_ms: s.boot_is_good_after, reboot_timeout_ms: s.reboot_timeout },
-        // No `safe_mode:` (no `ota:` loads it): none.
-        None => SafeMode { disabled: true, num_attempts: 0, boot_is_good_after_ms: 0, reboot_timeout_ms: 0 },
-    };
-    let wifi_config: Option<crate::components::wifi::Wifi> = config.get("wifi").map(crate::config::read).transpose().map_err(|e| typed("wifi", e))?;
-    let mut wifi = wifi_config.as_ref().and_then(|w| {
-        let (ssid, password) = w.network()?;
-        let security = match w.min_auth_mode {
-            _ if password.is_empty() => "Open",
-            Some("WPA") => "Wpa",
-            Some("WPA3") => "Wpa3",
-            _ => "Wpa2",
-        };
-        Some(Wifi { ssid: ssid.to_string(), password: password.to_string(), security, static_ip: None })
-    });
-    if let (Some(w), Some(manual)) = (wifi.as_mut(), wifi_config.as_ref().and_then(|c| c.manual_ip.as_ref())) {
-        let span = config.get("wifi").and_then(|w| w.field("manual_ip")).and_then(|f| f.key_span);
-        w.static_ip = static_ip(manual, span, &mut b.diagnostics);
+    firmware.left_out_components();
+    if firmware.diagnostics.iter().any(Diagnostic::is_error) {
+        return Err(firmware.diagnostics);
     }
-    let web_server_config: Option<crate::components::web_server::WebServer> = config.get("web_server").map(crate::config::read).transpose().map_err(|e| typed("web_server", e))?;
-    let web_server = web_server_config.as_ref().map(|w| WebServer {
-        port: w.port,
-        username: w.auth.as_ref().map(|a| a.username.to_string()),
-        password: w.auth.as_ref().map(|a| a.password.to_string()),
-        ota: serves_web_update(config),
-    });
-    // Only a firmware that serves `/update` calls them (the warnings say when it does not).
-    let web_ota_hooks = if inputs.target.templates != Family::Host && serves_web_update(config) {
-        b.ota_hooks(web_ota_entries(config), "ota_web_server", true)
-    } else {
-        OtaHooks::default()
-    };
-
-    if inputs.target.templates != Family::Host {
-        let target_span = config.components.iter().find(|f| Some(f.key.as_str()) == config.target()).and_then(|f| f.key_span);
-        if ota.is_none() {
-            b.diagnostics.push(
-                Diagnostic::error("codegen::needs-ota", target_span, format!("ferrota's {} firmware is an OTA firmware: it needs `ota: - platform: esphome`", inputs.target.chip))
-                    .with_help("add:\n\n  ota:\n    - platform: esphome"),
-            );
-        }
-        if wifi.is_none() {
-            b.diagnostics.push(
-                Diagnostic::error("codegen::needs-wifi", target_span, format!("ferrota's {} firmware joins a WiFi network: it needs `wifi:` with an `ssid`", inputs.target.chip))
-                    .with_help("add `wifi:` with `ssid:` and `password:` (a fallback `ap:` alone is not supported yet)"),
-            );
-        }
-        // esp-radio can't require WPA3: say so rather than join a weaker network silently.
-        let wpa3 = config.get("wifi").and_then(|w| w.field("min_auth_mode")).filter(|f| f.value.as_str() == Some("WPA3"));
-        if let (Some(field), Family::Esp32) = (wpa3, inputs.target.templates) {
-            b.diagnostics.push(
-                Diagnostic::warning("codegen::wifi-security", field.key_span, "esp-radio (ferrota's ESP32 WiFi) can't require WPA3: the device joins WPA2 or better")
-                    .with_help("set `min_auth_mode: WPA2` to say what the device does, or build this device with ESPHome"),
-            );
-        }
-    }
-    if b.diagnostics.iter().any(Diagnostic::is_error) {
-        return Err(b.diagnostics);
-    }
-    let model = Model {
-        package: format!("ferrota-{name}"),
-        bootloader_package: format!("ferrota-{name}-bootloader"),
-        friendly_name: text(core, "friendly_name"),
-        name,
-        config_file: b.relative(inputs.config_path),
-        runtime: inputs.runtime,
-        esp32_flash: (inputs.target.templates == Family::Esp32).then(|| Esp32Flash::of(config)),
-        rp2040_flash: (inputs.target.templates == Family::Rp2040).then(Rp2040Flash::pico_w),
-        target: inputs.target,
-        ota,
-        safe_mode,
-        wifi,
-        web_server,
-        on_boot,
-        on_shutdown,
-        on_safe_mode,
-        ota_hooks,
-        web_ota_hooks,
-        automations: b.automations,
-        lambdas: b.lambdas,
-    };
-    let mut warnings = warnings(config);
-    warnings.append(&mut b.diagnostics);
-    Ok((model, b.regions, warnings))
+    Ok((firmware.model, firmware.regions, firmware.diagnostics))
 }
 
-/// Warnings (the diagnostics that don't stop generation) about whole components.
-fn warnings(config: &Config) -> Vec<Diagnostic> {
-    const HANDLED: &[&str] = &["esphome", "host", "esp32", "rp2040", "logger", "ota", "safe_mode", "wifi", "web_server", "network", "mdns", "preferences"];
-    let mut out = Vec::new();
-    for field in &config.components {
-        if field.key_span.is_some() && !HANDLED.contains(&field.key.as_str()) && !crate::components::TARGET_PLATFORMS.contains(&field.key.as_str()) {
-            out.push(
-                Diagnostic::warning("codegen::ignored", field.key_span, format!("ferrota's firmware has no `{}` yet: it is left out of the build", field.key))
-                    .with_help("remove it, or build this device with ESPHome if you need it"),
-            );
-        }
-    }
-    if config.target() == Some("host") {
-        for key in ["wifi", "web_server"] {
-            if let Some(f) = config.components.iter().find(|f| f.key == key && f.key_span.is_some()) {
-                out.push(Diagnostic::warning("codegen::ignored", f.key_span, format!("a host device uses this computer's network: `{key}` is left out")));
-            }
-        }
-    } else {
-        if let Some(f) = config.components.iter().find(|f| f.key == "web_server" && f.key_span.is_some()) {
-            out.push(if serves_web_update(config) {
-                Diagnostic::warning(
-                    "codegen::ignored",
-                    f.key_span,
-                    "ferrota's chip firmware serves only `/update` (firmware uploads) from `web_server`: the entity pages, REST API and event stream are left out",
-                )
-            } else {
-                Diagnostic::warning("codegen::ignored", f.key_span, "ferrota's chip firmware serves only `/update` from `web_server`, and it is off here: `web_server` is left out")
-                    .with_help("add `ota: - platform: web_server` for firmware uploads over HTTP")
-            });
-        }
-        if let Some(w) = config.get("wifi").and_then(|w| w.field("ap")) {
-            out.push(Diagnostic::warning("codegen::ignored", w.key_span, "ferrota's chip firmware has no fallback access point yet: `ap` is left out"));
-        }
-        if let Some(wifi) = config.get("wifi") {
-            ignored_keys(wifi, "wifi", crate::components::wifi::IGNORED, &mut out);
-            for network in wifi.get("networks").map(Item::items).unwrap_or_default() {
-                ignored_keys(network, "wifi: networks", crate::components::wifi::NETWORK_IGNORED, &mut out);
-            }
-        }
-    }
-    for entry in config.get("ota").map(Item::items).unwrap_or_default() {
-        let platform = entry.get("platform").and_then(Item::as_str).unwrap_or("esphome");
-        ignored_keys(entry, &format!("ota: - platform: {platform}"), crate::components::ota::OTA_IGNORED, &mut out);
-    }
-    if let Some(safe_mode) = config.get("safe_mode") {
-        ignored_keys(safe_mode, "safe_mode", crate::components::safe_mode::IGNORED, &mut out);
-    }
-    out
-}
-
-/// `manual_ip` as an address, prefix, gateway and DNS servers; `None` (and an error at `span`)
-/// for a subnet mask that is no prefix.
-fn static_ip(manual: &crate::components::wifi::ManualIp, span: Option<Span>, diagnostics: &mut Vec<Diagnostic>) -> Option<StaticIp> {
-    let v4 = |text: &str| text.parse::<std::net::Ipv4Addr>().ok().map(|a| a.octets().to_vec());
-    let mask = u32::from(manual.subnet.parse::<std::net::Ipv4Addr>().ok()?);
-    if mask.leading_ones() + mask.trailing_zeros() != 32 {
-        diagnostics.push(
-            Diagnostic::error("codegen::subnet", span, format!("the subnet mask {} is not a prefix (ones, then zeros)", manual.subnet))
-                .with_help("write the network's mask, e.g. `subnet: 255.255.255.0`"),
-        );
-        return None;
-    }
-    Some(StaticIp {
-        address: v4(manual.static_ip)?,
-        prefix: mask.leading_ones() as u8,
-        gateway: v4(manual.gateway)?,
-        dns: [manual.dns1.and_then(v4), manual.dns2.and_then(v4)],
-    })
-}
-
-/// A warning at each key of `item` the user wrote that ferrota's firmware leaves out, with why.
-fn ignored_keys(item: &Item, component: &str, ignored: &[(&str, &str)], out: &mut Vec<Diagnostic>) {
-    for (key, why) in ignored {
-        if let Some(field) = item.field(key).filter(|f| f.key_span.is_some()) {
-            out.push(
-                Diagnostic::warning("codegen::ignored", field.key_span, format!("ferrota's firmware ignores `{key}` ({component}): {why}"))
-                    .with_help(format!("remove `{key}`, or build this device with ESPHome if you need it")),
-            );
+impl Model {
+    /// A model with no component in it yet.
+    fn new(target: Target, runtime: String, config_file: String) -> Model {
+        Model {
+            name: String::new(),
+            friendly_name: String::new(),
+            config_file,
+            package: String::new(),
+            bootloader_package: String::new(),
+            runtime,
+            target,
+            esp32_flash: None,
+            rp2040_flash: None,
+            watchdog_timeout_ms: 0,
+            ota: None,
+            safe_mode: SafeMode { disabled: true, ..SafeMode::default() },
+            wifi: None,
+            web_server: None,
+            on_boot: Vec::new(),
+            on_shutdown: Vec::new(),
+            on_safe_mode: Vec::new(),
+            ota_hooks: OtaHooks::default(),
+            web_ota_hooks: OtaHooks::default(),
+            automations: Vec::new(),
+            lambdas: Vec::new(),
         }
     }
 }
 
-/// `ota: - platform: web_server` entries.
-fn web_ota_entries(config: &Config) -> Vec<&Item> {
-    config.get("ota").map(Item::items).unwrap_or_default().iter().filter(|e| e.get("platform").and_then(Item::as_str) == Some("web_server")).collect()
-}
-
-/// Whether the web server takes firmware at `/update`: `ota: - platform: web_server`, unless
-/// `web_server: ota: false` (2025.7+), which keeps `/update` for the captive portal only.
-fn serves_web_update(config: &Config) -> bool {
-    config.get("web_server").is_some_and(|w| w.get("ota").and_then(Item::as_bool) != Some(false)) && !web_ota_entries(config).is_empty()
-}
-
-/// A declared id: its name, what it belongs to (`ota.esphome`, `wifi` …) and where.
+/// A declared id: its name and what it belongs to (`ota.esphome`, `wifi` …).
 struct DeclaredId {
     name: String,
     kind: String,
@@ -510,20 +334,72 @@ fn declared_ids(config: &Config) -> Vec<DeclaredId> {
     out
 }
 
-struct Builder<'a> {
+/// The firmware being made: the model so far and every diagnostic, with what the components
+/// share to fill their parts (their automations, lambdas and warnings).
+pub struct Firmware<'a> {
+    pub config: &'a Config,
+    pub model: Model,
+    pub diagnostics: Vec<Diagnostic>,
+    /// `logger: level`: `logger.log` actions below it are compiled out (set by the logger).
+    pub logger_level: String,
     sources: &'a Sources,
     ids: Vec<DeclaredId>,
     regions: Vec<Region>,
-    diagnostics: Vec<Diagnostic>,
-    lambdas: Vec<Lambda>,
-    automations: Vec<Automation>,
     config_dir: std::path::PathBuf,
-    logger_level: Option<String>,
 }
 
 const LEVELS: &[&str] = &["NONE", "ERROR", "WARN", "INFO", "CONFIG", "DEBUG", "VERBOSE", "VERY_VERBOSE"];
 
-impl Builder<'_> {
+impl Firmware<'_> {
+    /// The firmware stack being made.
+    pub fn family(&self) -> Family {
+        self.model.target.templates
+    }
+
+    /// Where the target block is written: where "this firmware needs …" errors point.
+    pub fn target_span(&self) -> Option<Span> {
+        self.config.components.iter().find(|f| Some(f.key.as_str()) == self.config.target()).and_then(|f| f.key_span)
+    }
+
+    /// The key span of component `name` when the user wrote it (auto-loaded ones have none).
+    pub fn written(&self, name: &str) -> Option<Span> {
+        self.config.components.iter().find(|f| f.key == name).and_then(|f| f.key_span)
+    }
+
+    /// A warning at each key of `item` the user wrote that the firmware leaves out, with why.
+    pub fn ignored_keys(&mut self, item: &Item, component: &str, ignored: &[(&str, &str)]) {
+        for (key, why) in ignored {
+            if let Some(field) = item.field(key).filter(|f| f.key_span.is_some()) {
+                self.diagnostics.push(
+                    Diagnostic::warning("codegen::ignored", field.key_span, format!("ferrota's firmware ignores `{key}` ({component}): {why}"))
+                        .with_help(format!("remove `{key}`, or build this device with ESPHome if you need it")),
+                );
+            }
+        }
+    }
+
+    /// An automation the generator can't wire yet is an error: a silently dropped automation
+    /// would be firmware that pretends to work.
+    pub fn refuse_automation(&mut self, component: &str, key: &str) {
+        if let Some(f) = self.config.get(component).and_then(|c| c.field(key)) {
+            self.diagnostics.push(Diagnostic::error("codegen::automation", f.key_span, format!("ferrota's code generator can't wire `{component}: {key}` yet")));
+        }
+    }
+
+    /// Warnings at the components the user wrote that no [`COMPONENTS`] entry builds.
+    fn left_out_components(&mut self) {
+        let registry = crate::schema::Registry::get();
+        for field in &self.config.components {
+            let built = COMPONENTS.iter().any(|c| c.name() == field.key) || registry.component(&field.key).is_some_and(|c| c.target);
+            if field.key_span.is_some() && !built {
+                self.diagnostics.push(
+                    Diagnostic::warning("codegen::ignored", field.key_span, format!("ferrota's firmware has no `{}` yet: it is left out of the build", field.key))
+                        .with_help("remove it, or build this device with ESPHome if you need it"),
+                );
+            }
+        }
+    }
+
     /// A path as the generated comments show it: relative to the config's folder.
     fn relative(&self, path: &Path) -> String {
         path.strip_prefix(&self.config_dir).unwrap_or(path).display().to_string()
@@ -540,8 +416,8 @@ impl Builder<'_> {
         }
     }
 
-    /// The `on_boot`/`on_shutdown` automations of `esphome:`.
-    fn triggers(&mut self, core: Option<&Item>, key: &str) -> Vec<Trigger> {
+    /// The `on_boot`/`on_shutdown` automations of `esphome:`, highest priority first.
+    pub fn triggers(&mut self, core: Option<&Item>, key: &str) -> Vec<Trigger> {
         let Some(list) = core.and_then(|c| c.get(key)) else { return Vec::new() };
         let mut out = Vec::new();
         for automation in list.items() {
@@ -554,13 +430,14 @@ impl Builder<'_> {
             let name = self.automation(key, doc, automation, &[]);
             out.push(Trigger { automation: name, priority });
         }
+        // `sort_by` is stable: equal priorities keep the YAML order.
+        out.sort_by(|a, b| b.priority.total_cmp(&a.priority));
         out
     }
 
-    /// The automations under `key` of a component, as function names.
     /// The automations of OTA platform entries (several `web_server` ones are one component, as
     /// in ESPHome); `on_abort` only where it can fire.
-    fn ota_hooks(&mut self, entries: Vec<&Item>, prefix: &str, abort: bool) -> OtaHooks {
+    pub fn ota_hooks(&mut self, entries: Vec<&Item>, prefix: &str, abort: bool) -> OtaHooks {
         let mut hooks = |key: &str, args: &[(&str, &str)]| -> Vec<String> { entries.iter().flat_map(|e| self.hooks(Some(e), key, prefix, args)).collect() };
         OtaHooks {
             on_begin: hooks("on_begin", &[]),
@@ -572,7 +449,8 @@ impl Builder<'_> {
         }
     }
 
-    fn hooks(&mut self, owner: Option<&Item>, key: &str, prefix: &str, args: &[(&str, &str)]) -> Vec<String> {
+    /// The automations under `key` of a component, as function names.
+    pub fn hooks(&mut self, owner: Option<&Item>, key: &str, prefix: &str, args: &[(&str, &str)]) -> Vec<String> {
         let Some(list) = owner.and_then(|o| o.get(key)) else { return Vec::new() };
         let mut out = Vec::new();
         for automation in list.items() {
@@ -584,7 +462,7 @@ impl Builder<'_> {
 
     /// One automation's actions as a function; returns its name.
     fn automation(&mut self, base: &str, doc: String, automation: &Item, args: &[(&str, &str)]) -> String {
-        let name = format!("{base}_{}", self.automations.iter().filter(|a| a.name.starts_with(&format!("{base}_"))).count() + 1);
+        let name = format!("{base}_{}", self.model.automations.iter().filter(|a| a.name.starts_with(&format!("{base}_"))).count() + 1);
         let args: Vec<Arg> = args.iter().map(|(n, t)| Arg { name: n.to_string(), ty: t.to_string() }).collect();
         let mut actions = Vec::new();
         let mut uses_components = false;
@@ -610,7 +488,7 @@ impl Builder<'_> {
                 )),
             }
         }
-        self.automations.push(Automation { name: name.clone(), doc, args, uses_components, actions });
+        self.model.automations.push(Automation { name: name.clone(), doc, args, uses_components, actions });
         name
     }
 
@@ -634,10 +512,10 @@ impl Builder<'_> {
             return None;
         }
         let body = self.code(span, code)?;
-        let name = format!("lambda_{}", self.lambdas.len() + 1);
+        let name = format!("lambda_{}", self.model.lambdas.len() + 1);
         let doc = format!("`lambda` at {}", self.place(Some(span)));
         let passed = components.iter().map(|p| p.name.clone()).collect();
-        self.lambdas.push(Lambda { name: name.clone(), doc, components, args: args.to_vec(), body });
+        self.model.lambdas.push(Lambda { name: name.clone(), doc, components, args: args.to_vec(), body });
         Some(Action::Lambda { function: name, components: passed, args: args.iter().map(|a| a.name.clone()).collect() })
     }
 
@@ -645,7 +523,7 @@ impl Builder<'_> {
     fn log(&mut self, action: &Item) -> (Option<Action>, bool) {
         let level = action.get("level").and_then(Item::as_str).unwrap_or("DEBUG").to_string();
         let tag = action.get("tag").and_then(Item::as_str).unwrap_or("main");
-        let logger_level = self.logger_level.clone().unwrap_or_else(|| "DEBUG".into());
+        let logger_level = self.logger_level.clone();
         let rank = |l: &str| LEVELS.iter().position(|x| *x == l).unwrap_or(0);
         if rank(&level) > rank(&logger_level) {
             return (Some(Action::LogDropped { level, logger_level }), false);
@@ -748,79 +626,4 @@ impl Builder<'_> {
         self.regions.push(region);
         Some(Code { region: self.regions.len() - 1, text })
     }
-
-    /// Automations this generator can't wire yet are errors: a silently dropped automation
-    /// would be firmware that pretends to work.
-    fn refuse_unsupported(&mut self, config: &Config) {
-        const UNSUPPORTED: &[(&str, &str)] = &[("esphome", "on_loop"), ("wifi", "on_connect"), ("wifi", "on_disconnect"), ("logger", "on_message")];
-        for (component, key) in UNSUPPORTED {
-            if let Some(f) = config.get(component).and_then(|c| c.field(key)) {
-                self.diagnostics.push(Diagnostic::error(
-                    "codegen::automation",
-                    f.key_span,
-                    format!("ferrota's code generator can't wire `{component}: {key}` yet"),
-                ));
-            }
-        }
-        // The device keeps passwords up to MAX_PASSWORD_LEN bytes; a longer one would be
-        // refused at runtime (the YAML one at start-up, a lambda's keeps the old password).
-        const MAX: usize = ferrota_ota::component::MAX_PASSWORD_LEN;
-        for entry in config.get("ota").map(|o| o.items()).unwrap_or_default() {
-            if let Some(f) = entry.field("password").filter(|f| f.value.as_str().is_some_and(|p| p.len() > MAX)) {
-                self.diagnostics.push(
-                    Diagnostic::error("codegen::password-length", f.value.span.or(f.key_span), format!("ferrota devices keep OTA passwords of up to {MAX} bytes"))
-                        .with_help(format!("use a password of at most {MAX} bytes")),
-                );
-            }
-        }
-        let mut lambdas = Vec::new();
-        for component in &config.components {
-            collect_lambdas(&component.value, &mut lambdas);
-        }
-        for lambda in lambdas {
-            if lambda.as_str().is_some_and(|code| set_password_literals(code).any(|p| p.len() > MAX)) {
-                self.diagnostics.push(
-                    Diagnostic::error(
-                        "codegen::password-length",
-                        lambda.span,
-                        format!("`set_auth_password` gets a password longer than the {MAX} bytes a ferrota device keeps"),
-                    )
-                    .with_help(format!("use a password of at most {MAX} bytes; a longer one would leave the old password in place")),
-                );
-            }
-        }
-        // An encrypted OTA server without encryption would accept anyone's firmware.
-        for entry in config.get("ota").map(|o| o.items()).unwrap_or_default() {
-            if let Some(f) = entry.field("encryption") {
-                self.diagnostics.push(
-                    Diagnostic::error(
-                        "codegen::ota-encryption",
-                        f.key_span.or(entry.span),
-                        "ferrota's OTA device does not implement Noise encryption yet",
-                    )
-                    .with_help("remove `encryption:` and set `password:` instead (SHA-256 challenge/response); a firmware that ignored it would accept uploads from anyone"),
-                );
-            }
-        }
-    }
-}
-
-/// Every lambda in a validated value.
-fn collect_lambdas<'a>(item: &'a Item, out: &mut Vec<&'a Item>) {
-    match &item.value {
-        Val::Lambda(_) => out.push(item),
-        Val::List(items) => items.iter().for_each(|i| collect_lambdas(i, out)),
-        Val::Map(fields) => fields.iter().for_each(|f| collect_lambdas(&f.value, out)),
-        _ => {}
-    }
-}
-
-/// The plain string literals passed to `set_auth_password("…")` in a lambda (ones with escapes
-/// are skipped: their length is only known to rustc).
-fn set_password_literals(code: &str) -> impl Iterator<Item = &str> {
-    code.match_indices("set_auth_password(\"").filter_map(move |(at, call)| {
-        let rest = &code[at + call.len()..];
-        let literal = &rest[..rest.find('"')?];
-        (!literal.contains('\\')).then_some(literal)
-    })
 }

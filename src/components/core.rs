@@ -1,28 +1,22 @@
 //! The `esphome:` block and the target platform: exactly one platform block, the device name's
-//! rules, and the small string checks they use.
+//! rules, and the small string checks they use; in the firmware, the device's names and its
+//! boot and shutdown automations.
 
-use super::TARGET_PLATFORMS;
-use crate::config::{Config, Item};
+use crate::codegen::model::Firmware;
+use crate::config::{Config, Item, TypeError, Unused};
 use crate::diagnostics::Diagnostic;
 use crate::schema::engine::Engine;
 use crate::schema::scalar::Invalid;
 use crate::yaml::{Entry, Node};
 
-/// Other spellings of a component's key: ESPHome 2026 calls the RP2040 platform `rp2`.
-pub fn canonical(name: &str) -> &str {
-    match name {
-        "rp2" => "rp2040",
-        other => other,
-    }
-}
-
 /// The one target platform block, or a diagnostic when there is none or more than one.
 pub fn find_target(root: &Node, entries: &[Entry]) -> Result<&'static str, Box<Diagnostic>> {
+    let registry = crate::schema::Registry::get();
     let targets: Vec<(&Entry, &'static str)> = entries
         .iter()
         .filter_map(|e| {
             let key = e.key.key_text();
-            TARGET_PLATFORMS.iter().find(|t| **t == canonical(&key)).map(|t| (e, *t))
+            registry.targets().find(|t| *t == registry.canonical(&key)).map(|t| (e, t))
         })
         .collect();
     match targets.as_slice() {
@@ -34,7 +28,7 @@ pub fn find_target(root: &Node, entries: &[Entry]) -> Result<&'static str, Box<D
                 at,
                 format!(
                     "Platform missing. You must include one of the available platform keys: {}",
-                    TARGET_PLATFORMS.join(", ")
+                    registry.targets().collect::<Vec<_>>().join(", ")
                 ),
             )
             .with_help("add the block of the chip this device runs on, e.g. `esp32:` with `board: esp32dev`, or `host:`")))
@@ -56,8 +50,97 @@ pub fn find_target(root: &Node, entries: &[Entry]) -> Result<&'static str, Box<D
     }
 }
 
+/// `esphome:`.
+pub struct Esphome;
+
+impl super::Component for Esphome {
+    fn name(&self) -> &'static str {
+        "esphome"
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        crate::config::field_names::<EsphomeConfig>()
+    }
+    fn ignored(&self) -> &'static [(&'static str, &'static str)] {
+        IGNORED
+    }
+    fn validate(&self, engine: &mut Engine, config: &mut Config) {
+        check(engine, config);
+    }
+    fn firmware(&self, firmware: &mut Firmware<'_>) -> Result<(), TypeError> {
+        let Some(item) = firmware.config.get("esphome") else { return Ok(()) };
+        let core: EsphomeConfig = crate::config::read(item)?;
+        let model = &mut firmware.model;
+        model.name = core.name.to_string();
+        model.friendly_name = core.friendly_name.to_string();
+        model.package = format!("ferrota-{}", core.name);
+        model.bootloader_package = format!("ferrota-{}-bootloader", core.name);
+        firmware.model.on_boot = firmware.triggers(Some(item), "on_boot");
+        firmware.model.on_shutdown = firmware.triggers(Some(item), "on_shutdown");
+        firmware.refuse_automation("esphome", "on_loop");
+        firmware.ignored_keys(item, "esphome", IGNORED);
+        Ok(())
+    }
+}
+
+/// The validated `esphome:`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EsphomeConfig<'a> {
+    pub name: &'a str,
+    /// The schema's default is `""`.
+    pub friendly_name: &'a str,
+    /// A note for people (the dashboard shows it).
+    pub comment: Option<&'a str>,
+    /// Checked by validation against ESPHome's version; nothing to build.
+    pub min_version: &'a str,
+    // The automations keep their YAML places: `Firmware::triggers` reads them from the tree.
+    pub on_boot: Unused,
+    pub on_shutdown: Unused,
+    pub on_loop: Unused,
+    pub area: Unused,
+    pub areas: Unused,
+    pub devices: Unused,
+    pub project: Unused,
+    pub build_path: Unused,
+    pub name_add_mac_suffix: Unused,
+    pub platformio_options: Unused,
+    pub build_flags: Unused,
+    pub environment_variables: Unused,
+    pub includes: Unused,
+    pub includes_c: Unused,
+    pub libraries: Unused,
+    pub merge_warnings: Unused,
+    pub debug_scheduler: Unused,
+    pub suspend_loop: Unused,
+    pub loop_interval: Unused,
+    pub compile_process_limit: Unused,
+}
+
+const CPP: &str = "ferrota builds Rust firmware, not ESPHome's C++: C++ build settings and sources don't apply";
+
+/// What ferrota's firmware leaves out of `esphome:`, and why (`on_loop` is an error of its own).
+pub const IGNORED: &[(&str, &str)] = &[
+    ("area", "ferrota's firmware has no native API to report an area to Home Assistant"),
+    ("areas", "ferrota's firmware has no native API to report areas to Home Assistant"),
+    ("devices", "ferrota's firmware has no entities to group into sub-devices"),
+    ("project", "ferrota's firmware has no native API to report a project to Home Assistant"),
+    ("build_path", "ferrota builds in `.ferrota/build/<name>/` beside the config (`ferrota compile --build-dir` to change it)"),
+    ("name_add_mac_suffix", "ferrota's firmware uses `name` as written"),
+    ("platformio_options", CPP),
+    ("build_flags", CPP),
+    ("environment_variables", CPP),
+    ("includes", CPP),
+    ("includes_c", CPP),
+    ("libraries", CPP),
+    ("merge_warnings", CPP),
+    ("debug_scheduler", "ferrota's firmware runs an async executor, not ESPHome's scheduler"),
+    ("suspend_loop", "ferrota's firmware runs an async executor, not ESPHome's loop"),
+    ("loop_interval", "ferrota's firmware runs an async executor, not ESPHome's loop"),
+    ("compile_process_limit", "cargo decides how many build jobs run"),
+];
+
 /// Rules across keys of `esphome:` (ESPHome's `validate_hostname`).
-pub fn check(engine: &mut Engine, config: &Config) {
+fn check(engine: &mut Engine, config: &Config) {
     let Some(esphome) = config.get("esphome") else { return };
     let Some(name) = esphome.get("name") else { return };
     let Some(text) = name.as_str() else { return };

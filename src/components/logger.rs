@@ -1,7 +1,9 @@
 //! `logger:` and its `logger.log` action: per-tag levels may not be more verbose than the
-//! global level, and a format needs exactly one argument per printf placeholder.
+//! global level, and a format needs exactly one argument per printf placeholder. In the
+//! firmware, `level` compiles out the `logger.log` actions below it.
 
-use crate::config::{Config, Item};
+use crate::codegen::model::Firmware;
+use crate::config::{Config, Item, TypeError, Unused};
 use crate::diagnostics::Diagnostic;
 use crate::schema::engine::Engine;
 use crate::schema::scalar::Invalid;
@@ -13,7 +15,65 @@ fn rank(level: &str) -> usize {
     SEVERITY.iter().position(|l| *l == level).unwrap_or(0)
 }
 
-pub fn check(engine: &mut Engine, config: &Config) {
+/// `logger:`.
+pub struct Logger;
+
+impl super::Component for Logger {
+    fn name(&self) -> &'static str {
+        "logger"
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        crate::config::field_names::<LoggerConfig>()
+    }
+    fn ignored(&self) -> &'static [(&'static str, &'static str)] {
+        IGNORED
+    }
+    fn validate(&self, engine: &mut Engine, config: &mut Config) {
+        check(engine, config);
+    }
+    fn firmware(&self, firmware: &mut Firmware<'_>) -> Result<(), TypeError> {
+        firmware.refuse_automation("logger", "on_message");
+        let Some(item) = firmware.config.get("logger") else { return Ok(()) };
+        let logger: LoggerConfig = crate::config::read(item)?;
+        firmware.logger_level = logger.level.to_string();
+        firmware.ignored_keys(item, "logger", IGNORED);
+        Ok(())
+    }
+}
+
+/// The validated `logger:`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggerConfig<'a> {
+    pub id: Option<&'a str>,
+    /// The schema's default is `DEBUG`.
+    pub level: &'a str,
+    pub baud_rate: Unused,
+    pub tx_buffer_size: Unused,
+    pub deassert_rts_dtr: Unused,
+    pub hardware_uart: Unused,
+    pub runtime_tag_levels: Unused,
+    pub setup_priority: Unused,
+    pub logs: Unused,
+    pub on_message: Unused,
+    pub initial_level: Unused,
+    pub task_log_buffer_size: Unused,
+}
+
+/// What ferrota's firmware leaves out of `logger:`, and why (`on_message` is an error of its own).
+pub const IGNORED: &[(&str, &str)] = &[
+    ("baud_rate", "ferrota's firmware logs to the chip's USB serial port (a host device: to stderr) at a fixed speed"),
+    ("hardware_uart", "ferrota's firmware logs to the chip's USB serial port (a host device: to stderr)"),
+    ("tx_buffer_size", "ferrota's firmware sizes its log buffer itself"),
+    ("task_log_buffer_size", "ferrota's firmware sizes its log buffer itself"),
+    ("deassert_rts_dtr", "ferrota's firmware leaves the serial port's control lines alone"),
+    ("runtime_tag_levels", "ferrota's firmware fixes log levels at build time"),
+    ("logs", "ferrota's firmware applies `level` to every tag"),
+    ("initial_level", "ferrota's firmware starts and stays at `level`"),
+    ("setup_priority", "ferrota's firmware has no setup order to change"),
+];
+
+fn check(engine: &mut Engine, config: &Config) {
     let Some(logger) = config.get("logger") else { return };
     let global = logger.get("level").and_then(Item::as_str).unwrap_or("DEBUG");
     let tags = logger.get("logs").map(Item::fields).unwrap_or_default();

@@ -1,18 +1,25 @@
 //! Validates a whole device config: the top-level components, their platforms, auto-loads and
-//! dependencies, then the rules a schema can't say (one per module: core, ota, safe_mode, wifi,
-//! ids).
+//! dependencies, then the rules a schema can't say. Each component ferrota builds firmware from
+//! is one module here (its [`Component`]) beside its `schema/<name>.yaml`; `boards`,
+//! `frameworks` and `ids` hold the rules across components.
 
 pub mod boards;
 pub mod core;
+pub mod esp32;
 pub mod frameworks;
+pub mod host;
 pub mod ids;
 pub mod logger;
+pub mod mdns;
+pub mod network;
 pub mod ota;
+pub mod rp2040;
 pub mod safe_mode;
 pub mod web_server;
 pub mod wifi;
 
-use crate::config::{Config, Field, Item, Val};
+use crate::codegen::model::Firmware;
+use crate::config::{Config, Field, Item, TypeError, Val};
 use crate::diagnostics::Diagnostic;
 use crate::schema::engine::Engine;
 use crate::schema::scalar::Invalid;
@@ -24,8 +31,46 @@ use crate::yaml::{Entry, Node, Value};
 pub const CHECKS: crate::schema::engine::Checks =
     crate::schema::engine::Checks { string: check_string, id_name: ids::check_id_name, entity_reference: ids::entity_id_reference, action: check_action };
 
-/// The target platform blocks; a config has exactly one.
-pub const TARGET_PLATFORMS: &[&str] = &["esp32", "esp8266", "rp2040", "bk72xx", "rtl87xx", "ln882x", "host"];
+/// One component as ferrota builds it. Its schema (`schema/<name>.yaml`) says which keys it
+/// takes, their types and defaults; its module says the rest: the rules a schema can't say,
+/// its typed config, and what it adds to the firmware. Adding a component is its schema file,
+/// a module implementing this, and its entry in [`COMPONENTS`].
+pub trait Component: Sync {
+    /// Its top-level key.
+    fn name(&self) -> &'static str;
+    /// The keys its typed config reads: `config::field_names::<T>()` (a test holds them to its
+    /// schema's keys).
+    fn keys(&self) -> &'static [&'static str];
+    /// The keys its firmware leaves out, each with why: written ones warn at their line.
+    fn ignored(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
+    /// Rules across its keys and other components that a schema can't say (ESPHome's final
+    /// validation), after the schema engine.
+    fn validate(&self, _engine: &mut Engine, _config: &mut Config) {}
+    /// Its part of the firmware, from its typed config; called for every config, with the
+    /// component or without it (e.g. to say that a chip firmware needs it).
+    fn firmware(&self, _firmware: &mut Firmware<'_>) -> Result<(), TypeError> {
+        Ok(())
+    }
+}
+
+/// The components ferrota's firmware is made of, in the order they are validated and built
+/// (the logger's level first: the automations of the others compile `logger.log` against it).
+/// A component not listed is left out of the firmware, with a warning.
+pub const COMPONENTS: &[&dyn Component] = &[
+    &logger::Logger,
+    &core::Esphome,
+    &safe_mode::SafeMode,
+    &ota::Ota,
+    &web_server::WebServer,
+    &wifi::Wifi,
+    &network::Network,
+    &mdns::Mdns,
+    &esp32::Esp32,
+    &rp2040::Rp2040,
+    &host::Host,
+];
 
 /// The outcome of validation: the config (complete only when there are no errors) and every
 /// diagnostic.
@@ -67,7 +112,7 @@ pub fn validate(root: &Node, sources: &Sources) -> Validated {
 
     let mut config = Config::default();
     for entry in entries.iter().filter(|e| !is_hidden(e)) {
-        let name = core::canonical(&entry.key.key_text()).to_string();
+        let name = registry.canonical(&entry.key.key_text()).to_string();
         let Some(component) = registry.component(&name).filter(|_| !name.contains('.')) else {
             if let Some(value) = unchecked_component(&mut engine, entry, &name) {
                 config.components.push(Field { key: name, key_span: Some(entry.key.span), value });
@@ -93,16 +138,14 @@ pub fn validate(root: &Node, sources: &Sources) -> Validated {
         engine.diagnostics.push(d);
     }
 
-    let written: Vec<String> = entries.iter().map(|e| core::canonical(&e.key.key_text()).to_string()).collect();
+    let written: Vec<String> = entries.iter().map(|e| registry.canonical(&e.key.key_text()).to_string()).collect();
     auto_load(&mut engine, &mut config, &written, root.span);
     check_dependencies(&mut engine, &config);
-    core::check(&mut engine, &config);
-    wifi::check(&mut engine, &config);
-    logger::check(&mut engine, &config);
     boards::check(&mut engine, &mut config);
     frameworks::check(&mut engine, &config);
-    ota::final_validate(&mut engine, &mut config);
-    safe_mode::finish(&mut config);
+    for component in COMPONENTS {
+        component.validate(&mut engine, &mut config);
+    }
     ids::check(&mut engine, &mut config);
 
     let mut diagnostics = engine.diagnostics;
@@ -275,7 +318,7 @@ fn loaded_integrations(registry: &Registry, entries: &[Entry]) -> (Vec<String>, 
     let mut names: Vec<String> = vec!["esphome".into()];
     let mut components: Vec<String> = vec!["esphome".into()];
     for entry in entries.iter().filter(|e| !is_hidden(e)) {
-        let name = core::canonical(&entry.key.key_text()).to_string();
+        let name = registry.canonical(&entry.key.key_text()).to_string();
         names.push(name.clone());
         components.push(name.clone());
         for item in entry.value.as_list().iter() {

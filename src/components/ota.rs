@@ -1,12 +1,119 @@
-//! `ota:` final validation, as ESPHome 2026.10 does it: at least one platform; `esphome`
-//! entries on the same port merged (when consistent); only one port in all.
+//! `ota:`: final validation as ESPHome 2026.10 does it (at least one platform; `esphome`
+//! entries on the same port merged when consistent; only one port in all), the typed entry
+//! that codegen and upload read, and the native OTA server it adds to the firmware.
 
-use crate::config::{Config, Field, Item, Unused, Val};
+use crate::codegen::model::{self, Firmware};
+use crate::config::{Config, Field, Item, TypeError, Unused, Val};
 use crate::diagnostics::Diagnostic;
 use crate::schema::engine::Engine;
 use crate::source::Span;
 
-pub fn final_validate(engine: &mut Engine, config: &mut Config) {
+/// `ota:`, a list of platform entries.
+pub struct Ota;
+
+impl super::Component for Ota {
+    fn name(&self) -> &'static str {
+        "ota"
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        crate::config::field_names::<OtaEntry>()
+    }
+    fn ignored(&self) -> &'static [(&'static str, &'static str)] {
+        OTA_IGNORED
+    }
+    fn validate(&self, engine: &mut Engine, config: &mut Config) {
+        final_validate(engine, config);
+    }
+
+    /// The first `platform: esphome` entry is the device's OTA server, with its automations;
+    /// what no ferrota device can do stops the build.
+    fn firmware(&self, firmware: &mut Firmware<'_>) -> Result<(), TypeError> {
+        let config = firmware.config;
+        let mut native = None;
+        for item in config.get("ota").map(Item::items).unwrap_or_default() {
+            let entry: OtaEntry = crate::config::read(item)?;
+            firmware.ignored_keys(item, &format!("ota: - platform: {}", entry.platform), OTA_IGNORED);
+            refuse_encryption(firmware, item);
+            refuse_long_password(firmware, item);
+            if entry.platform == "esphome" && native.is_none() {
+                native = Some((item, entry));
+            }
+        }
+        refuse_long_lambda_passwords(firmware);
+        let Some((item, entry)) = native else {
+            if firmware.family() != crate::codegen::target::Family::Host {
+                let chip = firmware.model.target.chip;
+                firmware.diagnostics.push(
+                    Diagnostic::error("codegen::needs-ota", firmware.target_span(), format!("ferrota's {chip} firmware is an OTA firmware: it needs `ota: - platform: esphome`"))
+                        .with_help("add:\n\n  ota:\n    - platform: esphome"),
+                );
+            }
+            return Ok(());
+        };
+        // The schema fills these in: one missing is a schema without its default.
+        let filled = |key: &str| TypeError(format!("`{key}` has no default for this target in schema/ota/esphome.yaml"));
+        firmware.model.ota = Some(model::Ota {
+            field: entry.id.unwrap_or("ota").to_string(),
+            port: entry.port.ok_or_else(|| filled("port"))?,
+            version: entry.version.ok_or_else(|| filled("version"))?,
+            password: entry.auth_password().map(str::to_string),
+        });
+        firmware.model.ota_hooks = firmware.ota_hooks(vec![item], "ota", false);
+        if let Some(abort) = item.field("on_abort") {
+            firmware.diagnostics.push(
+                Diagnostic::warning("codegen::never-fires", abort.key_span, "`on_abort` never fires with `platform: esphome` (in ESPHome neither); it is left out")
+                    .with_help("use `on_error` for failed updates"),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// An encrypted OTA server without encryption would accept anyone's firmware.
+fn refuse_encryption(firmware: &mut Firmware<'_>, entry: &Item) {
+    if let Some(f) = entry.field("encryption") {
+        firmware.diagnostics.push(
+            Diagnostic::error("codegen::ota-encryption", f.key_span.or(entry.span), "ferrota's OTA device does not implement Noise encryption yet").with_help(
+                "remove `encryption:` and set `password:` instead (SHA-256 challenge/response); a firmware that ignored it would accept uploads from anyone",
+            ),
+        );
+    }
+}
+
+/// The device keeps passwords up to MAX_PASSWORD_LEN bytes; a longer one would be refused at
+/// runtime (the YAML one at start-up, a lambda's keeps the old password).
+const MAX_PASSWORD: usize = ferrota_ota::component::MAX_PASSWORD_LEN;
+
+fn refuse_long_password(firmware: &mut Firmware<'_>, entry: &Item) {
+    if let Some(f) = entry.field("password").filter(|f| f.value.as_str().is_some_and(|p| p.len() > MAX_PASSWORD)) {
+        firmware.diagnostics.push(
+            Diagnostic::error("codegen::password-length", f.value.span.or(f.key_span), format!("ferrota devices keep OTA passwords of up to {MAX_PASSWORD} bytes"))
+                .with_help(format!("use a password of at most {MAX_PASSWORD} bytes")),
+        );
+    }
+}
+
+/// `set_auth_password("…")` with a literal too long, in any lambda of the config.
+fn refuse_long_lambda_passwords(firmware: &mut Firmware<'_>) {
+    let mut lambdas = Vec::new();
+    for component in &firmware.config.components {
+        collect_lambdas(&component.value, &mut lambdas);
+    }
+    for lambda in lambdas {
+        if lambda.as_str().is_some_and(|code| set_password_literals(code).any(|p| p.len() > MAX_PASSWORD)) {
+            firmware.diagnostics.push(
+                Diagnostic::error(
+                    "codegen::password-length",
+                    lambda.span,
+                    format!("`set_auth_password` gets a password longer than the {MAX_PASSWORD} bytes a ferrota device keeps"),
+                )
+                .with_help(format!("use a password of at most {MAX_PASSWORD} bytes; a longer one would leave the old password in place")),
+            );
+        }
+    }
+}
+
+fn final_validate(engine: &mut Engine, config: &mut Config) {
     let api = config.get("api").cloned();
     let api = api.as_ref();
     let Some(field) = config.components.iter_mut().find(|f| f.key == "ota") else { return };
@@ -264,5 +371,25 @@ pub fn entry<'a>(config: &'a Config, platform: &str) -> Option<(&'a Item, OtaEnt
     config.get("ota")?.items().iter().find_map(|item| {
         let entry: OtaEntry<'a> = crate::config::read(item).ok()?;
         (entry.platform == platform).then_some((item, entry))
+    })
+}
+
+/// Every lambda in a validated value.
+fn collect_lambdas<'a>(item: &'a Item, out: &mut Vec<&'a Item>) {
+    match &item.value {
+        Val::Lambda(_) => out.push(item),
+        Val::List(items) => items.iter().for_each(|i| collect_lambdas(i, out)),
+        Val::Map(fields) => fields.iter().for_each(|f| collect_lambdas(&f.value, out)),
+        _ => {}
+    }
+}
+
+/// The plain string literals passed to `set_auth_password("…")` in a lambda (ones with escapes
+/// are skipped: their length is only known to rustc).
+fn set_password_literals(code: &str) -> impl Iterator<Item = &str> {
+    code.match_indices("set_auth_password(\"").filter_map(move |(at, call)| {
+        let rest = &code[at + call.len()..];
+        let literal = &rest[..rest.find('"')?];
+        (!literal.contains('\\')).then_some(literal)
     })
 }

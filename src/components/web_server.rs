@@ -1,11 +1,69 @@
-//! `web_server:` as ferrota reads it: the port, HTTP auth and whether `/update` takes firmware.
+//! `web_server:` as ferrota reads it: the port, HTTP auth and whether `/update` takes firmware
+//! (`ota: - platform: web_server`, whose automations it wires too).
 
-use crate::config::Unused;
+use crate::codegen::model::{self, Firmware, OtaHooks};
+use crate::codegen::target::Family;
+use crate::config::{Config, Item, TypeError, Unused};
+use crate::diagnostics::Diagnostic;
+
+/// `web_server:` (with the `web_server` OTA platform it serves).
+pub struct WebServer;
+
+impl super::Component for WebServer {
+    fn name(&self) -> &'static str {
+        "web_server"
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        crate::config::field_names::<WebServerConfig>()
+    }
+    fn firmware(&self, firmware: &mut Firmware<'_>) -> Result<(), TypeError> {
+        let config = firmware.config;
+        let Some(item) = config.get("web_server") else { return Ok(()) };
+        let web: WebServerConfig = crate::config::read(item)?;
+        let serves = serves_web_update(config);
+        firmware.model.web_server = Some(model::WebServer {
+            port: web.port,
+            username: web.auth.as_ref().map(|a| a.username.to_string()),
+            password: web.auth.as_ref().map(|a| a.password.to_string()),
+            ota: serves,
+        });
+        let Some(span) = firmware.written("web_server") else { return Ok(()) };
+        let left_out = match firmware.family() {
+            Family::Host => Diagnostic::warning("codegen::ignored", Some(span), "a host device uses this computer's network: `web_server` is left out"),
+            _ if serves => Diagnostic::warning(
+                "codegen::ignored",
+                Some(span),
+                "ferrota's chip firmware serves only `/update` (firmware uploads) from `web_server`: the entity pages, REST API and event stream are left out",
+            ),
+            _ => Diagnostic::warning("codegen::ignored", Some(span), "ferrota's chip firmware serves only `/update` from `web_server`, and it is off here: `web_server` is left out")
+                .with_help("add `ota: - platform: web_server` for firmware uploads over HTTP"),
+        };
+        firmware.diagnostics.push(left_out);
+        // Only a firmware that serves `/update` calls them (the warnings say when it does not).
+        firmware.model.web_ota_hooks = if firmware.family() != Family::Host && serves {
+            firmware.ota_hooks(web_ota_entries(config), "ota_web_server", true)
+        } else {
+            OtaHooks::default()
+        };
+        Ok(())
+    }
+}
+
+/// `ota: - platform: web_server` entries.
+fn web_ota_entries(config: &Config) -> Vec<&Item> {
+    config.get("ota").map(Item::items).unwrap_or_default().iter().filter(|e| e.get("platform").and_then(Item::as_str) == Some("web_server")).collect()
+}
+
+/// Whether the web server takes firmware at `/update`: `ota: - platform: web_server`, unless
+/// `web_server: ota: false` (2025.7+), which keeps `/update` for the captive portal only.
+fn serves_web_update(config: &Config) -> bool {
+    config.get("web_server").is_some_and(|w| w.get("ota").and_then(Item::as_bool) != Some(false)) && !web_ota_entries(config).is_empty()
+}
 
 /// The validated `web_server:`.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct WebServer<'a> {
+pub struct WebServerConfig<'a> {
     pub id: Option<&'a str>,
     /// The schema's default is 80.
     pub port: u16,

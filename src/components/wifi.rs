@@ -1,12 +1,104 @@
-//! `wifi:`: the rules across keys (a password needs an SSID; `ssid` or `networks`, not both)
-//! and the SSID and WPA password checks.
+//! `wifi:`: the rules across keys (a password needs an SSID; `ssid` or `networks`, not both),
+//! the SSID and WPA password checks, and the network a chip firmware joins.
 
-use crate::config::{Config, Unused};
+use crate::codegen::model::{self, Firmware, StaticIp};
+use crate::codegen::target::Family;
+use crate::config::{Config, TypeError, Unused};
 use crate::diagnostics::Diagnostic;
 use crate::schema::engine::Engine;
 use crate::schema::scalar::Invalid;
+use crate::source::Span;
 
-pub fn check(engine: &mut Engine, config: &Config) {
+/// `wifi:`.
+pub struct Wifi;
+
+impl super::Component for Wifi {
+    fn name(&self) -> &'static str {
+        "wifi"
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        crate::config::field_names::<WifiConfig>()
+    }
+    fn ignored(&self) -> &'static [(&'static str, &'static str)] {
+        IGNORED
+    }
+    fn validate(&self, engine: &mut Engine, config: &mut Config) {
+        check(engine, config);
+    }
+
+    fn firmware(&self, firmware: &mut Firmware<'_>) -> Result<(), TypeError> {
+        let config = firmware.config;
+        firmware.refuse_automation("wifi", "on_connect");
+        firmware.refuse_automation("wifi", "on_disconnect");
+        if firmware.family() == Family::Host {
+            if let Some(span) = firmware.written("wifi") {
+                firmware.diagnostics.push(Diagnostic::warning("codegen::ignored", Some(span), "a host device uses this computer's network: `wifi` is left out"));
+            }
+            return Ok(());
+        }
+        let item = config.get("wifi");
+        let wifi: Option<WifiConfig> = item.map(crate::config::read).transpose()?;
+        if let Some(item) = item {
+            firmware.ignored_keys(item, "wifi", IGNORED);
+            for network in item.get("networks").map(crate::config::Item::items).unwrap_or_default() {
+                firmware.ignored_keys(network, "wifi: networks", NETWORK_IGNORED);
+            }
+            if let Some(ap) = item.field("ap") {
+                firmware.diagnostics.push(Diagnostic::warning("codegen::ignored", ap.key_span, "ferrota's chip firmware has no fallback access point yet: `ap` is left out"));
+            }
+            // esp-radio can't require WPA3: say so rather than join a weaker network silently.
+            if let (Some(field), Family::Esp32) = (item.field("min_auth_mode").filter(|f| f.value.as_str() == Some("WPA3")), firmware.family()) {
+                firmware.diagnostics.push(
+                    Diagnostic::warning("codegen::wifi-security", field.key_span, "esp-radio (ferrota's ESP32 WiFi) can't require WPA3: the device joins WPA2 or better")
+                        .with_help("set `min_auth_mode: WPA2` to say what the device does, or build this device with ESPHome"),
+                );
+            }
+        }
+        let (Some(item), Some(wifi)) = (item, wifi) else { return Ok(needs_wifi(firmware)) };
+        let Some((ssid, password)) = wifi.network() else { return Ok(needs_wifi(firmware)) };
+        let security = match wifi.min_auth_mode {
+            _ if password.is_empty() => "Open",
+            Some("WPA") => "Wpa",
+            Some("WPA3") => "Wpa3",
+            _ => "Wpa2",
+        };
+        let manual_span = item.field("manual_ip").and_then(|f| f.key_span);
+        let static_ip = wifi.manual_ip.as_ref().and_then(|manual| static_ip(manual, manual_span, &mut firmware.diagnostics));
+        firmware.model.wifi = Some(model::Wifi { ssid: ssid.to_string(), password: password.to_string(), security, static_ip });
+        Ok(())
+    }
+}
+
+/// A chip firmware without a network to join.
+fn needs_wifi(firmware: &mut Firmware<'_>) {
+    let chip = firmware.model.target.chip;
+    firmware.diagnostics.push(
+        Diagnostic::error("codegen::needs-wifi", firmware.target_span(), format!("ferrota's {chip} firmware joins a WiFi network: it needs `wifi:` with an `ssid`"))
+            .with_help("add `wifi:` with `ssid:` and `password:` (a fallback `ap:` alone is not supported yet)"),
+    );
+}
+
+/// `manual_ip` as an address, prefix, gateway and DNS servers; `None` (and an error at `span`)
+/// for a subnet mask that is no prefix.
+fn static_ip(manual: &ManualIp, span: Option<Span>, diagnostics: &mut Vec<Diagnostic>) -> Option<StaticIp> {
+    let v4 = |text: &str| text.parse::<std::net::Ipv4Addr>().ok().map(|a| a.octets().to_vec());
+    let mask = u32::from(manual.subnet.parse::<std::net::Ipv4Addr>().ok()?);
+    if mask.leading_ones() + mask.trailing_zeros() != 32 {
+        diagnostics.push(
+            Diagnostic::error("codegen::subnet", span, format!("the subnet mask {} is not a prefix (ones, then zeros)", manual.subnet))
+                .with_help("write the network's mask, e.g. `subnet: 255.255.255.0`"),
+        );
+        return None;
+    }
+    Some(StaticIp {
+        address: v4(manual.static_ip)?,
+        prefix: mask.leading_ones() as u8,
+        gateway: v4(manual.gateway)?,
+        dns: [manual.dns1.and_then(v4), manual.dns2.and_then(v4)],
+    })
+}
+
+fn check(engine: &mut Engine, config: &Config) {
     let Some(wifi) = config.get("wifi") else { return };
     if let (Some(password), None) = (wifi.field("password"), wifi.get("ssid")) {
         let d = Diagnostic::error("wifi::password-without-ssid", password.key_span.or(wifi.span), "Cannot have WiFi password without SSID!")
@@ -59,15 +151,15 @@ pub fn valid_password(value: &str) -> Result<String, Invalid> {
 }
 
 
-/// The validated `wifi:`, as codegen reads it.
+/// The validated `wifi:`.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Wifi<'a> {
+pub struct WifiConfig<'a> {
     pub id: Option<&'a str>,
     pub ssid: Option<&'a str>,
     pub password: Option<&'a str>,
     #[serde(borrow, default)]
-    pub networks: Vec<Network<'a>>,
+    pub networks: Vec<WifiNetwork<'a>>,
     pub min_auth_mode: Option<&'a str>,
     /// Where uploads go instead of `<name>.local` (read by `ferrota upload` from the tree).
     pub use_address: Option<&'a str>,
@@ -103,7 +195,7 @@ pub struct ManualIp<'a> {
 /// One of `wifi: networks:`.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Network<'a> {
+pub struct WifiNetwork<'a> {
     pub ssid: Option<&'a str>,
     pub password: Option<&'a str>,
     pub priority: Option<i64>,
@@ -114,7 +206,7 @@ pub struct Network<'a> {
     pub eap: Unused,
 }
 
-impl<'a> Wifi<'a> {
+impl<'a> WifiConfig<'a> {
     /// The network the firmware joins: the first of `networks:` with the highest priority, or
     /// the top-level `ssid`; with its password (empty: an open network).
     pub fn network(&self) -> Option<(&'a str, &'a str)> {

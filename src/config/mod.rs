@@ -133,10 +133,8 @@ impl Config {
 
     /// The target platform block's name (`esp32`, `host`, …).
     pub fn target(&self) -> Option<&str> {
-        self.components
-            .iter()
-            .map(|f| f.key.as_str())
-            .find(|k| crate::components::TARGET_PLATFORMS.contains(k))
+        let registry = crate::schema::Registry::get();
+        self.components.iter().map(|f| f.key.as_str()).find(|k| registry.component(k).is_some_and(|c| c.target))
     }
 
     /// Renders the config as YAML, the way `esphome config` shows it.

@@ -9,7 +9,7 @@ use crate::yaml::Node;
 /// `root`), or `None` when the cursor is not on a key ferrota knows.
 pub fn key_at(registry: &Registry, root: &Node, offset: usize) -> Option<String> {
     let entry = root.as_map()?.iter().find(|e| contains(&e.key, offset) || contains(&e.value, offset))?;
-    let name = crate::components::core::canonical(&entry.key.key_text()).to_string();
+    let name = registry.canonical(&entry.key.key_text()).to_string();
     let component = registry.component(&name)?;
     if contains(&entry.key, offset) {
         return Some(format!("**`{name}:`**\n\n{}", component.doc));

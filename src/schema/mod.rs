@@ -108,6 +108,16 @@ impl Registry {
             .filter_map(|(n, _, _)| self.component(n))
     }
 
+    /// The target platform blocks (`esp32`, `host`, …), of which a config has exactly one.
+    pub fn targets(&self) -> impl Iterator<Item = &str> {
+        self.top_level().filter(|n| self.component(n).is_some_and(|c| c.target))
+    }
+
+    /// A component's own name for a key that may be one of its aliases (`rp2` → `rp2040`).
+    pub fn canonical<'a>(&'a self, key: &'a str) -> &'a str {
+        self.top_level().find(|n| self.component(n).is_some_and(|c| c.aliases.iter().any(|a| a == key))).unwrap_or(key)
+    }
+
     /// Top-level component names (no platforms), for did-you-mean.
     pub fn top_level(&self) -> impl Iterator<Item = &str> {
         self.files.iter().map(|(n, _, _)| n.as_str()).filter(|n| !n.contains('.'))

@@ -10,6 +10,8 @@ pub struct Component {
     pub doc: String,
     /// A target platform block (`esp32`, `host`, …): exactly one per config.
     pub target: bool,
+    /// Other spellings of its key (ESPHome 2026 also calls `rp2040:` `rp2:`).
+    pub aliases: Vec<String>,
     /// A platform component: its value is a list of `platform:` entries.
     pub platforms: bool,
     /// Components that must be present (or auto-loaded), as ESPHome's DEPENDENCIES.
@@ -119,7 +121,7 @@ fn scalar(node: &Node) -> Result<String, SchemaError> {
 impl Component {
     /// Reads one schema file's tree. `name` comes from the file name.
     pub fn from_node(name: &str, node: &Node) -> Result<Component, SchemaError> {
-        const KNOWN: &[&str] = &["doc", "target", "platforms", "dependencies", "auto_load", "only_on", "config"];
+        const KNOWN: &[&str] = &["doc", "target", "aliases", "platforms", "dependencies", "auto_load", "only_on", "config"];
         for e in node.as_map().unwrap_or_default() {
             if !KNOWN.contains(&e.key.key_text().as_str()) {
                 return err(&e.key, format!("unknown schema field `{}` in {name}", e.key.key_text()));
@@ -129,6 +131,7 @@ impl Component {
             name: name.to_string(),
             doc: node.get("doc").map(scalar).transpose()?.unwrap_or_default(),
             target: matches!(node.get("target").map(|n| &n.value), Some(Value::Bool(true))),
+            aliases: str_list(node.get("aliases"))?,
             platforms: matches!(node.get("platforms").map(|n| &n.value), Some(Value::Bool(true))),
             dependencies: str_list(node.get("dependencies"))?,
             auto_load: str_list(node.get("auto_load"))?,

@@ -34,13 +34,14 @@ pub struct WebServerSettings {
 impl UploadSettings {
     /// Reads the settings out of a validated config.
     pub fn from_config(config: &Config) -> UploadSettings {
-        let name = config.get("esphome").and_then(|e| e.get("name")).and_then(|n| n.as_str()).unwrap_or_default().to_owned();
+        let core = config.get("esphome").and_then(|e| crate::config::read::<crate::components::core::EsphomeConfig>(e).ok());
+        let name = core.map(|c| c.name.to_owned()).unwrap_or_default();
         let ota = crate::components::ota::entry(config, "esphome").map(|(_, entry)| OtaSettings {
             port: entry.port,
             password: entry.auth_password().map(str::to_owned),
         });
         // A `web_server:` that does not read as its type went around the schema: no settings.
-        let web_server = config.get("web_server").and_then(|ws| crate::config::read::<crate::components::web_server::WebServer>(ws).ok()).map(|ws| WebServerSettings {
+        let web_server = config.get("web_server").and_then(|ws| crate::config::read::<crate::components::web_server::WebServerConfig>(ws).ok()).map(|ws| WebServerSettings {
             port: ws.port,
             username: ws.auth.as_ref().map(|a| a.username.to_owned()),
             password: ws.auth.as_ref().map(|a| a.password.to_owned()),

@@ -38,13 +38,14 @@ pub async fn logger_task(driver: usb::Driver<'static, USB>) {
     embassy_usb_logger::run!(1024, log::LevelFilter::Info, driver);
 }
 
-/// Feeds the watchdog the bootloader left running: a hung executor resets, and the boot
+/// Feeds the watchdog the bootloader left running, four times per `timeout` (`rp2040:
+/// watchdog_timeout`; the hardware's longest is 8388 ms): a hung executor resets, and the boot
 /// counts as failed.
 #[embassy_executor::task]
-pub async fn watchdog_task(mut watchdog: Watchdog) -> ! {
-    watchdog.start(Duration::from_secs(8));
+pub async fn watchdog_task(mut watchdog: Watchdog, timeout: Duration) -> ! {
+    watchdog.start(timeout);
     loop {
-        Timer::after(Duration::from_secs(1)).await;
-        watchdog.feed(Duration::from_secs(8));
+        Timer::after(timeout / 4).await;
+        watchdog.feed(timeout);
     }
 }
