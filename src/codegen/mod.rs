@@ -3,10 +3,11 @@
 //! [`generate`] turns the validated config into a template context ([`model`]), renders the
 //! target's templates ([`templates`], [`render`]) and writes only the files that changed
 //! ([`write`]). [`cargo`] builds the project and maps rustc's errors inside lambdas back to
-//! the YAML through the [`SourceMap`] that generation leaves. [`command`] is `ferrota compile`.
+//! the YAML through the [`SourceMap`] that generation leaves. [`compile`] does all of it for one
+//! config.
 
 pub mod cargo;
-pub mod command;
+pub mod compile;
 pub mod image;
 pub mod lambda;
 pub mod model;

@@ -1,4 +1,4 @@
-//! `ferrota upload` and `ferrota run`: from configs and flags to upload jobs and an exit code.
+//! `ferrota upload`: from configs and flags to upload jobs and an exit code.
 //! The CLI parses flags into [`UploadOptions`]; everything else happens here.
 
 use std::collections::HashMap;
@@ -89,82 +89,8 @@ pub fn upload_command(options: &UploadOptions) -> ExitCode {
     }
 }
 
-/// `ferrota run`: compile and build the config (unless `--file` names an image), then start a
-/// `host:` device here or upload to the device, as `esphome run` does.
-pub fn run_command(options: &UploadOptions) -> ExitCode {
-    let Some(config) = options.configs.first() else { return ExitCode::FAILURE };
-    let built;
-    let options = if options.file.is_some() {
-        options
-    } else {
-        let compile = crate::codegen::command::CompileOptions {
-            config: config.clone(),
-            substitutions: options.substitutions.clone(),
-            ..Default::default()
-        };
-        match crate::codegen::command::compile(&compile) {
-            Ok(image) => {
-                built = UploadOptions { file: Some(image), ..options.clone() };
-                &built
-            }
-            Err(code) => return code,
-        }
-    };
-    let (target, is_host) = match load(config, &options.substitutions) {
-        Ok(loaded) => loaded,
-        Err(message) => {
-            eprintln!("ERROR {}: {message}", config.display());
-            return ExitCode::from(2);
-        }
-    };
-    if is_host {
-        let image = match image_path(config, &target, options) {
-            Ok(path) => path,
-            Err(message) => {
-                eprintln!("ERROR {message}");
-                return ExitCode::FAILURE;
-            }
-        };
-        if !options.quiet {
-            eprintln!("INFO Running program from path '{}'", image.display());
-        }
-        return run_here(&image);
-    }
-    upload_command(&UploadOptions { configs: vec![config.clone()], jobs: None, ..options.clone() })
-}
-
-/// Becomes the host device: on Unix this process is replaced by the firmware, so stopping
-/// `ferrota run` stops the device (and the device's own supervisor keeps its A/B slots).
-fn run_here(image: &Path) -> ExitCode {
-    let mut command = std::process::Command::new(image);
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::CommandExt;
-        // A file still open for writing somewhere (a build tool's child that has not reached its
-        // own exec yet) can't be executed for a few milliseconds: wait that out.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-        let error = loop {
-            let error = command.exec();
-            if error.kind() != std::io::ErrorKind::ExecutableFileBusy || std::time::Instant::now() > deadline {
-                break error;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        };
-        eprintln!("ERROR cannot start {}: {error}", image.display());
-        ExitCode::FAILURE
-    }
-    #[cfg(not(unix))]
-    match command.status() {
-        Ok(status) => ExitCode::from(status.code().map_or(1, |c| u8::try_from(c).unwrap_or(1))),
-        Err(e) => {
-            eprintln!("ERROR cannot start {}: {e}", image.display());
-            ExitCode::FAILURE
-        }
-    }
-}
-
 /// Validates a config; returns its upload settings and whether it is a `host:` device.
-fn load(config: &Path, substitutions: &[(String, String)]) -> Result<(UploadSettings, bool), String> {
+pub fn load(config: &Path, substitutions: &[(String, String)]) -> Result<(UploadSettings, bool), String> {
     let options = LoadOptions { substitutions: substitutions.to_vec() };
     let checked = compiler::check(&RealFs, config, &options).map_err(|e| format!("cannot read it: {e}"))?;
     if checked.has_errors() {

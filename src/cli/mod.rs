@@ -1,9 +1,11 @@
 //! The `ferrota` command line: a thin shell over the library.
 
+mod build;
+
 use crate::compiler;
 use crate::diagnostics::{render_terminal, to_json};
 use crate::source::RealFs;
-use crate::upload::command::{run_command, upload_command, Platform, UploadOptions};
+use crate::upload::command::{upload_command, Platform, UploadOptions};
 use crate::yaml::LoadOptions;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::{IsTerminal, Write};
@@ -99,8 +101,8 @@ struct CompileArgs {
 }
 
 impl CompileArgs {
-    fn options(self, substitutions: Vec<(String, String)>) -> crate::codegen::command::CompileOptions {
-        crate::codegen::command::CompileOptions {
+    fn options(self, substitutions: Vec<(String, String)>) -> crate::codegen::compile::CompileOptions {
+        crate::codegen::compile::CompileOptions {
             config: self.config,
             build_dir: self.build_dir,
             only_generate: self.only_generate,
@@ -222,9 +224,9 @@ pub fn run() -> ExitCode {
     let command = std::mem::replace(&mut cli.command, Command::Lsp);
     match command {
         Command::Config(args) => config(&cli, args),
-        Command::Compile(args) => crate::codegen::command::compile_command(&args.options(cli.substitutions())),
+        Command::Compile(args) => build::compile_command(&args.options(cli.substitutions())),
         Command::Upload(args) => with_options(args, &cli, upload_command),
-        Command::Run(args) => with_options(args, &cli, run_command),
+        Command::Run(args) => with_options(args, &cli, build::run_command),
         Command::Clean(args) => clean(&cli, &args.config),
         Command::Version => {
             println!("Version: ferrota {} (ESPHome 2026.10.0 compatible)", env!("CARGO_PKG_VERSION"));
