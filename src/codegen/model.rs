@@ -4,7 +4,8 @@
 //! part through a [`Firmware`] (see `components::Component::firmware`); the automation and
 //! lambda machinery they share is here.
 
-use super::lambda::{check_code, references, Region};
+use super::lambda::{check_code, Region};
+use crate::lambda::references;
 use super::printf;
 use super::target::{Family, Target};
 use crate::components::COMPONENTS;
@@ -564,8 +565,8 @@ impl Firmware<'_> {
         for item in arg_items {
             let code = item.as_str().unwrap_or("");
             let Some(span) = item.span else { continue };
-            for (name, _) in crate::components::ids::lambda_references(code) {
-                if self.reachable(&name, span, &[]).is_none() {
+            for (name, at) in references(self.sources, span, code) {
+                if self.reachable(&name, at, &[]).is_none() {
                     return (None, false);
                 }
                 uses = true;

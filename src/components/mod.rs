@@ -29,7 +29,7 @@ use crate::yaml::{Entry, Node, Value};
 
 /// The components' checks the schema engine runs (see `schema::engine::Checks`).
 pub const CHECKS: crate::schema::engine::Checks =
-    crate::schema::engine::Checks { string: check_string, id_name: ids::check_id_name, entity_reference: ids::entity_id_reference, action: check_action };
+    crate::schema::engine::Checks { string: check_string, id_name: ids::check_id_name, entity_reference: crate::lambda::entity_id_reference, action: check_action };
 
 /// One component as ferrota builds it. Its schema (`schema/<name>.yaml`) says which keys it
 /// takes, their types and defaults; its module says the rest: the rules a schema can't say,

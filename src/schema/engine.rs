@@ -324,7 +324,7 @@ impl<'a> Engine<'a> {
         }
         // Each `id(x)` at its own place in the YAML (the lambda module maps the code back
         // through quoting and block indentation).
-        for (name, span) in crate::codegen::lambda::references(self.sources, node.span, &code) {
+        for (name, span) in crate::lambda::references(self.sources, node.span, &code) {
             self.references.push(Reference { name, span, class: None });
         }
         Ok(Val::Lambda(code))
