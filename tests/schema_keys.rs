@@ -113,3 +113,18 @@ fn keys_the_firmware_leaves_out_warn_at_their_line() {
         assert_eq!(at, line, "`{key}`");
     }
 }
+
+/// The runtime's `SafeModeConfig::default()` (for devices started without a generated config)
+/// is the schema's defaults, not a third opinion.
+#[test]
+fn the_runtimes_safe_mode_defaults_are_the_schemas() {
+    let yaml = "esphome:\n  name: t\nhost:\nota:\n  - platform: esphome\n";
+    let fs = MemoryFs::default().with("/d/t.yaml", yaml);
+    let checked = compiler::check(&fs, Path::new("/d/t.yaml"), &LoadOptions::default()).unwrap();
+    let schema: ferrota::components::safe_mode::SafeModeConfig = ferrota::config::read(checked.config.get("safe_mode").unwrap()).unwrap();
+    let runtime = ferrota_ota::SafeModeConfig::default();
+    assert_eq!(
+        (runtime.enabled, runtime.num_attempts, runtime.boot_is_good_after_ms, runtime.reboot_timeout_ms),
+        (!schema.disabled, schema.num_attempts, schema.boot_is_good_after, schema.reboot_timeout)
+    );
+}

@@ -30,6 +30,9 @@ pub struct SafeModeConfig {
     pub reboot_timeout_ms: u64,
 }
 
+/// ESPHome's defaults as `schema/safe_mode.yaml` states them (the compiler's
+/// `tests/schema_keys.rs` holds the two equal), for a device started without a generated
+/// config such as `ferrota-host-device`. Generated firmware passes what the config says.
 impl Default for SafeModeConfig {
     fn default() -> Self {
         SafeModeConfig { enabled: true, num_attempts: 10, boot_is_good_after_ms: 60_000, reboot_timeout_ms: 300_000 }
