@@ -71,7 +71,7 @@ fn compile_run_upload_and_the_device_reexecs_into_the_new_build() {
     // Regenerating an unchanged config rewrites nothing.
     let (project, log) = compile(&config, &["--only-generate"]);
     assert_eq!(project, dir.path(".ferrota/build/cg-e2e"));
-    assert!(log.contains("(0 files written, 3 unchanged)"), "{log}");
+    assert!(log.contains("(0 files written, 4 unchanged)"), "{log}");
 
     let device = start(&image, port);
     device.wait_for("[D][main]: build one booted", 1);

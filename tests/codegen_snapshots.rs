@@ -47,10 +47,10 @@ fn generation_is_deterministic_and_writes_only_changes() {
     let checked = compiler::check(&RealFs, config, &LoadOptions::default()).unwrap();
     let options = Options { out_dir: out.0.clone(), runtime: PathBuf::from(RUNTIME) };
     let first = codegen::generate(&checked, &options).unwrap();
-    assert_eq!(first.written.len(), 3);
+    assert_eq!(first.written.len(), 4);
     let again = codegen::generate(&checked, &options).unwrap();
     assert!(again.written.is_empty(), "{:?}", again.written);
-    assert_eq!(again.unchanged, 3);
+    assert_eq!(again.unchanged, 4);
     // Another runtime path changes Cargo.toml only.
     let moved = Options { runtime: PathBuf::from("/elsewhere/runtime"), ..options };
     let changed = codegen::generate(&checked, &moved).unwrap();

@@ -1,4 +1,4 @@
-//! `web_server:` in the chip firmware: `/update` is served (with `web_server: auth:`) exactly
+//! `web_server:` in the chip firmware: the page and `/update` are served (with `web_server: auth:`) exactly
 //! when `ota: - platform: web_server` is configured and `web_server: ota:` is not false, and
 //! the warnings say what of the web server is left out.
 
@@ -40,18 +40,19 @@ fn update_with_basic_auth_on_the_configured_port() {
         "auth",
         "web_server:\n  port: 8080\n  auth:\n    username: admin\n    password: hunter2\nota:\n  - platform: esphome\n  - platform: web_server\n",
     );
-    assert!(server.contains("let credentials = Some(Credentials { username: \"admin\", password: \"hunter2\" });"), "{server}");
-    assert!(server.contains("Some(WebServer { port: 8080, credentials, automations: &mut web_automations })"), "{server}");
+    assert!(server.contains("let credentials = Some(ferrota_ota::web_update::Credentials { username: \"admin\", password: \"hunter2\" });"), "{server}");
+    assert!(server.contains("WebServer { port: 8080, credentials, info, automations }"), "{server}");
+    assert!(server.contains("let web = Some(web_server(&mut web_automations, \"\"));"), "{server}");
     assert!(main.contains("firmware::serve(&mut server, stack, components)"), "{main}");
     assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert!(warnings[0].contains("serves only `/update`") && warnings[0].contains("entity pages"), "{warnings:?}");
+    assert!(warnings[0].contains("serves the device's page and `/update`") && warnings[0].contains("entity pages"), "{warnings:?}");
 }
 
 #[test]
 fn no_auth_and_the_default_port() {
     let (server, _, _) = generate("noauth", "web_server:\nota:\n  - platform: esphome\n  - platform: web_server\n");
     assert!(server.contains("let credentials = None;"), "{server}");
-    assert!(server.contains("Some(WebServer { port: 80, credentials,"), "{server}");
+    assert!(server.contains("WebServer { port: 80, credentials,"), "{server}");
 }
 
 #[test]
@@ -62,7 +63,7 @@ fn without_the_web_server_ota_platform_or_with_ota_false_there_is_no_update() {
     ] {
         let (server, _, warnings) = generate(name, extra);
         assert!(!server.contains("WebServer {") && server.contains("let web = None;"), "{name}: {server}");
-        assert!(warnings.iter().any(|w| w.contains("it is off here")), "{name}: {warnings:?}");
+        assert!(warnings.iter().any(|w| w.contains("uploads are off here")), "{name}: {warnings:?}");
     }
 }
 
@@ -87,7 +88,7 @@ fn web_uploads_fire_the_web_server_entrys_automations() {
     }
     assert!(automations.contains("web error {}\", x)"), "{automations}");
     // The web listener serves `/update` (ferrota-ota-embassy's loop mutes both in safe mode).
-    assert!(server.contains("let mut web_automations = WebAutomations { components };") && server.contains("automations: &mut web_automations"), "{server}");
+    assert!(server.contains("let mut web_automations = WebAutomations { components };") && server.contains("web_server(&mut web_automations"), "{server}");
     assert!(main.contains("firmware::serve("), "{main}");
     assert!(!warnings.iter().any(|w| w.contains("on_abort")), "{warnings:?}");
 }

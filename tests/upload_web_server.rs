@@ -161,7 +161,7 @@ fn runtime_device() -> (u16, std::thread::JoinHandle<DeviceResult>) {
         let (mut s, _) = listener.accept().unwrap();
         s.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
         let mut flash = ferrota_test_support::MemFlash::default();
-        let mut w = WebUpdate::new(0, &mut flash, Some(Credentials { username: "admin", password: "hunter2" }));
+        let mut w = WebUpdate::new(0, &mut flash, Some(Credentials { username: "admin", password: "hunter2" }), ferrota_test_support::INFO);
         let (mut input, mut output) = ([0u8; 1024], [0u8; 256]);
         let outcome = loop {
             while w.has_transmit() {

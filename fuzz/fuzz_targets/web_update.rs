@@ -22,7 +22,8 @@ fuzz_target!(|data: &[u8]| {
         refuse: setup & 4 != 0,
         ..Default::default()
     };
-    let mut w = WebUpdate::new(0, flash, credentials);
+    let info = ferrota_ota::web_page::DeviceInfo { name: "fuzz", friendly_name: "<&\"'>", version: "0", build_time: "", image_md5: "", safe_mode: setup & 16 != 0 };
+    let mut w = WebUpdate::new(0, flash, credentials, info);
     let mut reply = Vec::new();
     let mut events = Vec::new();
     let mut now = 0u64;

@@ -30,6 +30,18 @@ impl FlashError {
             FlashError::Unknown => 0xFF,
         }
     }
+
+    /// Why, in words for the person who sent the image.
+    pub const fn reason(self) -> &'static str {
+        match self {
+            FlashError::UpdatePrepare => "the device could not prepare the update",
+            FlashError::NotEnoughSpace => "the image does not fit this device's update slot",
+            FlashError::NoUpdatePartition => "this device has no slot to write an update to",
+            FlashError::Write => "writing the image to the device's flash failed",
+            FlashError::UpdateEnd => "the file is not a firmware image for this device, or it is incomplete",
+            FlashError::Unknown => "the device failed to take the image",
+        }
+    }
 }
 
 /// Why an OTA session failed.

@@ -17,6 +17,7 @@ pub mod esp_image;
 #[cfg(feature = "nor-flash")]
 pub mod esp_otadata;
 pub mod events;
+pub mod exchange;
 pub mod flash;
 pub mod hex;
 #[cfg(feature = "nor-flash")]
@@ -26,6 +27,7 @@ pub mod protocol;
 pub mod safe_mode;
 pub mod vector_table;
 pub mod wire;
+pub mod web_page;
 pub mod web_update;
 
 #[cfg(all(feature = "std", unix))]

@@ -8,14 +8,16 @@
 //!   it is malformed);
 //! * with credentials set, every request needs `Authorization: Basic …` matching them (compared
 //!   in constant time), else `401` with `WWW-Authenticate: Basic realm="Login Required"`;
-//! * `GET /` and `GET /update` get a minimal upload form, anything but `POST /update` a `404`;
+//! * `GET /` and `GET /update` get the device's page ([`crate::web_page`]: who it is, which
+//!   build it runs, and the upload form), anything but `POST /update` a `404`;
 //! * the upload needs `Content-Length` (`411`; chunked bodies are not supported) and a
 //!   `multipart/form-data` `boundary` (`400`);
 //! * the first part with a `filename` is streamed into the [`Flash`] as it arrives (other parts
 //!   are skipped), the closing delimiter is found across any split of the input, then
 //!   [`Flash::finish`] checks and commits the image;
 //! * the reply is then, like ESPHome's, `200 text/plain` with `Connection: close` and the body
-//!   `Update Successful!` or `Update Failed!`.
+//!   `Update Successful!` or `Update Failed!` (then, on its own line, why: ESPHome's clients
+//!   read the first line only).
 //!
 //! ESPHome begins the update with the size unknown; [`Flash::begin`] takes a size, so it gets
 //! `Content-Length` (saturated to `u32`), an upper bound: the image plus the multipart envelope
@@ -42,6 +44,7 @@ use crate::error::FlashError;
 use crate::events::{Event, EventQueue};
 use crate::flash::Flash;
 use crate::protocol::PROGRESS_INTERVAL_MS;
+use crate::web_page::{DeviceInfo, PageWriter};
 
 /// The largest request head (request line and headers) accepted.
 pub const MAX_HEAD: usize = 2048;
@@ -59,11 +62,6 @@ pub const SUCCESS_BODY: &str = "Update Successful!";
 /// See [`SUCCESS_BODY`].
 pub const FAILURE_BODY: &str = "Update Failed!";
 
-/// The form `GET /` and `GET /update` answer with.
-const FORM: &str = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Firmware update</title></head><body>\
-<form method=\"POST\" action=\"/update\" enctype=\"multipart/form-data\">\
-<input type=\"file\" name=\"update\"><input type=\"submit\" value=\"Update\"></form></body></html>";
-
 /// `web_server: auth:`: HTTP Basic credentials. Both must be non-empty for auth to apply.
 #[derive(Debug, Clone, Copy)]
 pub struct Credentials<'a> {
@@ -71,6 +69,19 @@ pub struct Credentials<'a> {
     pub username: &'a str,
     /// `auth: password`.
     pub password: &'a str,
+}
+
+/// The web server as a device's main loop runs it: `web_server: port` and `auth:`, what its page
+/// says, and the `platform: web_server` OTA automations (uploads to `/update`).
+pub struct WebServer<'a> {
+    /// `web_server: port`.
+    pub port: u16,
+    /// `web_server: auth:` (HTTP Basic), if set.
+    pub credentials: Option<Credentials<'static>>,
+    /// The page's facts (the loop sets `safe_mode` for each request).
+    pub info: DeviceInfo<'a>,
+    /// The `platform: web_server` OTA automations.
+    pub automations: &'a mut dyn crate::events::OtaListener,
 }
 
 /// How a connection ended.
@@ -140,12 +151,16 @@ pub struct WebUpdate<'a, F: Flash> {
     out: [u8; 640],
     out_len: usize,
     out_sent: usize,
+    /// What `GET /` shows, and the page once it is being sent (after `out`).
+    info: DeviceInfo<'a>,
+    page: Option<PageWriter<'a>>,
     outcome: Option<Outcome>,
 }
 
 impl<'a, F: Flash> WebUpdate<'a, F> {
-    /// A handler for one connection accepted at `now_ms`; `credentials` from `web_server: auth:`.
-    pub fn new(now_ms: u64, flash: F, credentials: Option<Credentials<'a>>) -> Self {
+    /// A handler for one connection accepted at `now_ms`; `credentials` from `web_server: auth:`,
+    /// `info` for the page.
+    pub fn new(now_ms: u64, flash: F, credentials: Option<Credentials<'a>>, info: DeviceInfo<'a>) -> Self {
         let credentials = credentials.filter(|c| !c.username.is_empty() && !c.password.is_empty());
         WebUpdate {
             flash,
@@ -171,6 +186,8 @@ impl<'a, F: Flash> WebUpdate<'a, F> {
             out: [0; 640],
             out_len: 0,
             out_sent: 0,
+            info,
+            page: None,
             outcome: None,
         }
     }
@@ -249,12 +266,15 @@ impl<'a, F: Flash> WebUpdate<'a, F> {
         let n = buf.len().min(self.out_len - self.out_sent);
         buf[..n].copy_from_slice(&self.out[self.out_sent..self.out_sent + n]);
         self.out_sent += n;
-        n
+        match &mut self.page {
+            Some(page) if n < buf.len() => n + page.write(&mut buf[n..]),
+            _ => n,
+        }
     }
 
     /// True while reply bytes are owed to the client.
     pub fn has_transmit(&self) -> bool {
-        self.out_sent < self.out_len
+        self.out_sent < self.out_len || self.page.as_ref().is_some_and(|p| !p.is_done())
     }
 
     /// `Some` once the connection is over: send what is left, close, and on
@@ -306,7 +326,9 @@ impl<'a, F: Flash> WebUpdate<'a, F> {
                 None
             }
             Ok(Request::Page) => {
-                self.respond("200 OK", "text/html", "", FORM);
+                let page = PageWriter::new(self.info);
+                self.head_only("200 OK", "text/html; charset=utf-8", "Cache-Control: no-store\r\n", page.len());
+                self.page = Some(page);
                 self.state = State::Done;
                 self.outcome = Some(Outcome::Served);
                 None
@@ -386,7 +408,7 @@ impl<'a, F: Flash> WebUpdate<'a, F> {
     fn after_delimiter(&mut self, b: u8, dash: bool, cr: bool) {
         self.state = match (b, dash, cr) {
             // The close delimiter: no (more) file part.
-            (b'-', true, false) => return self.fail(),
+            (b'-', true, false) => return self.fail("the form holds no file"),
             (b'-', false, false) => State::AfterDelimiter { dash: true, cr: false },
             (b' ' | b'\t', false, false) => State::AfterDelimiter { dash, cr },
             (b'\r', false, false) => State::AfterDelimiter { dash: false, cr: true },
@@ -394,7 +416,7 @@ impl<'a, F: Flash> WebUpdate<'a, F> {
                 self.head_len = 0;
                 State::PartHeaders
             }
-            _ => return self.fail(),
+            _ => return self.fail("the multipart body is malformed"),
         };
     }
 
@@ -402,7 +424,7 @@ impl<'a, F: Flash> WebUpdate<'a, F> {
     fn part_headers(&mut self, data: &[u8]) -> usize {
         for (i, &b) in data.iter().enumerate() {
             if self.head_len == MAX_HEAD {
-                self.fail();
+                self.fail("a part's headers are too long");
                 return data.len();
             }
             self.head[self.head_len] = b;
@@ -415,7 +437,7 @@ impl<'a, F: Flash> WebUpdate<'a, F> {
                     self.events.push(Event::Started);
                     let size = u32::try_from(self.content_length).unwrap_or(u32::MAX);
                     if let Err(e) = self.flash.begin(size) {
-                        self.fail_with(e);
+                        self.fail_with(e, e.reason());
                         return data.len();
                     }
                     self.flash_begun = true;
@@ -457,7 +479,7 @@ impl<'a, F: Flash> WebUpdate<'a, F> {
     /// Writes image bytes to the flash and reports progress; false (and failed) on an error.
     fn write(&mut self, data: &[u8]) -> bool {
         if let Err(e) = self.flash.write(data) {
-            self.fail_with(e);
+            self.fail_with(e, e.reason());
             return false;
         }
         self.written += data.len() as u64;
@@ -477,7 +499,7 @@ impl<'a, F: Flash> WebUpdate<'a, F> {
         }
         // An empty file part would leave the slot's previous content to be booted.
         if self.written == 0 {
-            return self.fail();
+            return self.fail("the file is empty");
         }
         self.flash_begun = false;
         match self.flash.finish() {
@@ -487,17 +509,18 @@ impl<'a, F: Flash> WebUpdate<'a, F> {
                 self.state = State::Drain;
                 self.events.push(Event::Completed);
             }
-            Err(e) => self.fail_with(e),
+            Err(e) => self.fail_with(e, e.reason()),
         }
     }
 
-    /// The request did not carry a whole image: for `on_error` that is a failed finish.
-    fn fail(&mut self) {
-        self.fail_with(FlashError::UpdateEnd);
+    /// The request did not carry a whole image (`why`): for `on_error` that is a failed finish.
+    fn fail(&mut self, why: &'static str) {
+        self.fail_with(FlashError::UpdateEnd, why);
     }
 
-    /// The upload did not produce an image: `Update Failed!`, then the rest is discarded.
-    fn fail_with(&mut self, error: FlashError) {
+    /// The upload did not produce an image: `Update Failed!` and `why`, then the rest is
+    /// discarded.
+    fn fail_with(&mut self, error: FlashError, why: &str) {
         if self.started && self.result.is_none() {
             self.events.push(Event::Error(error.code()));
         }
@@ -507,7 +530,10 @@ impl<'a, F: Flash> WebUpdate<'a, F> {
         }
         self.stage_len = 0;
         if self.result.is_none() {
-            self.respond("200 OK", "text/plain", "", FAILURE_BODY);
+            self.head_only("200 OK", "text/plain; charset=utf-8", "", FAILURE_BODY.len() + 1 + why.len());
+            self.push(FAILURE_BODY.as_bytes());
+            self.push(b"\n");
+            self.push(why.as_bytes());
             self.result = Some(Outcome::Failed);
         }
         self.state = State::Drain;
@@ -517,7 +543,7 @@ impl<'a, F: Flash> WebUpdate<'a, F> {
     fn body_done(&mut self) {
         if self.state != State::Drain {
             // The body ended inside the multipart data.
-            self.fail();
+            self.fail("the upload ended before the whole file arrived");
         }
         self.state = State::Done;
         self.outcome = self.result;
@@ -546,17 +572,22 @@ impl<'a, F: Flash> WebUpdate<'a, F> {
     }
 
     fn respond(&mut self, status: &str, content_type: &str, headers: &str, body: &str) {
+        self.head_only(status, content_type, headers, body.len());
+        self.push(body.as_bytes());
+    }
+
+    /// A reply's status line and headers, for a body of `length` bytes sent after them.
+    fn head_only(&mut self, status: &str, content_type: &str, headers: &str, length: usize) {
         self.push(b"HTTP/1.1 ");
         self.push(status.as_bytes());
         self.push(b"\r\nContent-Type: ");
         self.push(content_type.as_bytes());
         self.push(b"\r\nContent-Length: ");
         let mut digits = [0u8; 20];
-        self.push(decimal(body.len() as u64, &mut digits));
+        self.push(decimal(length as u64, &mut digits));
         self.push(b"\r\nConnection: close\r\n");
         self.push(headers.as_bytes());
         self.push(b"\r\n");
-        self.push(body.as_bytes());
     }
 
     fn push(&mut self, bytes: &[u8]) {

@@ -7,7 +7,7 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 
-use common::MemFlash;
+use common::{MemFlash, INFO};
 use ferrota_ota::web_update::{Credentials, Outcome, WebUpdate};
 use ferrota_ota::{Event, FlashError};
 use proptest::prelude::*;
@@ -46,7 +46,7 @@ fn run(creds: Option<Credentials<'static>>, pieces: &[&[u8]], poll_between: bool
 
 /// Feeds `pieces`, one every `ms_per_read` milliseconds, then closes the connection.
 fn run_with(flash: MemFlash, creds: Option<Credentials<'static>>, pieces: &[&[u8]], poll_between: bool, ms_per_read: u64) -> Run {
-    let mut w = WebUpdate::new(0, flash, creds);
+    let mut w = WebUpdate::new(0, flash, creds, INFO);
     let mut reply = Vec::new();
     let mut events = Vec::new();
     let mut buf = [0u8; 5];
@@ -142,7 +142,7 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..600), cuts in prop::collection::vec(any::<usize>(), 0..10)) {
-        let mut w = WebUpdate::new(0, MemFlash::default(), Some(CREDS));
+        let mut w = WebUpdate::new(0, MemFlash::default(), Some(CREDS), INFO);
         for piece in split(&bytes, &cuts) {
             w.handle_input(0, piece);
         }
@@ -169,11 +169,13 @@ fn a_long_boundary_straddling_every_read() {
 
 #[test]
 fn a_flash_that_rejects_the_image_is_update_failed() {
-    let mut w = WebUpdate::new(0, MemFlash { fail_finish: Some(ferrota_ota::FlashError::UpdateEnd), ..Default::default() }, None);
+    let mut w = WebUpdate::new(0, MemFlash { fail_finish: Some(ferrota_ota::FlashError::UpdateEnd), ..Default::default() }, None, INFO);
     w.handle_input(0, &request("B", None, b"not an image", false));
     let mut out = [0u8; 256];
     let n = w.poll_transmit(&mut out);
-    assert_eq!(&out[..n], &b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 14\r\nConnection: close\r\n\r\nUpdate Failed!"[..]);
+    let why = "the file is not a firmware image for this device, or it is incomplete";
+    let expected = format!("HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\nUpdate Failed!\n{why}", 15 + why.len());
+    assert_eq!(String::from_utf8_lossy(&out[..n]), expected);
     assert_eq!(w.outcome(), Some(Outcome::Failed));
 }
 
@@ -249,7 +251,7 @@ fn a_body_that_ends_inside_the_image_is_an_error_and_a_client_that_leaves_is_an_
 fn serve_one(listener: &TcpListener, flash: &mut MemFlash, creds: Option<Credentials<'static>>) -> Option<Outcome> {
     let (mut s, _) = listener.accept().unwrap();
     s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
-    let mut w = WebUpdate::new(0, &mut *flash, creds);
+    let mut w = WebUpdate::new(0, &mut *flash, creds, INFO);
     let mut buf = [0u8; 1024];
     let mut out = [0u8; 256];
     loop {

@@ -76,6 +76,11 @@ fn build_package(project: &Generated, dir: &Path, package: &str, map: &SourceMap
     if let Some(triple) = project.target.triple {
         command.arg("--target").arg(triple);
     }
+    // What the device's page shows as its build time: when its sources last changed (the
+    // generator rewrites only the files that did), so an unchanged config rebuilds nothing.
+    if let Some(time) = sources_changed(dir) {
+        command.env("FERROTA_BUILD_TIME", time);
+    }
     // No stdin: cargo's target probe (`rustc -`) would otherwise read whatever ours is.
     let mut child = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn()?;
     let mut build = Build::default();
@@ -183,5 +188,42 @@ mod tests {
         read_message(&message("error", dependency), "ferrota-device", &SourceMap::default(), &mut build, &mut exe);
         assert_eq!(build.generated_warnings, 1);
         assert_eq!(build.other.len(), 3, "{:?}", build.other);
+    }
+}
+
+/// When the newest file of the project at `dir` (its manifest and `src/`) was written, as
+/// `2026-12-02 21:40 UTC`.
+fn sources_changed(dir: &Path) -> Option<String> {
+    let mut files = vec![dir.join("Cargo.toml")];
+    files.extend(std::fs::read_dir(dir.join("src")).ok()?.filter_map(|e| e.ok()).map(|e| e.path()));
+    let newest = files.iter().filter_map(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok()).max()?;
+    let seconds = newest.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+    Some(utc_text(seconds))
+}
+
+/// Seconds since the Unix epoch as a UTC date and time to the minute (Howard Hinnant's
+/// `civil_from_days`).
+fn utc_text(seconds: u64) -> String {
+    let days = (seconds / 86_400) as i64;
+    let (hour, minute) = (seconds % 86_400 / 3600, seconds % 3600 / 60);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02} UTC")
+}
+
+#[cfg(test)]
+mod time_tests {
+    #[test]
+    fn utc_text_matches_known_dates() {
+        assert_eq!(super::utc_text(0), "1970-01-01 00:00 UTC");
+        assert_eq!(super::utc_text(951_782_400), "2000-02-29 00:00 UTC");
+        assert_eq!(super::utc_text(1_796_247_000), "2026-12-02 21:30 UTC");
     }
 }

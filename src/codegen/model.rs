@@ -21,6 +21,8 @@ pub struct Model {
     /// `esphome: name`.
     pub name: String,
     pub friendly_name: String,
+    /// The ferrota that generates the firmware (its page shows it).
+    pub ferrota_version: &'static str,
     /// The config file, relative to its own folder.
     pub config_file: String,
     /// The Cargo package (and binary) name.
@@ -277,6 +279,7 @@ impl Model {
         Model {
             name: String::new(),
             friendly_name: String::new(),
+            ferrota_version: env!("CARGO_PKG_VERSION"),
             config_file,
             package: String::new(),
             bootloader_package: String::new(),

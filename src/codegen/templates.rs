@@ -23,12 +23,15 @@ macro_rules! file {
 }
 
 /// Templates that others include: they render to no file of their own.
-const PARTIALS: &[(&str, &str)] =
-    &[("common/listener.rs.j2", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/common/listener.rs.j2")))];
+const PARTIALS: &[(&str, &str)] = &[
+    ("common/listener.rs.j2", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/common/listener.rs.j2"))),
+    ("common/components.rs.j2", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/common/components.rs.j2"))),
+];
 
 const HOST: &[File] = &[
     file!("host", "Cargo.toml.j2", "Cargo.toml"),
     file!("host", "main.rs.j2", "src/main.rs"),
+    file!("host", "firmware.rs.j2", "src/firmware.rs"),
     file!("common", "automations.rs.j2", "src/automations.rs"),
 ];
 

@@ -2,9 +2,9 @@
 //! (`ota: - platform: web_server`, whose automations it wires too).
 
 use crate::codegen::model::{self, Firmware, OtaHooks};
-use crate::codegen::target::Family;
 use crate::config::{Config, Item, TypeError, Unused};
 use crate::diagnostics::Diagnostic;
+use crate::schema::engine::Engine;
 
 /// `web_server:` (with the `web_server` OTA platform it serves).
 pub struct WebServer;
@@ -15,6 +15,16 @@ impl super::Component for WebServer {
     }
     fn keys(&self) -> &'static [&'static str] {
         crate::config::field_names::<WebServerConfig>()
+    }
+    /// On `host:` ferrota goes its own way (ESPHome's host platform has no web server): say so.
+    fn validate(&self, engine: &mut Engine, config: &mut Config) {
+        let Some(field) = config.components.iter().find(|f| f.key == "web_server" && f.key_span.is_some()) else { return };
+        if engine.target.as_deref() == Some("host") {
+            engine.diagnostics.push(
+                Diagnostic::warning("config::ferrota-only", field.key_span, "ESPHome rejects `web_server:` on `host:` (its host platform has no web server); ferrota's host device serves the page and `/update`")
+                    .with_help("this config builds with ferrota only; remove `web_server:` to build it with ESPHome too"),
+            );
+        }
     }
     fn firmware(&self, firmware: &mut Firmware<'_>) -> Result<(), TypeError> {
         let config = firmware.config;
@@ -28,23 +38,19 @@ impl super::Component for WebServer {
             ota: serves,
         });
         let Some(span) = firmware.written("web_server") else { return Ok(()) };
-        let left_out = match firmware.family() {
-            Family::Host => Diagnostic::warning("codegen::ignored", Some(span), "a host device uses this computer's network: `web_server` is left out"),
-            _ if serves => Diagnostic::warning(
+        let left_out = if serves {
+            Diagnostic::warning(
                 "codegen::ignored",
                 Some(span),
-                "ferrota's chip firmware serves only `/update` (firmware uploads) from `web_server`: the entity pages, REST API and event stream are left out",
-            ),
-            _ => Diagnostic::warning("codegen::ignored", Some(span), "ferrota's chip firmware serves only `/update` from `web_server`, and it is off here: `web_server` is left out")
-                .with_help("add `ota: - platform: web_server` for firmware uploads over HTTP"),
+                "ferrota's firmware serves the device's page and `/update` (firmware uploads) from `web_server`: the entity pages, REST API and event stream are left out",
+            )
+        } else {
+            Diagnostic::warning("codegen::ignored", Some(span), "ferrota's firmware serves only its page and `/update` from `web_server`, and uploads are off here: `web_server` is left out")
+                .with_help("add `ota: - platform: web_server` for firmware uploads over HTTP")
         };
         firmware.diagnostics.push(left_out);
         // Only a firmware that serves `/update` calls them (the warnings say when it does not).
-        firmware.model.web_ota_hooks = if firmware.family() != Family::Host && serves {
-            firmware.ota_hooks(web_ota_entries(config), "ota_web_server", true)
-        } else {
-            OtaHooks::default()
-        };
+        firmware.model.web_ota_hooks = if serves { firmware.ota_hooks(web_ota_entries(config), "ota_web_server", true) } else { OtaHooks::default() };
         Ok(())
     }
 }

@@ -55,7 +55,7 @@ pub fn free_port() -> u16 {
 
 /// MD5 hex of bytes (how the host devices name the image they run), the sample images and the
 /// in-memory flash the device checks use too.
-pub use ferrota_ota_checks::support::{md5_hex, sample, MemFlash};
+pub use ferrota_ota_checks::support::{md5_hex, sample, MemFlash, INFO};
 
 /// Writes a copy of `binary` with `marker` appended to `path`: still a valid executable, but a
 /// different image. Returns its MD5, which our host device prints as `image=` when it runs it.
@@ -203,5 +203,26 @@ pub fn esphome_venv(test: &str) -> Option<PathBuf> {
         panic!("{test}: the reference ESPHome is required (FERROTA_REQUIRE_ESPHOME=1) but unavailable: {why}");
     }
     eprintln!("SKIPPED {test}: reference ESPHome 2026.10.0 unavailable ({why})");
+    None
+}
+
+/// Debian's chromium and chromedriver with selenium (in a venv `scripts/browser-venv`
+/// installs once): the venv's python. `None` (with a `SKIPPED` line) when they can't be had,
+/// unless `FERROTA_REQUIRE_BROWSER=1` (CI installs the browser and requires it), which fails.
+pub fn browser(test: &str) -> Option<PathBuf> {
+    let why = if !Path::new("/usr/bin/chromium").is_file() || !Path::new("/usr/bin/chromedriver").is_file() {
+        "no /usr/bin/chromium and /usr/bin/chromedriver (apt-get install chromium chromium-driver)".to_string()
+    } else {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/browser-venv");
+        match Command::new("bash").arg(&script).output() {
+            Ok(o) if o.status.success() => return Some(PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()).join("bin/python")),
+            Ok(o) => String::from_utf8_lossy(&o.stderr).trim().to_string(),
+            Err(e) => e.to_string(),
+        }
+    };
+    if std::env::var("FERROTA_REQUIRE_BROWSER").as_deref() == Ok("1") {
+        panic!("{test}: a browser is required (FERROTA_REQUIRE_BROWSER=1) but unavailable: {why}");
+    }
+    eprintln!("SKIPPED {test}: no browser ({why})");
     None
 }

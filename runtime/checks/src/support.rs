@@ -73,6 +73,17 @@ impl UpdateSlot for MemFlash {
 
 /// Always the same bytes, so the nonce is a known constant.
 pub struct ZeroRng;
+
+/// A device as the web page shows it, for the web server's checks (`<`, `&` and quotes in the
+/// friendly name prove the escaping).
+pub const INFO: ferrota_ota::web_page::DeviceInfo<'static> = ferrota_ota::web_page::DeviceInfo {
+    name: "kitchen",
+    friendly_name: "Kitchen <Lights> & \"Fan\"",
+    version: "0.1.0",
+    build_time: "2026-12-02 21:30 UTC",
+    image_md5: "0123456789abcdef0123456789abcdef",
+    safe_mode: false,
+};
 impl Rng for ZeroRng {
     fn fill_bytes(&mut self, buf: &mut [u8]) {
         buf.fill(0);

@@ -7,7 +7,7 @@ use alloc::{format, vec};
 use ferrota_ota::error::FlashError;
 use ferrota_ota::events::Event;
 use ferrota_ota::web_update::*;
-use crate::support::MemFlash;
+use crate::support::{MemFlash, INFO};
 
 const CREDS: Credentials<'static> = Credentials { username: "admin", password: "hunter2" };
 
@@ -34,17 +34,24 @@ fn run(creds: Option<Credentials<'static>>, input: &[u8]) -> (Option<Outcome>, S
 }
 
 fn run_on(mut mem: MemFlash, creds: Option<Credentials<'static>>, input: &[u8]) -> (Option<Outcome>, String, MemFlash) {
-    let mut w = WebUpdate::new(0, &mut mem, creds);
+    let mut w = WebUpdate::new(0, &mut mem, creds, INFO);
     w.handle_input(0, input);
-    let mut out = [0u8; 1024];
-    let n = w.poll_transmit(&mut out);
+    let mut reply = Vec::new();
+    let mut out = [0u8; 100];
+    while w.has_transmit() {
+        let n = w.poll_transmit(&mut out);
+        reply.extend_from_slice(&out[..n]);
+    }
     let outcome = w.outcome();
     drop(w);
-    (outcome, String::from_utf8_lossy(&out[..n]).into_owned(), mem)
+    (outcome, String::from_utf8_lossy(&reply).into_owned(), mem)
 }
 
 const OK: &str = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 18\r\nConnection: close\r\n\r\nUpdate Successful!";
-const FAILED: &str = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 14\r\nConnection: close\r\n\r\nUpdate Failed!";
+/// ESPHome's failure reply, then why on its own line.
+fn failed(why: &str) -> String {
+    format!("HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\nUpdate Failed!\n{why}", 15 + why.len())
+}
 
 checks! {
     fn an_upload_with_basic_auth() {
@@ -58,7 +65,7 @@ checks! {
 
         // Committed as soon as the delimiter is in, before the close delimiter's `--`.
         let req = request(Some("YWRtaW46aHVudGVyMg=="), &body);
-        let mut w = WebUpdate::new(0, MemFlash::default(), Some(CREDS));
+        let mut w = WebUpdate::new(0, MemFlash::default(), Some(CREDS), INFO);
         w.handle_input(0, &req[..req.len() - 4]);
         assert!(w.is_committed() && w.outcome().is_none());
         w.handle_input(0, &req[req.len() - 4..]);
@@ -95,7 +102,7 @@ checks! {
 
     fn a_rejected_image_fails() {
         let (outcome, reply, flash) = run_on(MemFlash { fail_finish: Some(FlashError::UpdateEnd), ..MemFlash::default() }, None, &request(None, &body("XyZ", b"BAD image")));
-        assert_eq!((outcome, reply.as_str()), (Some(Outcome::Failed), FAILED));
+        assert_eq!((outcome, reply), (Some(Outcome::Failed), failed("the file is not a firmware image for this device, or it is incomplete")));
         assert!(flash.committed.is_none());
     }
 
@@ -131,11 +138,44 @@ checks! {
         assert!(r.starts_with("HTTP/1.1 431 "));
     }
 
-    fn get_serves_the_form() {
-        let (o, r, _) = run(None, b"GET /update HTTP/1.1\r\nHost: x\r\n\r\n");
-        assert_eq!(o, Some(Outcome::Served));
-        assert!(r.starts_with("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n") && r.contains("name=\"update\""), "{r}");
+    fn get_serves_the_page() {
+        for path in ["/", "/update"] {
+            let (o, r, _) = run(None, format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+            assert_eq!(o, Some(Outcome::Served));
+            let (head, page) = r.split_once("\r\n\r\n").unwrap();
+            assert!(head.starts_with("HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"), "{head}");
+            assert!(head.contains(&format!("Content-Length: {}\r\n", page.len())), "{head}");
+            // The plain form any browser can post, and the device's facts, escaped.
+            assert!(page.contains("<form id=\"upload\" method=\"POST\" action=\"/update\" enctype=\"multipart/form-data\">"));
+            assert!(page.contains("<input type=\"file\" name=\"update\""));
+            assert!(page.contains("<title>Kitchen &lt;Lights&gt; &amp; &quot;Fan&quot;</title>"), "{page}");
+            assert!(page.contains(">kitchen</code>") && page.contains("0123456789abcdef0123456789abcdef") && page.contains("2026-12-02 21:30 UTC"));
+            assert!(!page.contains("{{"), "a marker was left in the page");
+        }
         assert_eq!(run(Some(CREDS), b"GET / HTTP/1.1\r\n\r\n").0, Some(Outcome::Rejected(401)));
+    }
+
+    fn the_page_comes_out_whole_through_any_buffer() {
+        let whole = ferrota_ota::web_page::PageWriter::new(INFO);
+        let len = whole.len();
+        for size in [1, 2, 5, 9, 13, 64, 4096] {
+            let mut writer = ferrota_ota::web_page::PageWriter::new(INFO);
+            let mut page = Vec::new();
+            let mut buf = vec![0u8; size];
+            while !writer.is_done() {
+                let n = writer.write(&mut buf);
+                assert!(n > 0, "no progress with a {size}-byte buffer");
+                page.extend_from_slice(&buf[..n]);
+            }
+            assert_eq!(page.len(), len, "{size}-byte buffer");
+            assert!(core::str::from_utf8(&page).unwrap().ends_with("</html>\n"));
+        }
+        let safe = ferrota_ota::web_page::DeviceInfo { safe_mode: true, image_md5: "", friendly_name: "", ..INFO };
+        let mut writer = ferrota_ota::web_page::PageWriter::new(safe);
+        let mut buf = vec![0u8; 16 * 1024];
+        let n = writer.write(&mut buf);
+        let page = core::str::from_utf8(&buf[..n]).unwrap();
+        assert!(page.contains("Safe mode: only updates run") && page.contains("<title>kitchen</title>") && page.contains(">unknown</code>"), "{page}");
     }
 
     fn a_body_that_ends_early_or_a_disconnect_aborts() {
@@ -143,7 +183,7 @@ checks! {
         let mut short = full.clone();
         let cut = short.len() - 8;
         short.truncate(cut);
-        let mut w = WebUpdate::new(0, MemFlash::default(), None);
+        let mut w = WebUpdate::new(0, MemFlash::default(), None, INFO);
         w.handle_input(0, &short);
         assert_eq!(w.outcome(), None);
         w.handle_close();
@@ -155,7 +195,7 @@ checks! {
         let body = body("XyZ", b"image bytes");
         let req = format!("POST /update HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: {}\r\n\r\n", body.len() - 10);
         let (o, r, f) = run(None, &[req.as_bytes(), &body].concat());
-        assert_eq!((o, r.as_str()), (Some(Outcome::Failed), FAILED));
+        assert_eq!((o, r), (Some(Outcome::Failed), failed("the upload ended before the whole file arrived")));
         assert!(f.aborted);
     }
 
@@ -166,7 +206,7 @@ checks! {
         assert_eq!(f.committed.as_deref(), Some(&b"IMG"[..]));
         let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\nvalue\r\n--XyZ--\r\n";
         let (o, r, f) = run(None, &request(None, body));
-        assert_eq!((o, r.as_str()), (Some(Outcome::Failed), FAILED));
+        assert_eq!((o, r), (Some(Outcome::Failed), failed("the form holds no file")));
         assert_eq!(f.begun_with, None);
     }
 
@@ -191,7 +231,7 @@ checks! {
     fn a_silent_client_is_dropped_after_the_idle_limit() {
         let image = vec![7u8; 3000];
         let req = request(None, &body("XyZ", &image));
-        let mut w = WebUpdate::new(1_000, MemFlash::default(), None);
+        let mut w = WebUpdate::new(1_000, MemFlash::default(), None, INFO);
         assert_eq!(w.poll_timeout(), Some(1_000 + IDLE_TIMEOUT_MS));
         w.handle_input(5_000, &req[..req.len() / 2]);
         assert!(w.is_receiving_image());
@@ -205,7 +245,7 @@ checks! {
         assert_eq!(w.poll_timeout(), None, "over: no more timeouts");
 
         // A client that finishes in time is not affected by a later timeout.
-        let mut w = WebUpdate::new(0, MemFlash::default(), None);
+        let mut w = WebUpdate::new(0, MemFlash::default(), None, INFO);
         w.handle_input(10, &req);
         w.handle_timeout(10 + IDLE_TIMEOUT_MS);
         assert_eq!(w.outcome(), Some(Outcome::Updated));

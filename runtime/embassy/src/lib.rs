@@ -12,4 +12,5 @@
 mod server;
 pub mod wifi;
 
-pub use server::{Server, WebServer};
+pub use ferrota_ota::web_update::WebServer;
+pub use server::Server;

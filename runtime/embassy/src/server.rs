@@ -7,9 +7,10 @@ use embassy_futures::select::{select, Either};
 use embassy_net::Stack;
 use embassy_time::{Duration, Instant, Timer};
 use ferrota_ota::device::{Action, Device};
-use ferrota_ota::events::{dispatch, Event, OtaListener};
-use ferrota_ota::web_update::{Credentials, Outcome, WebUpdate};
-use ferrota_ota::{BootCounterStore, ConfirmFirst, OtaComponent, OtaError, Rng, SafeMode, SafeModeConfig, Session, UpdateSlot};
+use ferrota_ota::events::{dispatch, OtaListener};
+use ferrota_ota::exchange::{Exchange, Level};
+use ferrota_ota::web_update::{WebServer, WebUpdate};
+use ferrota_ota::{BootCounterStore, ConfirmFirst, OtaComponent, Rng, SafeMode, SafeModeConfig, UpdateSlot};
 
 /// The socket's own idle limit during a session: only a backstop, past the protocol's timeouts
 /// (20 s in the handshake, 90 s of silence in the data phase), which the session keeps itself;
@@ -20,16 +21,6 @@ const TICK: Duration = Duration::from_millis(250);
 
 fn now() -> u64 {
     Instant::now().as_millis()
-}
-
-/// The web server's `/update` (`web_server: ota: true`), on its own port.
-pub struct WebServer<'a> {
-    /// `web_server: port`.
-    pub port: u16,
-    /// `web_server: auth:` (HTTP Basic), if set.
-    pub credentials: Option<Credentials<'static>>,
-    /// The `platform: web_server` OTA automations.
-    pub automations: &'a mut dyn OtaListener,
 }
 
 /// One boot of the device: its rules, its update slot, its randomness and how it resets.
@@ -97,7 +88,8 @@ impl<S: UpdateSlot, B: BootCounterStore, R: Rng> Server<S, B, R> {
                 Some(Client::Web) => {
                     let Some(web) = web.as_mut() else { continue };
                     let automations: &mut dyn OtaListener = if safe_mode { &mut () } else { &mut *web.automations };
-                    let request = WebUpdate::new(now(), ConfirmFirst::new(&mut self.slot, &self.confirm_due), web.credentials);
+                    let info = ferrota_ota::web_page::DeviceInfo { safe_mode, ..web.info };
+                    let request = WebUpdate::new(now(), ConfirmFirst::new(&mut self.slot, &self.confirm_due), web.credentials, info);
                     serve(&mut web_socket, request, automations, &mut self.device, &self.confirm_due).await
                 }
                 None => continue,
@@ -146,100 +138,6 @@ impl<S: UpdateSlot, B: BootCounterStore, R: Rng> Server<S, B, R> {
     }
 }
 
-/// What the loop needs of a connection's sans-IO handler (the native protocol's `Session`,
-/// the web server's `WebUpdate`).
-trait Exchange {
-    fn has_transmit(&self) -> bool;
-    fn poll_transmit(&mut self, buf: &mut [u8]) -> usize;
-    fn poll_event(&mut self) -> Option<Event>;
-    fn poll_timeout(&self) -> Option<u64>;
-    fn handle_input(&mut self, now: u64, data: &[u8]);
-    fn handle_timeout(&mut self, now: u64);
-    fn handle_close(&mut self);
-    fn is_committed(&self) -> bool;
-    fn is_receiving_image(&self) -> bool;
-    /// `Some(committed)` once over; logs how it ended.
-    fn finished(&self) -> Option<bool>;
-}
-
-impl<F: ferrota_ota::Flash> Exchange for Session<F> {
-    fn has_transmit(&self) -> bool {
-        Session::has_transmit(self)
-    }
-    fn poll_transmit(&mut self, buf: &mut [u8]) -> usize {
-        Session::poll_transmit(self, buf)
-    }
-    fn poll_event(&mut self) -> Option<Event> {
-        Session::poll_event(self)
-    }
-    fn poll_timeout(&self) -> Option<u64> {
-        Session::poll_timeout(self)
-    }
-    fn handle_input(&mut self, now: u64, data: &[u8]) {
-        Session::handle_input(self, now, data)
-    }
-    fn handle_timeout(&mut self, now: u64) {
-        Session::handle_timeout(self, now)
-    }
-    fn handle_close(&mut self) {
-        Session::handle_close(self)
-    }
-    fn is_committed(&self) -> bool {
-        Session::is_committed(self)
-    }
-    fn is_receiving_image(&self) -> bool {
-        Session::is_receiving_image(self)
-    }
-    fn finished(&self) -> Option<bool> {
-        let outcome: Result<(), OtaError> = self.outcome()?;
-        if let Err(e) = outcome {
-            log::error!("[E][ota]: update failed: {e}");
-        }
-        Some(outcome.is_ok())
-    }
-}
-
-impl<F: ferrota_ota::Flash> Exchange for WebUpdate<'_, F> {
-    fn has_transmit(&self) -> bool {
-        WebUpdate::has_transmit(self)
-    }
-    fn poll_transmit(&mut self, buf: &mut [u8]) -> usize {
-        WebUpdate::poll_transmit(self, buf)
-    }
-    fn poll_event(&mut self) -> Option<Event> {
-        WebUpdate::poll_event(self)
-    }
-    fn poll_timeout(&self) -> Option<u64> {
-        WebUpdate::poll_timeout(self)
-    }
-    fn handle_input(&mut self, now: u64, data: &[u8]) {
-        WebUpdate::handle_input(self, now, data)
-    }
-    fn handle_timeout(&mut self, now: u64) {
-        WebUpdate::handle_timeout(self, now)
-    }
-    fn handle_close(&mut self) {
-        WebUpdate::handle_close(self)
-    }
-    fn is_committed(&self) -> bool {
-        WebUpdate::is_committed(self)
-    }
-    fn is_receiving_image(&self) -> bool {
-        WebUpdate::is_receiving_image(self)
-    }
-    fn finished(&self) -> Option<bool> {
-        let outcome = self.outcome()?;
-        match outcome {
-            Outcome::Updated => log::info!("[I][web_server.ota]: OTA update successful!"),
-            Outcome::Failed => log::error!("[E][web_server.ota]: OTA update failed"),
-            Outcome::Disconnected if self.progress().0 > 0 => log::warn!("[W][web_server.ota]: the client left during the upload: update aborted"),
-            Outcome::Rejected(401) => log::warn!("[W][web_server]: a request without valid `web_server: auth:` credentials (401)"),
-            _ => {}
-        }
-        Some(outcome == Outcome::Updated)
-    }
-}
-
 /// Runs one connection's handler to its end over `socket`; true when a new build was committed.
 ///
 /// Every turn feeds the device's rules what the session is doing, so safe mode's clock keeps
@@ -260,8 +158,14 @@ async fn serve<B: BootCounterStore>(socket: &mut TcpSocket<'_>, mut exchange: im
         while let Some(event) = exchange.poll_event() {
             dispatch(automations, event);
         }
-        if let Some(committed) = exchange.finished() {
-            break committed;
+        if let Some(ending) = exchange.finished() {
+            match ending.log() {
+                Some((Level::Info, tag)) => log::info!("[I][{tag}]: {ending}"),
+                Some((Level::Warn, tag)) => log::warn!("[W][{tag}]: {ending}"),
+                Some((Level::Error, tag)) => log::error!("[E][{tag}]: {ending}"),
+                None => {}
+            }
+            break ending.committed();
         }
         let now = now();
         if exchange.poll_timeout().is_some_and(|due| due <= now) {

@@ -17,6 +17,7 @@ use ferrota_ota::web_update::Credentials;
 use ferrota_ota::{BootCounterStore, Flash, FlashError, OtaComponent, OtaConfig, ProtocolVersion, Rng, SafeModeConfig, UpdateSlot};
 use ferrota_ota_embassy::wifi::{Network, Security, StaticIp};
 use ferrota_ota_embassy::{Server, WebServer};
+use std::io::{Read, Write};
 use std::cell::RefCell;
 use std::process::Command;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -181,7 +182,8 @@ async fn device_task(stack: Stack<'static>, seen: Arc<Mutex<Seen>>) -> ! {
     let mut automations = Events(seen.clone(), "ota");
     let mut web_automations = Events(seen, "web");
     let credentials = Some(Credentials { username: "admin", password: "hunter2" });
-    let web = Some(WebServer { port: WEB_PORT, credentials, automations: &mut web_automations });
+    let info = ferrota_ota::web_page::DeviceInfo { name: "tap-device", friendly_name: "TAP device", version: "0", build_time: "now", image_md5: "", safe_mode: false };
+    let web = Some(WebServer { port: WEB_PORT, credentials, info, automations: &mut web_automations });
     server.run(stack, &ota, &mut automations, web).await
 }
 
@@ -242,6 +244,17 @@ fn web_server_update_with_basic_auth() {
         filename: "firmware.bin".into(),
     };
     // Until the web socket listens (the loop's first turn), a connection is refused: retry.
+    std::thread::sleep(Duration::from_millis(300));
+    // The page, through the chip loop's socket buffers: whole, its length as announced.
+    let mut page = Vec::new();
+    let mut stream = std::net::TcpStream::connect((host.as_str(), WEB_PORT)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream.write_all(b"GET / HTTP/1.1\r\nAuthorization: Basic YWRtaW46aHVudGVyMg==\r\n\r\n").unwrap();
+    stream.read_to_end(&mut page).unwrap();
+    let page = String::from_utf8(page).unwrap();
+    let (head, body) = page.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200 OK") && head.contains(&format!("Content-Length: {}\r\n", body.len())), "{head}");
+    assert!(body.contains("<title>TAP device</title>") && body.ends_with("</html>\n"));
     std::thread::sleep(Duration::from_millis(300));
     let mut log = Collect::default();
     let refused = upload::web_server::upload(&request("wrong"), &mut log).expect_err("a wrong password is refused").to_string();

@@ -152,7 +152,7 @@ fn main() -> ExitCode {
         }
     }
 
-    let error = platform.run(&ota, &mut device, &mut automations);
+    let error = platform.run(Some((&ota, &mut automations)), &mut device, None);
     eprintln!("error: {error}");
     ExitCode::FAILURE
 }

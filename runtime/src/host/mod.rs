@@ -29,7 +29,10 @@ pub use store::{FileCounterStore, OsRng};
 use crate::component::OtaComponent;
 use crate::device::{Action, Device};
 use crate::events::{dispatch, Event, OtaListener};
+use crate::exchange::Exchange;
 use crate::safe_mode::SafeModeConfig;
+use crate::web_page::DeviceInfo;
+use crate::web_update::{WebServer, WebUpdate};
 
 /// Set by the supervisor for the device process: the canonical state directory.
 pub const ENV_STATE_DIR: &str = "FERROTA_STATE_DIR";
@@ -75,31 +78,61 @@ impl HostPlatform {
         Device::boot(config, store, self.now_ms(), false)
     }
 
-    /// Serves OTA on the component's port forever, one client at a time; returns only with
-    /// the error that stopped it. A successful upload ends in a safe reboot into the new build.
-    pub fn run(&self, ota: &OtaComponent, device: &mut Device<FileCounterStore>, listener: &mut dyn OtaListener) -> io::Error {
-        let server = match TcpListener::bind(("0.0.0.0", ota.config().port)).and_then(|l| l.set_nonblocking(true).map(|()| l)) {
+    /// The running build's MD5 in hex, of the executable this process runs (as `ferrota
+    /// upload` computes it for the image it sends); empty when it can't be read.
+    pub fn image_md5(&self) -> String {
+        use md5::{Digest, Md5};
+        let Ok(mut file) = std::env::current_exe().and_then(std::fs::File::open) else { return String::new() };
+        let mut md5 = Md5::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => md5.update(&buf[..n]),
+                Err(_) => return String::new(),
+            }
+        }
+        let mut hex = [0u8; 32];
+        crate::hex::encode_into(&md5.finalize(), &mut hex).to_string()
+    }
+
+    /// Serves forever, one client at a time: the native protocol on `ota`'s port (with its
+    /// automations) and the web server's page and `/update` on `web`'s; returns only with the
+    /// error that stopped it. A successful upload ends in a safe reboot into the new build. In
+    /// safe mode no automation runs.
+    pub fn run(&self, mut ota: Option<(&OtaComponent, &mut dyn OtaListener)>, device: &mut Device<FileCounterStore>, mut web: Option<WebServer<'_>>) -> io::Error {
+        let listen = |port: u16, what: &str| {
+            let server = TcpListener::bind(("0.0.0.0", port)).and_then(|l| l.set_nonblocking(true).map(|()| l))?;
+            println!("[{what}] listening on port {port}");
+            Ok::<_, io::Error>(server)
+        };
+        let ota_server = match ota.as_ref().map(|(component, _)| listen(component.config().port, "ota")).transpose() {
             Ok(server) => server,
             Err(e) => return e,
         };
-        println!("[ota] listening on port {}", ota.config().port);
+        let web_server = match web.as_ref().map(|w| listen(w.port, "web_server")).transpose() {
+            Ok(server) => server,
+            Err(e) => return e,
+        };
         // The host's network is up as soon as it listens.
         device.handle_network(self.now_ms(), true);
+        let safe_mode = device.safe_mode().is_active();
         loop {
             device.handle_timeout(self.now_ms());
             if let Some(error) = self.act(device) {
                 return error;
             }
-            match server.accept() {
-                Ok((stream, peer)) => {
-                    println!("[ota] client {peer} connected");
-                    self.serve(ota, stream, device, listener);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(IDLE_POLL),
-                Err(e) => {
-                    eprintln!("[ota] accept failed: {e}");
-                    std::thread::sleep(IDLE_POLL);
-                }
+            if let (Some(stream), Some((component, automations))) = (accept(ota_server.as_ref(), "ota"), ota.as_mut()) {
+                let automations: &mut dyn OtaListener = if safe_mode { &mut () } else { &mut **automations };
+                let session = component.start_session(FileFlash::new(self.slots.clone()), &mut OsRng, self.now_ms());
+                self.serve(stream, session, automations, device);
+            } else if let (Some(stream), Some(web)) = (accept(web_server.as_ref(), "web_server"), web.as_mut()) {
+                let automations: &mut dyn OtaListener = if safe_mode { &mut () } else { &mut *web.automations };
+                let info = DeviceInfo { safe_mode, ..web.info };
+                let request = WebUpdate::new(self.now_ms(), FileFlash::new(self.slots.clone()), web.credentials, info);
+                self.serve(stream, request, automations, device);
+            } else {
+                std::thread::sleep(IDLE_POLL);
             }
         }
     }
@@ -134,45 +167,44 @@ impl HostPlatform {
         }
     }
 
-    /// Runs one session to its end, telling the device's rules what it does: the clock runs
-    /// on, so a client trickling handshake bytes cannot hold off the reboot or the
+    /// Runs one connection's handler to its end, telling the device's rules what it does: the
+    /// clock runs on, so a client trickling bytes cannot hold off the reboot or the
     /// confirmation (the read poll wakes this loop).
-    fn serve(&self, ota: &OtaComponent, mut stream: TcpStream, device: &mut Device<FileCounterStore>, listener: &mut dyn OtaListener) {
+    fn serve(&self, mut stream: TcpStream, mut exchange: impl Exchange, listener: &mut dyn OtaListener, device: &mut Device<FileCounterStore>) {
         let setup = stream
             .set_nonblocking(false)
             .and_then(|()| stream.set_nodelay(true))
             .and_then(|()| stream.set_read_timeout(Some(READ_POLL)))
             .and_then(|()| stream.set_write_timeout(Some(WRITE_TIMEOUT)));
         if let Err(e) = setup {
-            eprintln!("[ota] socket setup failed: {e}");
+            eprintln!("[host] socket setup failed: {e}");
             return;
         }
-        let mut session = ota.start_session(FileFlash::new(self.slots.clone()), &mut OsRng, self.now_ms());
         let mut input = vec![0u8; 64 * 1024];
-        let mut output = [0u8; 256];
+        let mut output = [0u8; 1024];
         let mut deferred_logged = false;
-        let outcome = loop {
+        let ending = loop {
             // Each poll is written before the next one, so `44` is on the wire while the
             // session commits the image (fsync, ELF check, rename) on the following poll.
-            while session.has_transmit() {
-                let n = session.poll_transmit(&mut output);
+            while exchange.has_transmit() {
+                let n = exchange.poll_transmit(&mut output);
                 if stream.write_all(&output[..n]).is_err() {
-                    session.handle_close();
+                    exchange.handle_close();
                     break;
                 }
             }
-            while let Some(event) = session.poll_event() {
+            while let Some(event) = exchange.poll_event() {
                 log_event(event);
                 dispatch(listener, event);
             }
-            if let Some(outcome) = session.outcome() {
-                break outcome;
+            if let Some(ending) = exchange.finished() {
+                break ending;
             }
-            device.handle_session(self.now_ms(), session.is_receiving_image(), session.is_committed());
+            device.handle_session(self.now_ms(), exchange.is_receiving_image(), exchange.is_committed());
             while let Some(action) = device.poll_action() {
                 match action {
                     Action::Confirm => self.confirm(),
-                    Action::DropClient => session.handle_close(),
+                    Action::DropClient => exchange.handle_close(),
                     Action::Reboot | Action::RebootIntoUpdate | Action::RollBack => {}
                 }
             }
@@ -181,19 +213,20 @@ impl HostPlatform {
                 println!("[safe_mode] safe mode enable time has elapsed -- restarting once the upload under way ends");
             }
             match stream.read(&mut input) {
-                Ok(0) => session.handle_close(),
-                Ok(n) => session.handle_input(self.now_ms(), &input[..n]),
+                Ok(0) => exchange.handle_close(),
+                Ok(n) => exchange.handle_input(self.now_ms(), &input[..n]),
                 Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => {
-                    session.handle_timeout(self.now_ms())
+                    exchange.handle_timeout(self.now_ms())
                 }
-                Err(_) => session.handle_close(),
+                Err(_) => exchange.handle_close(),
             }
         };
         drop(stream);
-        if let Err(e) = &outcome {
-            eprintln!("[ota] update failed: {e}");
+        // A committed update was logged by its events already.
+        if let (Some((_, tag)), false) = (ending.log(), ending.committed()) {
+            println!("[{tag}] {ending}");
         }
-        device.handle_session_end(self.now_ms(), outcome.is_ok());
+        device.handle_session_end(self.now_ms(), ending.committed());
     }
 
     /// Restarts into the current build: exec with the same arguments and environment.
@@ -210,6 +243,21 @@ impl HostPlatform {
             command.arg0(arg0);
         }
         command.args(args).exec()
+    }
+}
+
+/// A client waiting on `server`, if any (a failed accept is logged and skipped).
+fn accept(server: Option<&TcpListener>, what: &str) -> Option<TcpStream> {
+    match server?.accept() {
+        Ok((stream, peer)) => {
+            println!("[{what}] client {peer} connected");
+            Some(stream)
+        }
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+        Err(e) => {
+            eprintln!("[{what}] accept failed: {e}");
+            None
+        }
     }
 }
 
