@@ -31,6 +31,10 @@ pub trait Exchange {
     fn is_committed(&self) -> bool;
     /// An image is being written.
     fn is_receiving_image(&self) -> bool;
+    /// Whether a new client may take this connection's place: nothing asked yet (browsers open
+    /// a connection before they need it and may send their request on another), or the answer
+    /// is given and only the rest of a refused body is being read.
+    fn can_give_way(&self) -> bool;
     /// `Some` once the connection is over: how it ended.
     fn finished(&self) -> Option<Ending>;
 }
@@ -123,6 +127,10 @@ impl<F: Flash> Exchange for Session<F> {
     fn is_receiving_image(&self) -> bool {
         Session::is_receiving_image(self)
     }
+    /// A native client connects to update: it is never dropped for another.
+    fn can_give_way(&self) -> bool {
+        false
+    }
     fn finished(&self) -> Option<Ending> {
         Some(match self.outcome()? {
             Ok(()) => Ending::Updated,
@@ -158,6 +166,9 @@ impl<F: Flash> Exchange for WebUpdate<'_, F> {
     }
     fn is_receiving_image(&self) -> bool {
         WebUpdate::is_receiving_image(self)
+    }
+    fn can_give_way(&self) -> bool {
+        WebUpdate::can_give_way(self)
     }
     fn finished(&self) -> Option<Ending> {
         Some(match self.outcome()? {

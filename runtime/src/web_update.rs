@@ -62,6 +62,10 @@ pub const SUCCESS_BODY: &str = "Update Successful!";
 /// See [`SUCCESS_BODY`].
 pub const FAILURE_BODY: &str = "Update Failed!";
 
+/// The whole reply to a client that connects while another one is being served (the device
+/// takes one update at a time): it can try again once that one is done.
+pub const BUSY_REPLY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 60\r\nRetry-After: 10\r\nConnection: close\r\n\r\nBusy: another client is updating this device; try again soon";
+
 /// `web_server: auth:`: HTTP Basic credentials. Both must be non-empty for auth to apply.
 #[derive(Debug, Clone, Copy)]
 pub struct Credentials<'a> {
@@ -229,7 +233,8 @@ impl<'a, F: Flash> WebUpdate<'a, F> {
         }
     }
 
-    /// The client closed the connection (or timed out): a partial image is aborted.
+    /// The client closed the connection (or timed out): a partial image is aborted. A client
+    /// that only closed its sending side still gets `Update Failed!` and why.
     pub fn handle_close(&mut self) {
         if self.outcome.is_some() {
             return;
@@ -238,6 +243,9 @@ impl<'a, F: Flash> WebUpdate<'a, F> {
             self.flash_begun = false;
             self.flash.abort();
             self.events.push(Event::Aborted);
+        }
+        if self.result.is_none() && self.received > 0 {
+            self.reply_failed("the upload ended before the whole file arrived");
         }
         self.state = State::Done;
         self.outcome = Some(self.result.unwrap_or(Outcome::Disconnected));
@@ -287,6 +295,15 @@ impl<'a, F: Flash> WebUpdate<'a, F> {
     /// from then on the boot state belongs to the new build.
     pub fn is_committed(&self) -> bool {
         self.result == Some(Outcome::Updated)
+    }
+
+    /// True while the client has sent nothing (a browser's speculative connection), or once it
+    /// has its answer and only the rest of a refused body is read: another client may take
+    /// this one's place.
+    pub fn can_give_way(&self) -> bool {
+        let idle = self.state == State::Head && self.head_len == 0;
+        let answered = matches!(self.result, Some(Outcome::Failed | Outcome::Rejected(_))) && !self.has_transmit();
+        idle || answered
     }
 
     /// True while an image is being written (flash begun, not committed or dropped yet).
@@ -530,20 +547,27 @@ impl<'a, F: Flash> WebUpdate<'a, F> {
         }
         self.stage_len = 0;
         if self.result.is_none() {
-            self.head_only("200 OK", "text/plain; charset=utf-8", "", FAILURE_BODY.len() + 1 + why.len());
-            self.push(FAILURE_BODY.as_bytes());
-            self.push(b"\n");
-            self.push(why.as_bytes());
+            self.reply_failed(why);
             self.result = Some(Outcome::Failed);
         }
         self.state = State::Drain;
     }
 
+    /// `Update Failed!` and, on its own line, why.
+    fn reply_failed(&mut self, why: &str) {
+        self.head_only("200 OK", "text/plain; charset=utf-8", "", FAILURE_BODY.len() + 1 + why.len());
+        self.push(FAILURE_BODY.as_bytes());
+        self.push(b"\n");
+        self.push(why.as_bytes());
+    }
+
     /// Every byte of `Content-Length` is in.
     fn body_done(&mut self) {
-        if self.state != State::Drain {
+        match self.state {
+            State::Drain => {}
+            State::Preamble => self.fail("the body has no part with the boundary its Content-Type names"),
             // The body ended inside the multipart data.
-            self.fail("the upload ended before the whole file arrived");
+            _ => self.fail("the upload ended before the whole file arrived"),
         }
         self.state = State::Done;
         self.outcome = self.result;

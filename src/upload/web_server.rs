@@ -151,10 +151,13 @@ pub fn check_reply(reply: Reply) -> Result<String, UploadError> {
     let body = reply.body.trim().to_owned();
     match reply.status {
         200 if body.contains("Update Successful") => Ok(body),
-        200 => Err(UploadError::WebServer(format!(
-            "the device reported an OTA failure: {}; see the device logs",
-            if body.is_empty() { "no response body" } else { &body }
-        ))),
+        200 => Err(UploadError::WebServer(match body.split_once('\n') {
+            // ferrota's devices say why on the second line.
+            Some((verdict, why)) => format!("the device reported an OTA failure: {verdict} ({})", why.trim()),
+            None if body.is_empty() => "the device reported an OTA failure: no response body; see the device logs".into(),
+            None => format!("the device reported an OTA failure: {body}; see the device logs"),
+        })),
+        503 => Err(UploadError::WebServer(format!("the device is busy with another update (HTTP 503): {}", body.trim()))),
         401 => Err(UploadError::WebServer(
             "authentication failed (HTTP 401): check `web_server: auth: username/password` (or --username/--password)".into(),
         )),

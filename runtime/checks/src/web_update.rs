@@ -189,7 +189,10 @@ checks! {
         w.handle_close();
         assert_eq!(w.outcome(), Some(Outcome::Disconnected));
         assert!(w.flash().aborted && w.flash().committed.is_none());
-        assert!(!w.has_transmit());
+        // A client that only closed its side still reads why.
+        let mut out = [0u8; 512];
+        let n = w.poll_transmit(&mut out);
+        assert_eq!(core::str::from_utf8(&out[..n]).unwrap(), failed("the upload ended before the whole file arrived"));
 
         // Content-Length smaller than the multipart: the image never ends.
         let body = body("XyZ", b"image bytes");
@@ -197,6 +200,35 @@ checks! {
         let (o, r, f) = run(None, &[req.as_bytes(), &body].concat());
         assert_eq!((o, r), (Some(Outcome::Failed), failed("the upload ended before the whole file arrived")));
         assert!(f.aborted);
+    }
+
+    fn a_body_without_its_boundary_fails_saying_so() {
+        let body = body("OTHER", b"image bytes");
+        let (o, r, f) = run(None, &request(None, &body));
+        assert_eq!((o, r), (Some(Outcome::Failed), failed("the body has no part with the boundary its Content-Type names")));
+        assert_eq!(f.begun_with, None);
+    }
+
+    fn a_connection_gives_way_only_while_idle_or_answered() {
+        let mut w = WebUpdate::new(0, MemFlash::default(), None, INFO);
+        assert!(w.can_give_way(), "nothing asked yet");
+        let req = request(None, &body("XyZ", b"image bytes"));
+        w.handle_input(0, &req[..req.len() - 20]);
+        assert!(!w.can_give_way(), "an image under way");
+        let mut refused = WebUpdate::new(0, MemFlash { fail_begin: Some(FlashError::NotEnoughSpace), ..MemFlash::default() }, None, INFO);
+        refused.handle_input(0, &req[..req.len() - 20]);
+        assert!(!refused.can_give_way(), "its reply is not sent yet");
+        let mut out = [0u8; 512];
+        while refused.has_transmit() {
+            refused.poll_transmit(&mut out);
+        }
+        assert!(refused.can_give_way(), "answered; the rest of the body only drains");
+    }
+
+    fn the_busy_reply_is_well_formed() {
+        let reply = core::str::from_utf8(BUSY_REPLY).unwrap();
+        let (head, body) = reply.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 503 ") && head.contains(&format!("Content-Length: {}\r\n", body.len())), "{head}");
     }
 
     fn parts_without_a_filename_are_skipped_and_no_file_fails() {

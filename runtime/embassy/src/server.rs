@@ -3,13 +3,13 @@
 
 use core::cell::Cell;
 use embassy_net::tcp::{State, TcpSocket};
-use embassy_futures::select::{select, Either};
+use embassy_futures::select::{select3, Either3};
 use embassy_net::Stack;
 use embassy_time::{Duration, Instant, Timer};
 use ferrota_ota::device::{Action, Device};
 use ferrota_ota::events::{dispatch, OtaListener};
 use ferrota_ota::exchange::{Exchange, Level};
-use ferrota_ota::web_update::{WebServer, WebUpdate};
+use ferrota_ota::web_update::{WebServer, WebUpdate, BUSY_REPLY};
 use ferrota_ota::{BootCounterStore, ConfirmFirst, OtaComponent, Rng, SafeMode, SafeModeConfig, UpdateSlot};
 
 /// The socket's own idle limit during a session: only a backstop, past the protocol's timeouts
@@ -70,27 +70,33 @@ impl<S: UpdateSlot, B: BootCounterStore, R: Rng> Server<S, B, R> {
         log::info!("[I][ota]: listening on port {port}");
         let (mut rx, mut tx) = ([0u8; 4096], [0u8; 1024]);
         let mut socket = TcpSocket::new(stack, &mut rx, &mut tx);
-        let (mut web_rx, mut web_tx) = ([0u8; 2048], [0u8; 1024]);
-        let mut web_socket = TcpSocket::new(stack, &mut web_rx, &mut web_tx);
+        // Two web sockets: a browser opens a connection before it needs one and may send its
+        // request on another, which must not be refused while the first sits idle.
+        let (mut web_rx, mut web_tx) = ([[0u8; 2048]; 2], [[0u8; 1024]; 2]);
+        let [rx_a, rx_b] = &mut web_rx;
+        let [tx_a, tx_b] = &mut web_tx;
+        let mut web_sockets = [TcpSocket::new(stack, rx_a, tx_a), TcpSocket::new(stack, rx_b, tx_b)];
         if let Some(web) = &web {
-            log::info!("[I][web_server]: /update listening on port {}", web.port);
+            log::info!("[I][web_server]: the page and /update listening on port {}", web.port);
         }
         let safe_mode = self.device.safe_mode().is_active();
         loop {
             self.tick().await;
             let web_port = web.as_ref().map(|w| w.port);
-            let committed = match wait_for_client(&mut socket, port, &mut web_socket, web_port).await {
+            let [web_a, web_b] = &mut web_sockets;
+            let committed = match wait_for_client(&mut socket, port, web_a, web_b, web_port).await {
                 Some(Client::Ota) => {
                     let automations: &mut dyn OtaListener = if safe_mode { &mut () } else { &mut *automations };
                     let session = ota.start_session(ConfirmFirst::new(&mut self.slot, &self.confirm_due), &mut self.rng, now());
-                    serve(&mut socket, session, automations, &mut self.device, &self.confirm_due).await
+                    serve(&mut socket, session, automations, &mut self.device, &self.confirm_due, [web_a, web_b]).await
                 }
-                Some(Client::Web) => {
+                Some(Client::Web(second)) => {
                     let Some(web) = web.as_mut() else { continue };
                     let automations: &mut dyn OtaListener = if safe_mode { &mut () } else { &mut *web.automations };
                     let info = ferrota_ota::web_page::DeviceInfo { safe_mode, ..web.info };
                     let request = WebUpdate::new(now(), ConfirmFirst::new(&mut self.slot, &self.confirm_due), web.credentials, info);
-                    serve(&mut web_socket, request, automations, &mut self.device, &self.confirm_due).await
+                    let (this, other) = if second { (web_b, web_a) } else { (web_a, web_b) };
+                    serve(this, request, automations, &mut self.device, &self.confirm_due, [other]).await
                 }
                 None => continue,
             };
@@ -143,7 +149,17 @@ impl<S: UpdateSlot, B: BootCounterStore, R: Rng> Server<S, B, R> {
 /// Every turn feeds the device's rules what the session is doing, so safe mode's clock keeps
 /// running while a client is connected; a `DropClient` ends the session, a `Confirm` is left in
 /// `confirm_due` for the slot (which the session holds).
-async fn serve<B: BootCounterStore>(socket: &mut TcpSocket<'_>, mut exchange: impl Exchange, automations: &mut dyn OtaListener, device: &mut Device<B>, confirm_due: &Cell<bool>) -> bool {
+///
+/// A browser that connects to one of the `web` sockets meanwhile takes this connection's place
+/// when it can give way (idle, or answered); otherwise it is told the device is busy.
+async fn serve<B: BootCounterStore, const N: usize>(
+    socket: &mut TcpSocket<'_>,
+    mut exchange: impl Exchange,
+    automations: &mut dyn OtaListener,
+    device: &mut Device<B>,
+    confirm_due: &Cell<bool>,
+    mut web: [&mut TcpSocket<'_>; N],
+) -> bool {
     socket.set_timeout(Some(SESSION_SOCKET_TIMEOUT));
     let mut input = [0u8; 1024];
     let mut output = [0u8; 256];
@@ -185,6 +201,13 @@ async fn serve<B: BootCounterStore>(socket: &mut TcpSocket<'_>, mut exchange: im
             exchange.handle_close();
             continue;
         }
+        if let Some(other) = web.iter_mut().find(|s| s.state() == State::Established && s.recv_queue() > 0) {
+            if exchange.can_give_way() {
+                exchange.handle_close();
+                continue;
+            }
+            turn_away(other).await;
+        }
         let wait = exchange.poll_timeout().map_or(TICK, |due| Duration::from_millis(due.saturating_sub(now)).min(TICK));
         match embassy_time::with_timeout(wait, socket.read(&mut input)).await {
             Ok(Ok(0) | Err(_)) => exchange.handle_close(),
@@ -194,6 +217,13 @@ async fn serve<B: BootCounterStore>(socket: &mut TcpSocket<'_>, mut exchange: im
     };
     end(socket).await;
     committed
+}
+
+/// Tells a client the device is busy with another update and closes (without waiting: its
+/// socket winds down while the update goes on).
+async fn turn_away(socket: &mut TcpSocket<'_>) {
+    let _ = embassy_time::with_timeout(Duration::from_millis(500), send(socket, BUSY_REPLY)).await;
+    socket.close();
 }
 
 /// Writes all of `bytes`, in order (a TCP write may take only part of them); false when the
@@ -208,19 +238,20 @@ async fn send(socket: &mut TcpSocket<'_>, mut bytes: &[u8]) -> bool {
     true
 }
 
-/// Which port a client connected to.
+/// Which port a client connected to (for the web server, whether on its second socket).
 enum Client {
     Ota,
-    Web,
+    Web(bool),
 }
 
-/// Waits a moment for a client on the OTA socket or, with a `web_port`, the web server's;
-/// both listen at once, so neither refuses a client while the other is waited on.
-async fn wait_for_client(ota: &mut TcpSocket<'_>, port: u16, web: &mut TcpSocket<'_>, web_port: Option<u16>) -> Option<Client> {
+/// Waits a moment for a client on the OTA socket or, with a `web_port`, the web server's two;
+/// all listen at once, so none refuses a client while another is waited on.
+async fn wait_for_client(ota: &mut TcpSocket<'_>, port: u16, web_a: &mut TcpSocket<'_>, web_b: &mut TcpSocket<'_>, web_port: Option<u16>) -> Option<Client> {
     let Some(web_port) = web_port else { return accept(ota, port).await.then_some(Client::Ota) };
-    match select(accept(ota, port), accept(web, web_port)).await {
-        Either::First(true) => Some(Client::Ota),
-        Either::Second(true) => Some(Client::Web),
+    match select3(accept(ota, port), accept(web_a, web_port), accept(web_b, web_port)).await {
+        Either3::First(true) => Some(Client::Ota),
+        Either3::Second(true) => Some(Client::Web(false)),
+        Either3::Third(true) => Some(Client::Web(true)),
         _ => None,
     }
 }

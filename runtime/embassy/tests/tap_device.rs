@@ -98,6 +98,9 @@ impl OtaListener for Events {
     fn on_error(&mut self, code: u8) {
         self.0.lock().unwrap().events.push(format!("{} error {code}", self.1));
     }
+    fn on_abort(&mut self) {
+        self.0.lock().unwrap().events.push(format!("{} abort", self.1));
+    }
 }
 
 thread_local! {
@@ -245,6 +248,9 @@ fn web_server_update_with_basic_auth() {
     };
     // Until the web socket listens (the loop's first turn), a connection is refused: retry.
     std::thread::sleep(Duration::from_millis(300));
+    // A browser's speculative connection, which sends nothing, must not hold off its request.
+    let idle = std::net::TcpStream::connect((host.as_str(), WEB_PORT)).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
     // The page, through the chip loop's socket buffers: whole, its length as announced.
     let mut page = Vec::new();
     let mut stream = std::net::TcpStream::connect((host.as_str(), WEB_PORT)).unwrap();
@@ -255,7 +261,26 @@ fn web_server_update_with_basic_auth() {
     let (head, body) = page.split_once("\r\n\r\n").unwrap();
     assert!(head.starts_with("HTTP/1.1 200 OK") && head.contains(&format!("Content-Length: {}\r\n", body.len())), "{head}");
     assert!(body.contains("<title>TAP device</title>") && body.ends_with("</html>\n"));
+    drop(idle);
     std::thread::sleep(Duration::from_millis(300));
+    // An upload under way: a second browser is told the device is busy, and the first one's
+    // abandoned upload changes nothing.
+    let mut first = std::net::TcpStream::connect((host.as_str(), WEB_PORT)).unwrap();
+    let head = "POST /update HTTP/1.1\r\nAuthorization: Basic YWRtaW46aHVudGVyMg==\r\nContent-Type: multipart/form-data; boundary=B\r\nContent-Length: 100000\r\n\r\n--B\r\nContent-Disposition: form-data; name=\"update\"; filename=\"f.bin\"\r\n\r\n";
+    first.write_all(head.as_bytes()).unwrap();
+    first.write_all(&new[..20_000]).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut second = std::net::TcpStream::connect((host.as_str(), WEB_PORT)).unwrap();
+    second.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    second.write_all(b"GET / HTTP/1.1\r\nAuthorization: Basic YWRtaW46aHVudGVyMg==\r\n\r\n").unwrap();
+    let mut busy = Vec::new();
+    let _ = second.read_to_end(&mut busy);
+    assert!(busy.starts_with(b"HTTP/1.1 503 "), "{}", String::from_utf8_lossy(&busy));
+    drop(first);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(seen.lock().unwrap().committed.is_none());
+    assert_eq!(seen.lock().unwrap().events, ["web begin", "web abort"], "the abandoned upload");
+    seen.lock().unwrap().events.clear();
     let mut log = Collect::default();
     let refused = upload::web_server::upload(&request("wrong"), &mut log).expect_err("a wrong password is refused").to_string();
     assert!(refused.contains("401"), "{refused} {:?}", log.lines);

@@ -48,7 +48,7 @@ impl FileFlash {
 impl Flash for FileFlash {
     fn begin(&mut self, size: u32) -> Result<(), FlashError> {
         if size > MAX_IMAGE_SIZE {
-            return Err(FlashError::UpdatePrepare);
+            return Err(FlashError::NotEnoughSpace);
         }
         let file = File::create(self.slots.staging_path()).map_err(|e| {
             eprintln!("[ota] cannot create the staging file: {e}");

@@ -32,7 +32,7 @@ use crate::events::{dispatch, Event, OtaListener};
 use crate::exchange::Exchange;
 use crate::safe_mode::SafeModeConfig;
 use crate::web_page::DeviceInfo;
-use crate::web_update::{WebServer, WebUpdate};
+use crate::web_update::{WebServer, WebUpdate, BUSY_REPLY};
 
 /// Set by the supervisor for the device process: the canonical state directory.
 pub const ENV_STATE_DIR: &str = "FERROTA_STATE_DIR";
@@ -117,20 +117,23 @@ impl HostPlatform {
         // The host's network is up as soon as it listens.
         device.handle_network(self.now_ms(), true);
         let safe_mode = device.safe_mode().is_active();
+        // A web client that arrived while an idle connection held the loop: served next.
+        let mut next_web = None;
         loop {
             device.handle_timeout(self.now_ms());
             if let Some(error) = self.act(device) {
                 return error;
             }
-            if let (Some(stream), Some((component, automations))) = (accept(ota_server.as_ref(), "ota"), ota.as_mut()) {
-                let automations: &mut dyn OtaListener = if safe_mode { &mut () } else { &mut **automations };
-                let session = component.start_session(FileFlash::new(self.slots.clone()), &mut OsRng, self.now_ms());
-                self.serve(stream, session, automations, device);
-            } else if let (Some(stream), Some(web)) = (accept(web_server.as_ref(), "web_server"), web.as_mut()) {
+            if let Some(stream) = next_web.take().or_else(|| accept(web_server.as_ref(), "web_server")).filter(|_| web.is_some()) {
+                let web = web.as_mut().expect("a web client only where the web server listens");
                 let automations: &mut dyn OtaListener = if safe_mode { &mut () } else { &mut *web.automations };
                 let info = DeviceInfo { safe_mode, ..web.info };
                 let request = WebUpdate::new(self.now_ms(), FileFlash::new(self.slots.clone()), web.credentials, info);
-                self.serve(stream, request, automations, device);
+                next_web = self.serve(stream, request, automations, device, web_server.as_ref());
+            } else if let (Some(stream), Some((component, automations))) = (accept(ota_server.as_ref(), "ota"), ota.as_mut()) {
+                let automations: &mut dyn OtaListener = if safe_mode { &mut () } else { &mut **automations };
+                let session = component.start_session(FileFlash::new(self.slots.clone()), &mut OsRng, self.now_ms());
+                next_web = self.serve(stream, session, automations, device, web_server.as_ref());
             } else {
                 std::thread::sleep(IDLE_POLL);
             }
@@ -169,8 +172,11 @@ impl HostPlatform {
 
     /// Runs one connection's handler to its end, telling the device's rules what it does: the
     /// clock runs on, so a client trickling bytes cannot hold off the reboot or the
-    /// confirmation (the read poll wakes this loop).
-    fn serve(&self, mut stream: TcpStream, mut exchange: impl Exchange, listener: &mut dyn OtaListener, device: &mut Device<FileCounterStore>) {
+    /// confirmation (the read poll wakes this loop). A browser that connects to `web` meanwhile
+    /// is told the device is busy, unless this connection is idle: then it gives way, and the
+    /// new client is returned to be served next.
+    fn serve(&self, mut stream: TcpStream, mut exchange: impl Exchange, listener: &mut dyn OtaListener, device: &mut Device<FileCounterStore>, web: Option<&TcpListener>) -> Option<TcpStream> {
+        let mut next = None;
         let setup = stream
             .set_nonblocking(false)
             .and_then(|()| stream.set_nodelay(true))
@@ -178,7 +184,7 @@ impl HostPlatform {
             .and_then(|()| stream.set_write_timeout(Some(WRITE_TIMEOUT)));
         if let Err(e) = setup {
             eprintln!("[host] socket setup failed: {e}");
-            return;
+            return None;
         }
         let mut input = vec![0u8; 64 * 1024];
         let mut output = [0u8; 1024];
@@ -208,6 +214,14 @@ impl HostPlatform {
                     Action::Reboot | Action::RebootIntoUpdate | Action::RollBack => {}
                 }
             }
+            if let Some(client) = accept(web, "web_server") {
+                if exchange.can_give_way() && next.is_none() {
+                    exchange.handle_close();
+                    next = Some(client);
+                    continue;
+                }
+                turn_away(client);
+            }
             if device.reboot_waits_for_upload() && !deferred_logged {
                 deferred_logged = true;
                 println!("[safe_mode] safe mode enable time has elapsed -- restarting once the upload under way ends");
@@ -227,6 +241,7 @@ impl HostPlatform {
             println!("[{tag}] {ending}");
         }
         device.handle_session_end(self.now_ms(), ending.committed());
+        next
     }
 
     /// Restarts into the current build: exec with the same arguments and environment.
@@ -244,6 +259,21 @@ impl HostPlatform {
         }
         command.args(args).exec()
     }
+}
+
+/// Tells a client the device is busy with another update ([`BUSY_REPLY`]); on a thread of its
+/// own, which reads what the client sends until it closes (closing with unread bytes would
+/// reset the connection and lose the reply).
+fn turn_away(mut stream: TcpStream) {
+    std::thread::spawn(move || {
+        let _ = stream.set_nonblocking(false);
+        let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+        if stream.write_all(BUSY_REPLY).is_ok() && stream.shutdown(std::net::Shutdown::Write).is_ok() {
+            let mut sink = [0u8; 4096];
+            while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
+        }
+    });
 }
 
 /// A client waiting on `server`, if any (a failed accept is logged and skipped).
