@@ -42,8 +42,8 @@ fn update_with_basic_auth_on_the_configured_port() {
     );
     assert!(server.contains("let credentials = Some(ferrota_ota::web_update::Credentials { username: \"admin\", password: \"hunter2\" });"), "{server}");
     assert!(server.contains("WebServer { port: 8080, credentials, info, automations }"), "{server}");
-    assert!(server.contains("let web = Some(web_server(&mut web_automations, \"\"));"), "{server}");
-    assert!(main.contains("firmware::serve(&mut server, stack, components)"), "{main}");
+    assert!(server.contains("let web = Some(web_server(&mut web_automations, image_md5));"), "{server}");
+    assert!(main.contains("firmware::serve(&mut server, stack, components, image_md5)"), "{main}");
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(warnings[0].contains("serves the device's page and `/update`") && warnings[0].contains("entity pages"), "{warnings:?}");
 }

@@ -135,7 +135,17 @@ impl EspImageCheck {
     }
 
     /// Feeds the next bytes of the image.
-    pub fn update(&mut self, mut data: &[u8]) {
+    pub fn update(&mut self, data: &[u8]) {
+        let used = self.take(data);
+        if used < data.len() && self.error.is_none() {
+            self.error = Some(ImageError::TrailingData);
+        }
+    }
+
+    /// Feeds bytes that may run past the image's end (a slot read back from flash); returns how
+    /// many belong to the image.
+    pub fn take(&mut self, mut data: &[u8]) -> usize {
+        let total = data.len();
         while !data.is_empty() && self.error.is_none() {
             let part = self.part;
             let used = match part {
@@ -167,10 +177,7 @@ impl EspImageCheck {
                     1
                 }
                 Part::Hash => self.collect(data, HASH_LEN),
-                Part::Done => {
-                    self.error = Some(ImageError::TrailingData);
-                    return;
-                }
+                Part::Done => return total - data.len(),
             };
             // The appended hash covers everything before it.
             if part != Part::Hash {
@@ -179,6 +186,12 @@ impl EspImageCheck {
             self.pos += used as u32;
             data = &data[used..];
         }
+        total - data.len()
+    }
+
+    /// Whether the image's last byte (its checksum, or its hash when appended) was fed.
+    pub fn is_done(&self) -> bool {
+        self.part == Part::Done
     }
 
     /// The verdict, once the whole image was fed.

@@ -259,6 +259,29 @@ impl<F: NorFlash + Clone> EspSlots<F> {
         self.otadata()?.selected().ok().flatten()
     }
 
+    /// The MD5 of the image the device runs, as `ferrota upload` computes it for the file it
+    /// sends: read back from the running slot up to the image's end (which its header and
+    /// segments say). `None` when the slot holds no complete image.
+    pub fn running_image_md5(&self) -> Option<[u8; 16]> {
+        use embedded_storage::nor_flash::ReadNorFlash;
+        use md5::{Digest, Md5};
+        let (offset, capacity) = self.layout.slots[self.layout.booted? as usize];
+        let mut slot = Region::new(self.flash.clone(), offset, capacity);
+        let mut check = EspImageCheck::for_chip(self.chip);
+        let mut md5 = Md5::new();
+        let mut buf = [0u8; 1024];
+        let mut at = 0;
+        while at < capacity && !check.is_done() {
+            let n = buf.len().min((capacity - at) as usize);
+            slot.read(at, &mut buf[..n]).ok()?;
+            let used = check.take(&buf[..n]);
+            md5.update(&buf[..used]);
+            at += n as u32;
+        }
+        check.finish().ok()?;
+        Some(md5.finalize().into())
+    }
+
     /// The slot an update goes to: the one after the running build's, never the running one.
     fn next_slot(&self) -> Option<u32> {
         let count = self.layout.slot_count;

@@ -193,16 +193,30 @@ impl Drop for Device {
 /// The reference ESPHome venv, installed on first use by `scripts/esphome-venv`. `None` (with
 /// a `SKIPPED` line) when it can't be had, unless `FERROTA_REQUIRE_ESPHOME=1` (CI), which fails.
 pub fn esphome_venv(test: &str) -> Option<PathBuf> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/esphome-venv");
-    let why = match Command::new("bash").arg(&script).output() {
-        Ok(o) if o.status.success() => return Some(PathBuf::from(String::from_utf8_lossy(&o.stdout).trim())),
-        Ok(o) => String::from_utf8_lossy(&o.stderr).trim().to_string(),
-        Err(e) => e.to_string(),
+    let why = match cached_venv("esphome-venv") {
+        Ok(venv) => return Some(venv),
+        Err(why) => why,
     };
-    if std::env::var("FERROTA_REQUIRE_ESPHOME").as_deref() == Ok("1") {
-        panic!("{test}: the reference ESPHome is required (FERROTA_REQUIRE_ESPHOME=1) but unavailable: {why}");
+    unavailable(test, "FERROTA_REQUIRE_ESPHOME", "the reference ESPHome 2026.10.0", &why)
+}
+
+/// Runs `scripts/<script>`, which installs a venv once into the cache and prints where.
+fn cached_venv(script: &str) -> Result<PathBuf, String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts").join(script);
+    match Command::new("bash").arg(&script).output() {
+        Ok(o) if o.status.success() => Ok(PathBuf::from(String::from_utf8_lossy(&o.stdout).trim())),
+        Ok(o) => Err(String::from_utf8_lossy(&o.stderr).trim().to_string()),
+        Err(e) => Err(e.to_string()),
     }
-    eprintln!("SKIPPED {test}: reference ESPHome 2026.10.0 unavailable ({why})");
+}
+
+/// A test's tool is missing: it says SKIPPED and returns `None`, or fails where `require`
+/// (an environment variable) is `1`, as CI sets it.
+fn unavailable<T>(test: &str, require: &str, what: &str, why: &str) -> Option<T> {
+    if std::env::var(require).as_deref() == Ok("1") {
+        panic!("{test}: {what} is required ({require}=1) but unavailable: {why}");
+    }
+    eprintln!("SKIPPED {test}: {what} unavailable ({why})");
     None
 }
 
@@ -213,16 +227,10 @@ pub fn browser(test: &str) -> Option<PathBuf> {
     let why = if !Path::new("/usr/bin/chromium").is_file() || !Path::new("/usr/bin/chromedriver").is_file() {
         "no /usr/bin/chromium and /usr/bin/chromedriver (apt-get install chromium chromium-driver)".to_string()
     } else {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/browser-venv");
-        match Command::new("bash").arg(&script).output() {
-            Ok(o) if o.status.success() => return Some(PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()).join("bin/python")),
-            Ok(o) => String::from_utf8_lossy(&o.stderr).trim().to_string(),
-            Err(e) => e.to_string(),
+        match cached_venv("browser-venv") {
+            Ok(venv) => return Some(venv.join("bin/python")),
+            Err(why) => why,
         }
     };
-    if std::env::var("FERROTA_REQUIRE_BROWSER").as_deref() == Ok("1") {
-        panic!("{test}: a browser is required (FERROTA_REQUIRE_BROWSER=1) but unavailable: {why}");
-    }
-    eprintln!("SKIPPED {test}: no browser ({why})");
-    None
+    unavailable(test, "FERROTA_REQUIRE_BROWSER", "a browser", &why)
 }

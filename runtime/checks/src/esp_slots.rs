@@ -102,6 +102,17 @@ checks! {
         assert_eq!(bootloader(&nor.borrow()).map(|s| s.slot), Some(0));
     }
 
+    fn the_running_image_is_named_by_its_md5() {
+        let (old, new) = (c3_image(0), c3_image(1));
+        let fresh = RefCell::new(serial_flashed(&old));
+        let md5 = |nor: &RefCell<Flash4>, booted| EspSlots::new(Shared(nor), layout(booted), "esp32c3").running_image_md5().map(|m| crate::support::to_hex(&m));
+        assert_eq!(md5(&fresh, 0), Some(crate::support::md5_hex(&old)), "the image, not the slot's erased tail");
+        let nor = RefCell::new(updated(&old, &new));
+        assert_eq!(md5(&nor, 1), Some(crate::support::md5_hex(&new)));
+        // A slot without a whole image: no name.
+        assert_eq!(md5(&RefCell::new(Flash4::with_old_content()), 1), None);
+    }
+
     fn images_that_cannot_boot_here_are_refused_and_the_running_build_stays() {
         let old = c3_image(0);
         let c6 = esp_image(chip_id("esp32c6").unwrap(), &[4000, 3000], true);

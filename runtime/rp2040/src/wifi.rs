@@ -21,7 +21,8 @@ static FIRMWARE: Aligned<A4, [u8; cyw43_firmware::CYW43_43439A0.len()]> = Aligne
 static NVRAM: Aligned<A4, [u8; include_bytes!(concat!(env!("OUT_DIR"), "/nvram.bin")).len()]> = Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/nvram.bin")));
 
 static STATE: StaticCell<cyw43::State> = StaticCell::new();
-static NET: StaticCell<StackResources<3>> = StaticCell::new();
+/// The OTA socket, the web server's two, DHCP and one to spare.
+static NET: StaticCell<StackResources<5>> = StaticCell::new();
 
 /// The pins and peripherals the Pico W wires to the CYW43439: it talks half-duplex SPI on
 /// GPIO 24 (data), 29 (clock) and 25 (chip select); GPIO 23 powers it.
