@@ -128,6 +128,10 @@ fn pico_w_example_becomes_a_flat_binary_for_embassy_boot() {
     assert_eq!(image, dir.path("firmware.bin"), "{log}");
     assert!(dir.path("firmware.elf").is_file(), "the ELF stays beside the image for debugging");
     let data = std::fs::read(&image).unwrap();
+    // The image carries its own length, which the device hashes its running build up to.
+    let slot = data.windows(12).position(|w| w == ferrota_ota::image_len::MARKER).expect("a length slot");
+    assert_eq!(u32_at(&data, slot + 12) as usize, data.len());
+    assert_eq!(data.windows(12).filter(|w| *w == ferrota_ota::image_len::MARKER).count(), 1);
     const ACTIVE: std::ops::Range<u32> = 0x1000_7000..0x1000_7000 + 0xFB000;
     assert!(data.len() > 1024 && data.len() <= (ACTIVE.end - ACTIVE.start) as usize, "{} bytes", data.len());
 

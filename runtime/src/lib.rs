@@ -20,6 +20,7 @@ pub mod events;
 pub mod exchange;
 pub mod flash;
 pub mod hex;
+pub mod image_len;
 #[cfg(feature = "nor-flash")]
 pub mod nor;
 mod outbox;

@@ -170,7 +170,12 @@ fn payload(generated: &super::Generated, config: &crate::config::Config, out_dir
         Family::Rp2040 => {
             let layout = super::model::Rp2040Flash::pico_w();
             let active = FLASH_BASE + u64::from(layout.active);
-            image::flat_binary(executable, active..active + u64::from(layout.active_size))
+            let mut image = image::flat_binary(executable, active..active + u64::from(layout.active_size))?;
+            // The device hashes its running build up to this length (its page names it so).
+            if !ferrota_ota::image_len::fill(&mut image) {
+                return Err(Box::new(Diagnostic::error("codegen::image", None, "the Pico W build has no length slot (`ferrota_ota::image_len`): is ferrota-ota-rp2040 from another ferrota?")));
+            }
+            Ok(image)
         }
         Family::Host => Ok(executable.to_vec()),
     }

@@ -32,6 +32,7 @@ pub mod boot_counter;
 pub mod device;
 pub mod esp_image;
 pub mod esp_slots;
+pub mod image_len;
 pub mod inflate;
 pub mod nor_writer;
 pub mod safe_mode;
@@ -49,4 +50,5 @@ pub const ALL: &[&[(&str, fn())]] = &[
     nor_writer::ALL,
     boot_counter::ALL,
     esp_slots::ALL,
+    image_len::ALL,
 ];

@@ -8,7 +8,7 @@
 mod slot;
 pub mod wifi;
 
-pub use slot::{boot_counter, BootCounter, DfuSlot, FlashLayout, SharedFlash};
+pub use slot::{boot_counter, running_image_md5, BootCounter, DfuSlot, FlashLayout, SharedFlash};
 
 use embassy_rp::clocks::RoscRng;
 use embassy_rp::peripherals::USB;

@@ -23,6 +23,20 @@ const RAM: core::ops::RangeInclusive<u32> = 0x2000_0000..=0x2004_2000;
 pub type SharedFlash = Mutex<NoopRawMutex, RefCell<Flash<'static, FLASH, Blocking, FLASH_SIZE>>>;
 type Partition = BlockingPartition<'static, NoopRawMutex, Flash<'static, FLASH, Blocking, FLASH_SIZE>>;
 
+/// This build's length, which `ferrota compile` writes into the image (see
+/// `ferrota_ota::image_len`): the flat image has no other end to hash up to.
+#[used]
+static IMAGE_LEN: [u8; 16] = ferrota_ota::image_len::SLOT;
+
+/// The MD5 of the running build, as `ferrota upload` computes it for the file it sends (for
+/// the web page); `None` for a build `ferrota compile` did not make.
+pub fn running_image_md5(flash: &SharedFlash, layout: FlashLayout) -> Option<[u8; 16]> {
+    // Volatile: the value is patched into the image after the build.
+    let slot = unsafe { core::ptr::read_volatile(&IMAGE_LEN) };
+    let len = ferrota_ota::image_len::read(&slot).filter(|len| *len <= layout.active_size)?;
+    ferrota_ota::image_len::md5_of(len, |at, buf| flash.lock(|f| f.borrow_mut().blocking_read(layout.active + at, buf).is_ok()))
+}
+
 /// Where the firmware's regions are (offsets in flash, from the generated `memory.x`).
 #[derive(Debug, Clone, Copy)]
 pub struct FlashLayout {
