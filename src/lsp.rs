@@ -26,10 +26,12 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-/// Runs the server on stdin/stdout until the editor shuts it down.
+/// Runs the server on stdin/stdout until the editor shuts it down (or closes stdin).
 pub fn run() -> Result<(), Box<dyn Error + Send + Sync>> {
     let (connection, threads) = Connection::stdio();
     serve(&connection)?;
+    // The writer thread ends when the connection's sender is gone: drop it before joining.
+    drop(connection);
     threads.join()?;
     Ok(())
 }
