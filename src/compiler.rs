@@ -1,6 +1,6 @@
 //! The compiler's front half as one call: load the YAML, validate it, collect every diagnostic.
 
-use crate::components::{self, Validated};
+use crate::components::{self, Ids, Validated};
 use crate::config::Config;
 use crate::diagnostics::{self, Diagnostic};
 use crate::source::{FileSystem, Sources, Span};
@@ -13,6 +13,8 @@ pub struct Checked {
     pub sources: Sources,
     pub config: Config,
     pub diagnostics: Vec<Diagnostic>,
+    /// Where each ID is declared and used.
+    pub ids: Ids,
 }
 
 impl Checked {
@@ -29,9 +31,9 @@ pub fn check(fs: &dyn FileSystem, path: &Path, options: &LoadOptions) -> std::io
     // A tree cut short by a syntax error would only give false alarms (missing keys …).
     if all.iter().any(|d| d.code == "yaml::syntax") {
         diagnostics::sort(&mut all);
-        return Ok(Checked { sources, config: Config::default(), diagnostics: all });
+        return Ok(Checked { sources, config: Config::default(), diagnostics: all, ids: Ids::default() });
     }
-    let Validated { config, diagnostics: found } = components::validate(&loaded.root, &sources);
+    let Validated { config, diagnostics: found, ids } = components::validate(&loaded.root, &sources);
     // Where the loader already failed (a missing secret, include or variable), the validator
     // only sees the placeholder it left: drop the knock-on errors on those lines.
     let line_of = |s: Span| (s.file, sources.get(s.file).line_col(s.start as usize).line);
@@ -59,5 +61,5 @@ pub fn check(fs: &dyn FileSystem, path: &Path, options: &LoadOptions) -> std::io
     all.extend(found.into_iter().map(|d| diagnostics::with_include_chain(&sources, d)));
     diagnostics::sort(&mut all);
     all.dedup();
-    Ok(Checked { sources, config, diagnostics: all })
+    Ok(Checked { sources, config, diagnostics: all, ids })
 }

@@ -14,8 +14,10 @@ use lsp_types::notification::{
     DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, DidSaveTextDocument, Notification as _,
     PublishDiagnostics,
 };
-use lsp_types::request::{HoverRequest, Request as _};
+use lsp_types::request::{DocumentSymbolRequest, GotoDefinition, HoverRequest, References, Request as _};
 use lsp_types::{
+    DocumentSymbol, DocumentSymbolParams, DocumentSymbolResponse, GotoDefinitionParams, GotoDefinitionResponse, ReferenceParams, SymbolKind,
+    TextDocumentPositionParams,
     Hover, HoverContents, HoverParams, MarkupContent, MarkupKind,
     DiagnosticRelatedInformation, DiagnosticSeverity, InitializeParams, Location, NumberOrString, Position,
     PublishDiagnosticsParams, Range, ServerCapabilities, TextDocumentSyncCapability, TextDocumentSyncKind, Uri,
@@ -41,6 +43,9 @@ pub fn serve(connection: &Connection) -> Result<(), Box<dyn Error + Send + Sync>
     let capabilities = ServerCapabilities {
         text_document_sync: Some(TextDocumentSyncCapability::Kind(TextDocumentSyncKind::FULL)),
         hover_provider: Some(lsp_types::HoverProviderCapability::Simple(true)),
+        definition_provider: Some(lsp_types::OneOf::Left(true)),
+        references_provider: Some(lsp_types::OneOf::Left(true)),
+        document_symbol_provider: Some(lsp_types::OneOf::Left(true)),
         ..ServerCapabilities::default()
     };
     let params = connection.initialize(serde_json::to_value(capabilities)?)?;
@@ -52,19 +57,18 @@ pub fn serve(connection: &Connection) -> Result<(), Box<dyn Error + Send + Sync>
                 if connection.handle_shutdown(&request)? {
                     return Ok(());
                 }
-                if request.method == HoverRequest::METHOD {
-                    let params: HoverParams = serde_json::from_value(request.params)?;
-                    let hover = state.hover(&params);
-                    connection.sender.send(Message::Response(lsp_server::Response::new_ok(request.id, hover)))?;
-                    continue;
-                }
-                // No requests beyond shutdown are advertised; answer politely anyway.
-                let reply = lsp_server::Response::new_err(
-                    request.id,
-                    lsp_server::ErrorCode::MethodNotFound as i32,
-                    format!("ferrota lsp does not handle {}", request.method),
-                );
-                connection.sender.send(Message::Response(reply))?;
+                let response = match request.method.as_str() {
+                    HoverRequest::METHOD => reply(request, |p: HoverParams| state.hover(&p)),
+                    GotoDefinition::METHOD => reply(request, |p: GotoDefinitionParams| state.definition(&p.text_document_position_params)),
+                    References::METHOD => reply(request, |p: ReferenceParams| state.references(&p)),
+                    DocumentSymbolRequest::METHOD => reply(request, |p: DocumentSymbolParams| state.symbols(&p)),
+                    // Nothing else is advertised; answer politely anyway.
+                    method => {
+                        let message = format!("ferrota lsp does not handle {method}");
+                        lsp_server::Response::new_err(request.id, lsp_server::ErrorCode::MethodNotFound as i32, message)
+                    }
+                };
+                connection.sender.send(Message::Response(response))?;
             }
             Message::Notification(notification) => {
                 if state.apply(notification) {
@@ -81,10 +85,20 @@ pub fn serve(connection: &Connection) -> Result<(), Box<dyn Error + Send + Sync>
 }
 
 /// Open buffers, and which files last got diagnostics (to clear them when they are fixed).
+/// A request's answer: `handle` run on its params, or an error for params that don't parse.
+fn reply<P: serde::de::DeserializeOwned, R: serde::Serialize>(request: lsp_server::Request, handle: impl FnOnce(P) -> R) -> lsp_server::Response {
+    match serde_json::from_value(request.params) {
+        Ok(params) => lsp_server::Response::new_ok(request.id, handle(params)),
+        Err(e) => lsp_server::Response::new_err(request.id, lsp_server::ErrorCode::InvalidParams as i32, e.to_string()),
+    }
+}
+
 #[derive(Default)]
 struct State {
     buffers: BTreeMap<PathBuf, String>,
     published: BTreeSet<PathBuf>,
+    /// The last check of every open config: where its IDs are declared and used.
+    checked: Vec<compiler::Checked>,
 }
 
 impl State {
@@ -128,9 +142,84 @@ impl State {
         })
     }
 
+    /// The checked config holding the document at `at`, that file and the cursor's offset.
+    fn locate(&self, at: &TextDocumentPositionParams) -> Option<(&compiler::Checked, crate::source::FileId, usize)> {
+        let path = uri_to_path(&at.text_document.uri);
+        self.checked.iter().find_map(|checked| {
+            let file = checked.sources.find(&path)?;
+            let offset = checked.sources.get(file).offset_of_utf16(at.position.line as usize, at.position.character as usize);
+            Some((checked, file, offset))
+        })
+    }
+
+    /// The ID under the cursor (a declaration or a use) and the check that knows it.
+    fn id_at(&self, at: &TextDocumentPositionParams) -> Option<(&compiler::Checked, &str)> {
+        let (checked, file, offset) = self.locate(at)?;
+        let under = |span: crate::source::Span| span.file == file && (span.start as usize..=span.end as usize).contains(&offset);
+        let ids = &checked.ids;
+        let name = ids.declared.iter().find(|d| under(d.span)).map(|d| d.name.as_str());
+        let name = name.or_else(|| ids.references.iter().find(|r| under(r.span)).map(|r| r.name.as_str()))?;
+        Some((checked, name))
+    }
+
+    /// From a use of an ID (an `id(x)` in a lambda, an ID-typed key) to its declaration.
+    fn definition(&self, at: &TextDocumentPositionParams) -> Option<GotoDefinitionResponse> {
+        let (checked, name) = self.id_at(at)?;
+        let declared = checked.ids.declared.iter().find(|d| d.name == name)?;
+        Some(GotoDefinitionResponse::Scalar(location(&checked.sources, declared.span)?))
+    }
+
+    /// Every use of the ID under the cursor (and its declaration, when asked).
+    fn references(&self, params: &ReferenceParams) -> Option<Vec<Location>> {
+        let (checked, name) = self.id_at(&params.text_document_position)?;
+        let declared = checked.ids.declared.iter().filter(|d| d.name == name && params.context.include_declaration).map(|d| d.span);
+        let uses = checked.ids.references.iter().filter(|r| r.name == name).map(|r| r.span);
+        Some(declared.chain(uses).filter_map(|span| location(&checked.sources, span)).collect())
+    }
+
+    /// The document's outline: its components, their platform entries and automations.
+    fn symbols(&self, params: &DocumentSymbolParams) -> Option<DocumentSymbolResponse> {
+        let path = uri_to_path(&params.text_document.uri);
+        let text = self.buffers.get(&path)?;
+        let mut sources = Sources::default();
+        let loaded = crate::yaml::parse_str(&mut sources, &path, text);
+        let symbol = |name: String, kind: SymbolKind, key: &crate::yaml::Node, value: &crate::yaml::Node, children: Vec<DocumentSymbol>| {
+            let whole = crate::source::Span::new(key.span.file, key.span.start as usize, value.span.end.max(key.span.end) as usize);
+            #[allow(deprecated)]
+            DocumentSymbol {
+                name,
+                detail: None,
+                kind,
+                tags: None,
+                deprecated: None,
+                range: range(&sources, whole),
+                selection_range: range(&sources, key.span),
+                children: (!children.is_empty()).then_some(children),
+            }
+        };
+        let automations = |value: &crate::yaml::Node| -> Vec<DocumentSymbol> {
+            let entries = value.as_map().unwrap_or_default();
+            entries.iter().filter(|e| e.key.key_text().starts_with("on_")).map(|e| symbol(e.key.key_text(), SymbolKind::EVENT, &e.key, &e.value, Vec::new())).collect()
+        };
+        let mut out = Vec::new();
+        for entry in loaded.root.as_map().unwrap_or_default() {
+            let mut children = automations(&entry.value);
+            if let crate::yaml::Value::Seq(items) = &entry.value.value {
+                for item in items {
+                    let Some(platform) = item.entry("platform") else { continue };
+                    let name = format!("platform: {}", platform.value.as_str().unwrap_or("?"));
+                    children.push(symbol(name, SymbolKind::OBJECT, &platform.key, item, automations(item)));
+                }
+            }
+            out.push(symbol(entry.key.key_text(), SymbolKind::MODULE, &entry.key, &entry.value, children));
+        }
+        Some(DocumentSymbolResponse::Nested(out))
+    }
+
     /// Checks every open device config and returns the diagnostics to publish, per file.
     fn check(&mut self) -> Vec<PublishDiagnosticsParams> {
         let mut by_file: BTreeMap<PathBuf, Vec<lsp_types::Diagnostic>> = BTreeMap::new();
+        self.checked.clear();
         let configs: Vec<PathBuf> = self.buffers.iter().filter(|(_, text)| is_device_config(text)).map(|(p, _)| p.clone()).collect();
         for path in configs {
             let overlay = Overlay { buffers: &self.buffers };
@@ -145,6 +234,7 @@ impl State {
                     list.push(converted);
                 }
             }
+            self.checked.push(checked);
         }
         let stale: Vec<PathBuf> = self.published.iter().filter(|p| !by_file.contains_key(*p)).cloned().collect();
         for path in stale {
@@ -190,15 +280,22 @@ impl FileSystem for Overlay<'_> {
     }
 }
 
-fn to_lsp(sources: &Sources, d: &Diagnostic) -> lsp_types::Diagnostic {
-    let range = |span: crate::source::Span| {
-        let file = sources.get(span.file);
-        let position = |offset: u32| {
-            let lc = file.line_col(offset as usize);
-            Position::new(lc.line as u32 - 1, lc.column_utf16 as u32 - 1)
-        };
-        Range::new(position(span.start), position(span.end))
+/// A span as an editor's range (UTF-16 columns).
+fn range(sources: &Sources, span: crate::source::Span) -> Range {
+    let file = sources.get(span.file);
+    let position = |offset: u32| {
+        let lc = file.line_col(offset as usize);
+        Position::new(lc.line as u32 - 1, lc.column_utf16 as u32 - 1)
     };
+    Range::new(position(span.start), position(span.end))
+}
+
+fn location(sources: &Sources, span: crate::source::Span) -> Option<Location> {
+    Some(Location::new(path_to_uri(&sources.get(span.file).path)?, range(sources, span)))
+}
+
+fn to_lsp(sources: &Sources, d: &Diagnostic) -> lsp_types::Diagnostic {
+    let range = |span: crate::source::Span| range(sources, span);
     let message = match &d.help {
         Some(help) => format!("{}\nhelp: {help}", d.message),
         None => d.message.clone(),

@@ -141,3 +141,36 @@ fn closing_stdin_ends_the_server() {
     server.stdin = None;
     assert!(server.wait().is_some());
 }
+
+#[test]
+fn ids_lead_to_their_declaration_and_uses_and_the_outline_lists_components() {
+    let mut server = initialized();
+    let config = "esphome:\n  name: nav\n  on_boot:\n    - lambda: 'id(my_ota).set_auth_password(\"x\");'\nhost:\nota:\n  - platform: esphome\n    id: my_ota\n";
+    server.notify("textDocument/didOpen", json!({"textDocument": {"uri": URI, "languageId": "yaml", "version": 1, "text": config}}));
+    diagnostics(&server);
+    let at = |line: u32, character: u32| json!({"textDocument": {"uri": URI}, "position": {"line": line, "character": character}});
+
+    // From `id(my_ota)` in the lambda to `id: my_ota`.
+    let definition = server.request(2, "textDocument/definition", at(3, 20));
+    assert_eq!(definition["result"]["uri"], URI, "{definition}");
+    assert_eq!(definition["result"]["range"]["start"], json!({"line": 7, "character": 8}), "{definition}");
+
+    // From the declaration to every place that names it.
+    let mut params = at(7, 10);
+    params["context"] = json!({"includeDeclaration": true});
+    let references = server.request(3, "textDocument/references", params);
+    let lines: Vec<&Value> = references["result"].as_array().unwrap().iter().map(|l| &l["range"]["start"]["line"]).collect();
+    assert_eq!(lines, [&json!(7), &json!(3)], "{references}");
+    // Nowhere near an ID: nothing.
+    assert_eq!(server.request(4, "textDocument/definition", at(4, 1))["result"], Value::Null);
+
+    let symbols = server.request(5, "textDocument/documentSymbol", json!({"textDocument": {"uri": URI}}));
+    let names: Vec<&str> = symbols["result"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["esphome", "host", "ota"], "{symbols}");
+    assert_eq!(symbols["result"][0]["children"][0]["name"], "on_boot", "{symbols}");
+    assert_eq!(symbols["result"][2]["children"][0]["name"], "platform: esphome", "{symbols}");
+
+    server.request(6, "shutdown", Value::Null);
+    server.notify("exit", Value::Null);
+    assert_eq!(server.wait(), Some(0));
+}

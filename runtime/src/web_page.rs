@@ -65,6 +65,7 @@ impl<'a> PageWriter<'a> {
     }
 
     /// The page's length in bytes (for `Content-Length`).
+    #[allow(clippy::len_without_is_empty)]
     pub fn len(&self) -> usize {
         let mut writer = PageWriter::new(self.info);
         let mut buf = [0u8; 256];

@@ -72,12 +72,20 @@ pub const COMPONENTS: &[&dyn Component] = &[
     &host::Host,
 ];
 
-/// The outcome of validation: the config (complete only when there are no errors) and every
-/// diagnostic.
+/// The outcome of validation: the config (complete only when there are no errors), every
+/// diagnostic, and where each ID is declared and used (for editors' navigation).
 #[derive(Debug)]
 pub struct Validated {
     pub config: Config,
     pub diagnostics: Vec<Diagnostic>,
+    pub ids: Ids,
+}
+
+/// Every ID declaration (`id:` keys) and every use (`use_id` keys, actions, `id(x)` in lambdas).
+#[derive(Debug, Clone, Default)]
+pub struct Ids {
+    pub declared: Vec<crate::schema::engine::Declared>,
+    pub references: Vec<crate::schema::engine::Reference>,
 }
 
 impl Validated {
@@ -100,7 +108,7 @@ pub fn validate(root: &Node, sources: &Sources) -> Validated {
                 format!("A device config must be a mapping of components, got {}", other.kind()),
             )
             .with_help("start with `esphome:` and a platform block such as `esp32:`");
-            return Validated { config: Config::default(), diagnostics: vec![d] };
+            return Validated { config: Config::default(), diagnostics: vec![d], ids: Ids::default() };
         }
     };
     let target = core::find_target(root, entries);
@@ -150,7 +158,7 @@ pub fn validate(root: &Node, sources: &Sources) -> Validated {
 
     let mut diagnostics = engine.diagnostics;
     crate::diagnostics::sort(&mut diagnostics);
-    Validated { config, diagnostics }
+    Validated { config, diagnostics, ids: Ids { declared: engine.declared, references: engine.references } }
 }
 
 /// Top-level keys starting with `.` hold YAML anchors for reuse; ESPHome ignores them.

@@ -54,8 +54,10 @@ impl super::Component for Wifi {
                 );
             }
         }
-        let (Some(item), Some(wifi)) = (item, wifi) else { return Ok(needs_wifi(firmware)) };
-        let Some((ssid, password)) = wifi.network() else { return Ok(needs_wifi(firmware)) };
+        let Some((item, wifi, (ssid, password))) = item.zip(wifi).and_then(|(item, wifi)| wifi.network().map(|joined| (item, wifi, joined))) else {
+            needs_wifi(firmware);
+            return Ok(());
+        };
         let security = match wifi.min_auth_mode {
             _ if password.is_empty() => "Open",
             Some("WPA") => "Wpa",
