@@ -134,7 +134,7 @@ impl Config {
     /// The target platform block's name (`esp32`, `host`, …).
     pub fn target(&self) -> Option<&str> {
         let registry = crate::schema::Registry::get();
-        self.components.iter().map(|f| f.key.as_str()).find(|k| registry.component(k).is_some_and(|c| c.target))
+        self.components.iter().map(|f| f.key.as_str()).find(|k| registry.targets().any(|t| t == *k))
     }
 
     /// Renders the config as YAML, the way `esphome config` shows it.

@@ -37,6 +37,8 @@ pub struct Registry {
     parsed: Vec<OnceLock<Component>>,
     actions_file: (&'static str, &'static str),
     actions: OnceLock<Vec<Action>>,
+    /// The target platform names and every `(alias, component)`, found once.
+    targets: OnceLock<(Vec<String>, Vec<(String, String)>)>,
 }
 
 impl Registry {
@@ -53,7 +55,7 @@ impl Registry {
         let files: Vec<(String, &'static str, &'static str)> =
             files.iter().filter(|(n, _, _)| *n != "actions").map(|(n, t, c)| (n.replace('/', "."), *t, *c)).collect();
         let parsed = files.iter().map(|_| OnceLock::new()).collect();
-        Registry { files, parsed, actions_file, actions: OnceLock::new() }
+        Registry { files, parsed, actions_file, actions: OnceLock::new(), targets: OnceLock::new() }
     }
 
     /// Loads every file with the full YAML loader, reporting the first broken one, and checks
@@ -110,12 +112,22 @@ impl Registry {
 
     /// The target platform blocks (`esp32`, `host`, …), of which a config has exactly one.
     pub fn targets(&self) -> impl Iterator<Item = &str> {
-        self.top_level().filter(|n| self.component(n).is_some_and(|c| c.target))
+        self.target_table().0.iter().map(String::as_str)
     }
 
     /// A component's own name for a key that may be one of its aliases (`rp2` → `rp2040`).
     pub fn canonical<'a>(&'a self, key: &'a str) -> &'a str {
-        self.top_level().find(|n| self.component(n).is_some_and(|c| c.aliases.iter().any(|a| a == key))).unwrap_or(key)
+        self.target_table().1.iter().find(|(alias, _)| alias == key).map_or(key, |(_, name)| name.as_str())
+    }
+
+    /// The targets and aliases, read from the top-level schemas the first time they are needed.
+    fn target_table(&self) -> &(Vec<String>, Vec<(String, String)>) {
+        self.targets.get_or_init(|| {
+            let components: Vec<&Component> = self.top_level().filter_map(|n| self.component(n)).collect();
+            let targets = components.iter().filter(|c| c.target).map(|c| c.name.clone()).collect();
+            let aliases = components.iter().flat_map(|c| c.aliases.iter().map(|a| (a.clone(), c.name.clone()))).collect();
+            (targets, aliases)
+        })
     }
 
     /// Top-level component names (no platforms), for did-you-mean.
