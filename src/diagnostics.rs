@@ -157,6 +157,12 @@ pub fn to_json<'a>(sources: &Sources, d: &'a Diagnostic) -> JsonDiagnostic<'a> {
 
 /// Renders diagnostics for the terminal with miette: `file:line:col`, the source line with a
 /// label, secondary labels (also in other files), and help.
+/// Whether diagnostics on stderr get colour: a terminal, and `NO_COLOR` unset.
+pub fn stderr_color() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
 pub fn render_terminal(sources: &Sources, diagnostics: &[Diagnostic], color: bool) -> String {
     use miette::{GraphicalReportHandler, GraphicalTheme};
     let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };

@@ -6,7 +6,6 @@ use crate::codegen::target::Family;
 use crate::diagnostics::{render_terminal, Diagnostic};
 use crate::source::Sources;
 use crate::upload::command::{load, upload_command, UploadOptions};
-use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -30,7 +29,7 @@ impl Report for Stderr {
 fn show(sources: &Sources, diagnostics: &[Diagnostic]) {
     let (placed, plain): (Vec<Diagnostic>, Vec<Diagnostic>) = diagnostics.iter().cloned().partition(|d| d.span.is_some());
     if !placed.is_empty() {
-        let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        let color = crate::diagnostics::stderr_color();
         eprint!("{}", render_terminal(sources, &placed, color));
     }
     for d in plain {

@@ -8,7 +8,7 @@ use crate::source::RealFs;
 use crate::upload::command::{upload_command, Platform, UploadOptions};
 use crate::yaml::LoadOptions;
 use clap::{Parser, Subcommand, ValueEnum};
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -342,7 +342,7 @@ fn config(cli: &Cli, args: ConfigArgs) -> ExitCode {
 }
 
 fn print_human(cli: &Cli, args: &ConfigArgs, file: &std::path::Path, checked: &compiler::Checked, several: bool) {
-    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let color = crate::diagnostics::stderr_color();
     let shown: Vec<_> = checked.diagnostics.iter().filter(|d| d.is_error() || !cli.quiet).cloned().collect();
     eprint!("{}", render_terminal(&checked.sources, &shown, color));
     if checked.has_errors() {

@@ -352,8 +352,6 @@ pub struct Firmware<'a> {
     config_dir: std::path::PathBuf,
 }
 
-const LEVELS: &[&str] = &["NONE", "ERROR", "WARN", "INFO", "CONFIG", "DEBUG", "VERBOSE", "VERY_VERBOSE"];
-
 impl Firmware<'_> {
     /// The firmware stack being made.
     pub fn family(&self) -> Family {
@@ -394,7 +392,7 @@ impl Firmware<'_> {
     fn left_out_components(&mut self) {
         let registry = crate::schema::Registry::get();
         for field in &self.config.components {
-            let built = COMPONENTS.iter().any(|c| c.name() == field.key) || registry.component(&field.key).is_some_and(|c| c.target);
+            let built = COMPONENTS.iter().any(|c| c.name() == field.key) || registry.targets().any(|t| t == field.key);
             if field.key_span.is_some() && !built {
                 self.diagnostics.push(
                     Diagnostic::warning("codegen::ignored", field.key_span, format!("ferrota's firmware has no `{}` yet: it is left out of the build", field.key))
@@ -528,7 +526,7 @@ impl Firmware<'_> {
         let level = action.get("level").and_then(Item::as_str).unwrap_or("DEBUG").to_string();
         let tag = action.get("tag").and_then(Item::as_str).unwrap_or("main");
         let logger_level = self.logger_level.clone();
-        let rank = |l: &str| LEVELS.iter().position(|x| *x == l).unwrap_or(0);
+        use crate::components::logger::rank;
         if rank(&level) > rank(&logger_level) {
             return (Some(Action::LogDropped { level, logger_level }), false);
         }

@@ -11,7 +11,8 @@ use crate::source::Span;
 
 const SEVERITY: &[&str] = &["NONE", "ERROR", "WARN", "INFO", "CONFIG", "DEBUG", "VERBOSE", "VERY_VERBOSE"];
 
-fn rank(level: &str) -> usize {
+/// How detailed a log level is (0: `NONE`), to compare two levels.
+pub fn rank(level: &str) -> usize {
     SEVERITY.iter().position(|l| *l == level).unwrap_or(0)
 }
 

@@ -30,7 +30,8 @@ impl super::Component for WebServer {
         let config = firmware.config;
         let Some(item) = config.get("web_server") else { return Ok(()) };
         let web: WebServerConfig = crate::config::read(item)?;
-        let serves = serves_web_update(config);
+        // `web_server: ota: false` (2025.7+) keeps `/update` for the captive portal only.
+        let serves = web.ota != Some(false) && !web_ota_entries(config).is_empty();
         firmware.model.web_server = Some(model::WebServer {
             port: web.port,
             username: web.auth.as_ref().map(|a| a.username.to_string()),
@@ -60,11 +61,6 @@ fn web_ota_entries(config: &Config) -> Vec<&Item> {
     config.get("ota").map(Item::items).unwrap_or_default().iter().filter(|e| e.get("platform").and_then(Item::as_str) == Some("web_server")).collect()
 }
 
-/// Whether the web server takes firmware at `/update`: `ota: - platform: web_server`, unless
-/// `web_server: ota: false` (2025.7+), which keeps `/update` for the captive portal only.
-fn serves_web_update(config: &Config) -> bool {
-    config.get("web_server").is_some_and(|w| w.get("ota").and_then(Item::as_bool) != Some(false)) && !web_ota_entries(config).is_empty()
-}
 
 /// The validated `web_server:`.
 #[derive(Debug, serde::Deserialize)]

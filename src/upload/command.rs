@@ -2,7 +2,6 @@
 //! The CLI parses flags into [`UploadOptions`]; everything else happens here.
 
 use std::collections::HashMap;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -94,7 +93,7 @@ pub fn load(config: &Path, substitutions: &[(String, String)]) -> Result<(Upload
     let options = LoadOptions { substitutions: substitutions.to_vec() };
     let checked = compiler::check(&RealFs, config, &options).map_err(|e| format!("cannot read it: {e}"))?;
     if checked.has_errors() {
-        let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        let color = crate::diagnostics::stderr_color();
         eprint!("{}", render_terminal(&checked.sources, &checked.diagnostics, color));
         let errors = checked.diagnostics.iter().filter(|d| d.is_error()).count();
         return Err(format!("the config is invalid ({errors} error{}); fix it first", if errors == 1 { "" } else { "s" }));

@@ -276,6 +276,8 @@ fn web_server_update_with_basic_auth() {
     let mut busy = Vec::new();
     let _ = second.read_to_end(&mut busy);
     assert!(busy.starts_with(b"HTTP/1.1 503 "), "{}", String::from_utf8_lossy(&busy));
+    // The browser closes its side once it has the reply, which frees the device's socket.
+    drop(second);
     drop(first);
     std::thread::sleep(Duration::from_millis(500));
     assert!(seen.lock().unwrap().committed.is_none());

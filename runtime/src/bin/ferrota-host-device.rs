@@ -85,14 +85,13 @@ fn parse_flags() -> Result<Flags, String> {
 }
 
 /// MD5 of the running executable and whether it carries the crash tag.
-fn identify_image() -> (String, bool) {
+/// The running image's MD5 (as the device's page names it) and whether it is crash-tagged.
+fn identify_image(platform: &HostPlatform) -> (String, bool) {
     let Ok(bytes) = std::env::current_exe().and_then(std::fs::read) else {
         return ("unknown".into(), false);
     };
-    use md5::Digest;
-    let digest: String = md5::Md5::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
     let tail = &bytes[bytes.len().saturating_sub(256)..];
-    (digest, tail.windows(CRASH_TAG.len()).any(|w| w == CRASH_TAG))
+    (platform.image_md5(), tail.windows(CRASH_TAG.len()).any(|w| w == CRASH_TAG))
 }
 
 fn main() -> ExitCode {
@@ -114,7 +113,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let (image, crash_tagged) = identify_image();
+    let (image, crash_tagged) = identify_image(&platform);
     println!("ferrota-host-device name={} image={image} pid={}", flags.name, std::process::id());
 
     let mut device = platform.device(flags.safe_mode);

@@ -81,19 +81,11 @@ impl HostPlatform {
     /// The running build's MD5 in hex, of the executable this process runs (as `ferrota
     /// upload` computes it for the image it sends); empty when it can't be read.
     pub fn image_md5(&self) -> String {
-        use md5::{Digest, Md5};
         let Ok(mut file) = std::env::current_exe().and_then(std::fs::File::open) else { return String::new() };
-        let mut md5 = Md5::new();
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            match file.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => md5.update(&buf[..n]),
-                Err(_) => return String::new(),
-            }
-        }
+        let Some(len) = file.metadata().ok().and_then(|m| u32::try_from(m.len()).ok()) else { return String::new() };
+        let Some(md5) = crate::image_len::md5_of(len, |_, buf| file.read_exact(buf).is_ok()) else { return String::new() };
         let mut hex = [0u8; 32];
-        crate::hex::encode_into(&md5.finalize(), &mut hex).to_string()
+        crate::hex::encode_into(&md5, &mut hex).to_string()
     }
 
     /// Serves forever, one client at a time: the native protocol on `ota`'s port (with its
