@@ -141,3 +141,114 @@ fn shows_what_compile_would_refuse() {
     stop(client, handle);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn request(client: &Connection, id: i32, method: &str, params: serde_json::Value) -> serde_json::Value {
+    client.sender.send(Message::Request(Request::new(RequestId::from(id), method.into(), params))).unwrap();
+    loop {
+        if let Message::Response(r) = client.receiver.recv_timeout(Duration::from_secs(10)).expect("the server answers") {
+            assert_eq!(r.id, RequestId::from(id));
+            return r.response_result.unwrap_or_else(|e| panic!("{method} failed: {e:?}"));
+        }
+    }
+}
+
+/// The labels completion offers at `line`/`character` of `uri`.
+fn completions(client: &Connection, id: i32, uri: &Uri, line: u32, character: u32) -> Vec<serde_json::Value> {
+    let params = serde_json::json!({"textDocument": {"uri": uri.as_str()}, "position": {"line": line, "character": character}});
+    let answer = request(client, id, "textDocument/completion", params);
+    answer.as_array().cloned().unwrap_or_default()
+}
+
+fn labels(items: &[serde_json::Value]) -> Vec<&str> {
+    items.iter().map(|i| i["label"].as_str().unwrap()).collect()
+}
+
+/// Completion in context: top-level components, a platform entry's keys (typed, with defaults
+/// and docs), `platform:` and enum values, actions, declared IDs in `id(…)` and in ID-typed
+/// keys, `!secret` names from the secrets file the loader reads, and files after `!include`.
+#[test]
+fn completes_what_fits_at_the_cursor() {
+    let dir = std::env::temp_dir().join(format!("ferrota-lsp-complete-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("common")).unwrap();
+    std::fs::write(dir.join("secrets.yaml"), "ota_password: hunter2\nwifi_ssid: home\n").unwrap();
+    std::fs::write(dir.join("common/base.yaml"), "logger:\n").unwrap();
+    std::fs::write(dir.join("extra.yaml"), "wifi:\n").unwrap();
+    let path = dir.join("device.yaml");
+    let uri = Uri::from_str(&format!("file://{}", path.display())).unwrap();
+    let (client, handle) = start();
+    // A whole config; each case below puts one half-written line in it, as a user would.
+    let lines = [
+        "esphome:",                                  // 0
+        "  name: test-device",                       // 1
+        "  on_boot:",                                // 2
+        "    - lambda: |-",                          // 3
+        "        id(my_ota).set_auth_password(\"x\");", // 4
+        "    - logger.log: booted",                  // 5
+        "host:",                                     // 6
+        "logger:",                                   // 7
+        "  level: DEBUG",                            // 8
+        "ota:",                                      // 9
+        "  - platform: esphome",                     // 10
+        "    id: my_ota",                            // 11
+        "    password: !secret ota_password",        // 12
+        "  - platform: web_server",                  // 13
+        "packages:",                                 // 14
+        "  base: !include common/base.yaml",         // 15
+    ];
+    let mut version = 1;
+    let mut typing = |line: usize, text: &str, character: u32| {
+        let mut all: Vec<&str> = lines.to_vec();
+        if line == all.len() {
+            all.push(text);
+        } else {
+            all[line] = text;
+        }
+        version += 1;
+        if version == 2 {
+            notify::<DidOpenTextDocument>(&client, lsp_types::DidOpenTextDocumentParams {
+                text_document: lsp_types::TextDocumentItem::new(uri.clone(), "yaml".into(), 1, lines.join("\n") + "\n"),
+            });
+            next_diagnostics(&client);
+        }
+        notify::<DidChangeTextDocument>(&client, lsp_types::DidChangeTextDocumentParams {
+            text_document: lsp_types::VersionedTextDocumentIdentifier::new(uri.clone(), version),
+            content_changes: vec![lsp_types::TextDocumentContentChangeEvent { range: None, range_length: None, text: all.join("\n") + "\n" }],
+        });
+        next_diagnostics(&client);
+        completions(&client, version, &uri, line as u32, character)
+    };
+
+    let top = typing(16, "wi", 2);
+    assert!(labels(&top).contains(&"wifi") && labels(&top).contains(&"web_server"), "{:?}", labels(&top));
+    assert!(!labels(&top).contains(&"esphome"), "already written");
+    let wifi = top.iter().find(|i| i["label"] == "wifi").unwrap();
+    assert_eq!(wifi["textEdit"]["newText"], "wifi:");
+    assert_eq!(wifi["textEdit"]["range"]["start"], serde_json::json!({"line": 16, "character": 0}), "replaces the typed word");
+
+    let keys = typing(13, "    pa", 6);
+    assert!(labels(&keys).contains(&"port") && labels(&keys).contains(&"on_begin"), "{:?}", labels(&keys));
+    for written in ["platform", "id", "password"] {
+        assert!(!labels(&keys).contains(&written), "{written} is already there");
+    }
+    assert!(!labels(&keys).contains(&"safe_mode"), "moved keys are not offered");
+    let port = keys.iter().find(|i| i["label"] == "port").unwrap();
+    assert_eq!(port["detail"], "port (1–65535) · default 8266 on esp8266, 3232 on esp32, 2040 on rp2040, 8892 on bk72xx, 8820 on ln882x, 8892 on rtl87xx, 8082 on host");
+    assert!(port["documentation"]["value"].as_str().unwrap().contains("The TCP port"));
+    assert_eq!(port["textEdit"]["newText"], "port: ");
+
+    assert_eq!(labels(&typing(13, "  - platform: ", 14)), ["esphome", "web_server"]);
+    assert!(labels(&typing(8, "  level: ", 9)).starts_with(&["NONE", "ERROR", "WARN", "INFO", "DEBUG"]));
+    let actions = typing(5, "    - ", 6);
+    assert!(labels(&actions).contains(&"logger.log") && labels(&actions).contains(&"delay"), "{:?}", labels(&actions));
+    assert_eq!(labels(&typing(12, "    password: !secret ", 22)), ["ota_password", "wifi_ssid"]);
+    assert_eq!(labels(&typing(15, "  base: !include ", 17)), ["common/", "extra.yaml"]);
+    assert_eq!(labels(&typing(15, "  base: !include common/", 24)), ["base.yaml"]);
+    let ids = typing(4, "        id(my_ota).set_auth_password(\"x\");", 11);
+    assert_eq!(labels(&ids), ["my_ota"]);
+    assert_eq!(ids[0]["textEdit"]["range"]["end"], serde_json::json!({"line": 4, "character": 17}), "the whole name under the cursor");
+    assert_eq!(ids[0]["detail"], "esphome::ESPHomeOTAComponent");
+
+    stop(client, handle);
+    let _ = std::fs::remove_dir_all(&dir);
+}

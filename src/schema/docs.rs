@@ -1,69 +1,30 @@
 //! Documentation of the key under the cursor, straight from `schema/`: what `ferrota lsp`
 //! shows on hover.
 
-use super::model::{Default, KeySchema, MapSchema, Type};
+use super::cursor::{self, At};
+use super::model::{Default, KeySchema, Type};
 use super::Registry;
 use crate::yaml::Node;
 
-/// Markdown describing the config key whose name spans `offset` (a byte offset in the file of
-/// `root`), or `None` when the cursor is not on a key ferrota knows.
+/// Markdown describing the config key (or action) whose name spans `offset` (a byte offset in
+/// the file of `root`), or `None` when the cursor is not on a name ferrota knows.
 pub fn key_at(registry: &Registry, root: &Node, offset: usize) -> Option<String> {
-    let entry = root.as_map()?.iter().find(|e| contains(&e.key, offset) || contains(&e.value, offset))?;
-    let name = registry.canonical(&entry.key.key_text()).to_string();
-    let component = registry.component(&name)?;
-    if contains(&entry.key, offset) {
-        return Some(format!("**`{name}:`**\n\n{}", component.doc));
-    }
-    if component.platforms {
-        let item = entry.value.as_list().into_owned().into_iter().find(|i| contains(i, offset))?;
-        if item.entry("platform").is_some_and(|p| contains(&p.key, offset)) {
-            let platforms: Vec<_> = registry.platforms(&name).collect();
-            let names: Vec<String> = platforms.iter().map(|p| format!("`{}`", platform_name(&p.name))).collect();
-            let docs: Vec<String> = platforms.iter().map(|p| format!("- `{}`: {}", platform_name(&p.name), p.doc)).collect();
-            return Some(format!("**`platform`** · one of {}
-
-{}", names.join(", "), docs.join("\n")));
+    match cursor::at(registry, root, offset)? {
+        At::Component { key, .. } => {
+            let name = registry.canonical(&key);
+            Some(format!("**`{name}:`**\n\n{}", registry.component(name)?.doc))
         }
-        let platform = registry.component(&format!("{name}.{}", item.get("platform")?.as_str()?))?;
-        let mut keys = platform.config.clone();
-        keys.keys.extend(component.config.keys.iter().cloned());
-        return in_map(&item, &keys, offset);
-    }
-    in_map(&entry.value, &component.config, offset)
-}
-
-fn platform_name(full: &str) -> &str {
-    full.split_once('.').map_or(full, |(_, p)| p)
-}
-
-fn contains(node: &Node, offset: usize) -> bool {
-    (node.span.start as usize..=node.span.end as usize).contains(&offset)
-}
-
-fn in_map(node: &Node, schema: &MapSchema, offset: usize) -> Option<String> {
-    let entry = node.as_map()?.iter().find(|e| contains(&e.key, offset) || contains(&e.value, offset))?;
-    let key = schema.key(&entry.key.key_text())?;
-    if contains(&entry.key, offset) {
-        return Some(describe(key));
-    }
-    in_type(&entry.value, &key.ty, offset)
-}
-
-fn in_type(node: &Node, ty: &Type, offset: usize) -> Option<String> {
-    match ty {
-        Type::Map(schema) => in_map(node, schema, offset),
-        Type::List(item) => node.as_list().iter().find(|n| contains(n, offset)).and_then(|n| in_type(n, item, offset)),
-        Type::Automation { config, .. } => {
-            let items = node.as_list();
-            let automation = items.iter().find(|n| contains(n, offset))?;
-            in_map(automation, config, offset)
+        At::Key { keys, key, .. } => Some(describe(keys.key(&key)?)),
+        At::Action { name } => {
+            let action = registry.actions().iter().find(|a| a.name == name)?;
+            Some(format!("**`{name}`** · action · {}\n\n{}", type_name(&action.ty), action.doc))
         }
-        _ => None,
+        At::Value(_) | At::Platform { .. } => None,
     }
 }
 
 /// `**port** · integer 1–65535 · default 3232 on esp32, …` followed by the doc text.
-fn describe(key: &KeySchema) -> String {
+pub fn describe(key: &KeySchema) -> String {
     let mut parts = vec![format!("**`{}`**", key.name), type_name(&key.ty)];
     if key.required {
         parts.push("required".into());
@@ -90,7 +51,7 @@ fn describe(key: &KeySchema) -> String {
     text
 }
 
-fn type_name(ty: &Type) -> String {
+pub fn type_name(ty: &Type) -> String {
     match ty {
         Type::String { sensitive: true, .. } => "secret text".into(),
         Type::String { .. } => "text".into(),
@@ -144,5 +105,10 @@ mod tests {
         assert!(hover(text, "num_attempts").unwrap().contains("integer ≥ 1 · default `10`"));
         assert!(hover(text, "ota:").unwrap().contains("list of platform entries"));
         assert_eq!(hover(text, "3232"), None, "values have no hover");
+        let platform = hover(text, "platform").unwrap();
+        assert!(platform.contains("- `esphome`: ") && platform.contains("- `web_server`: "), "{platform}");
+        assert!(hover(text, "priority").is_none(), "not a key of on_progress");
+        let action = hover("esphome:\n  name: x\n  on_boot:\n    - logger.log: hi\n", "logger.log").unwrap();
+        assert!(action.starts_with("**`logger.log`** · action"), "{action}");
     }
 }

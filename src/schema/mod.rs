@@ -2,6 +2,7 @@
 //! files in `schema/` (embedded at build time), and the engine that validates against them.
 
 pub mod compiled;
+pub mod cursor;
 pub mod docs;
 pub mod engine;
 pub mod model;

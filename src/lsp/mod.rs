@@ -5,6 +5,8 @@
 //! diagnostics of every file it touched (includes, secrets) are published with UTF-16 columns.
 //! Hovering a key shows its documentation from `schema/`.
 
+mod complete;
+
 use crate::compiler;
 use crate::diagnostics::{Diagnostic, Severity};
 use crate::source::{FileSystem, RealFs, Sources};
@@ -14,7 +16,7 @@ use lsp_types::notification::{
     DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, DidSaveTextDocument, Notification as _,
     PublishDiagnostics,
 };
-use lsp_types::request::{DocumentSymbolRequest, GotoDefinition, HoverRequest, References, Request as _};
+use lsp_types::request::{Completion, DocumentSymbolRequest, GotoDefinition, HoverRequest, References, Request as _};
 use lsp_types::{
     DocumentSymbol, DocumentSymbolParams, DocumentSymbolResponse, GotoDefinitionParams, GotoDefinitionResponse, ReferenceParams, SymbolKind,
     TextDocumentPositionParams,
@@ -46,6 +48,10 @@ pub fn serve(connection: &Connection) -> Result<(), Box<dyn Error + Send + Sync>
         definition_provider: Some(lsp_types::OneOf::Left(true)),
         references_provider: Some(lsp_types::OneOf::Left(true)),
         document_symbol_provider: Some(lsp_types::OneOf::Left(true)),
+        completion_provider: Some(lsp_types::CompletionOptions {
+            trigger_characters: Some(["(", "/", " "].map(String::from).to_vec()),
+            ..lsp_types::CompletionOptions::default()
+        }),
         ..ServerCapabilities::default()
     };
     let params = connection.initialize(serde_json::to_value(capabilities)?)?;
@@ -61,6 +67,7 @@ pub fn serve(connection: &Connection) -> Result<(), Box<dyn Error + Send + Sync>
                     HoverRequest::METHOD => reply(request, |p: HoverParams| state.hover(&p)),
                     GotoDefinition::METHOD => reply(request, |p: GotoDefinitionParams| state.definition(&p.text_document_position_params)),
                     References::METHOD => reply(request, |p: ReferenceParams| state.references(&p)),
+                    Completion::METHOD => reply(request, |p: lsp_types::CompletionParams| state.complete(&p)),
                     DocumentSymbolRequest::METHOD => reply(request, |p: DocumentSymbolParams| state.symbols(&p)),
                     // Nothing else is advertised; answer politely anyway.
                     method => {
