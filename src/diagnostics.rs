@@ -31,6 +31,20 @@ pub struct Diagnostic {
     pub label: String,
     pub related: Vec<Label>,
     pub help: Option<String>,
+    /// A change that fixes the problem: what editors offer as a quick fix (see [`crate::fixes`]).
+    pub fix: Option<Fix>,
+}
+
+/// A fix for a diagnostic, in the config's terms; [`crate::fixes::edits`] turns it into text edits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fix {
+    /// Write `text` in place of `span`: a misspelt key or value becomes the suggestion.
+    Replace { span: Span, text: String },
+    /// Move the mapping entry `entry` (its key's start to its value's end) to the top-level
+    /// component `to`: `safe_mode` under `ota:` becomes `safe_mode:`.
+    Move { entry: Span, to: String },
+    /// Make the mapping at `value` a list of one entry of `platform`: the old `ota:` form.
+    ToPlatformList { value: Span, platform: String },
 }
 
 impl Diagnostic {
@@ -43,6 +57,7 @@ impl Diagnostic {
             label: String::new(),
             related: Vec::new(),
             help: None,
+            fix: None,
         }
     }
 
@@ -63,6 +78,16 @@ impl Diagnostic {
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
+    }
+
+    pub fn with_fix(mut self, fix: Fix) -> Self {
+        self.fix = Some(fix);
+        self
+    }
+
+    /// Offers `text` in place of `span` as the fix.
+    pub fn replace_with(self, span: Span, text: impl Into<String>) -> Self {
+        self.with_fix(Fix::Replace { span, text: text.into() })
     }
 
     pub fn is_error(&self) -> bool {

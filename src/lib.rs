@@ -9,6 +9,7 @@ pub mod compiler;
 pub mod components;
 pub mod config;
 pub mod diagnostics;
+pub mod fixes;
 pub mod lambda;
 pub mod lsp;
 pub mod schema;

@@ -252,3 +252,70 @@ fn completes_what_fits_at_the_cursor() {
     stop(client, handle);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Quick fixes come from the diagnostics' own help: a misspelt key renamed, a key that moved
+/// out of `ota:` moved, the old `ota:` mapping written as a list. Each applied edit clears
+/// its diagnostic.
+#[test]
+fn offers_quick_fixes() {
+    let dir = std::env::temp_dir().join(format!("ferrota-lsp-fixes-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let uri = Uri::from_str(&format!("file://{}", dir.join("device.yaml").display())).unwrap();
+    let (client, handle) = start();
+    let mut text = "esphome:\n  name: fixes\nhost:\nota:\n  password: abc\n".to_string();
+    notify::<DidOpenTextDocument>(&client, lsp_types::DidOpenTextDocumentParams {
+        text_document: lsp_types::TextDocumentItem::new(uri.clone(), "yaml".into(), 1, text.clone()),
+    });
+    let mut published = next_diagnostics(&client);
+    let mut version = 1;
+    for (id, expected_title) in [
+        (20, "Write it as a list entry: `- platform: esphome`"),
+        (21, "Change `pasword` to `password`"),
+        (22, "Move `num_attempts` to the top-level `safe_mode:`"),
+    ] {
+        assert_eq!(published.diagnostics.len(), 1, "{:?}", published.diagnostics);
+        let range = published.diagnostics[0].range;
+        let params = serde_json::json!({
+            "textDocument": {"uri": uri.as_str()},
+            "range": range,
+            "context": {"diagnostics": [published.diagnostics[0]]},
+        });
+        let actions = request(&client, id, "textDocument/codeAction", params);
+        let action = &actions[0];
+        assert_eq!(action["title"], expected_title);
+        assert_eq!(action["kind"], "quickfix");
+        let edits: Vec<lsp_types::TextEdit> = serde_json::from_value(action["edit"]["changes"][uri.as_str()].clone()).unwrap();
+        text = apply(&text, &edits);
+        // The next problem, as a user would make it.
+        text = match id {
+            20 => text.replace("password: abc", "pasword: abc"),
+            21 => text + "    num_attempts: 3\n",
+            _ => text,
+        };
+        version += 1;
+        notify::<DidChangeTextDocument>(&client, lsp_types::DidChangeTextDocumentParams {
+            text_document: lsp_types::VersionedTextDocumentIdentifier::new(uri.clone(), version),
+            content_changes: vec![lsp_types::TextDocumentContentChangeEvent { range: None, range_length: None, text: text.clone() }],
+        });
+        published = next_diagnostics(&client);
+    }
+    assert!(published.diagnostics.is_empty(), "{:?}", published.diagnostics);
+    assert_eq!(text, "esphome:\n  name: fixes\nhost:\nota:\n  - platform: esphome\n    password: abc\nsafe_mode:\n  num_attempts: 3\n");
+    stop(client, handle);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `text` with LSP edits applied (last first, so earlier positions stay valid).
+fn apply(text: &str, edits: &[lsp_types::TextEdit]) -> String {
+    let offset = |p: lsp_types::Position| {
+        let line_start: usize = text.split_inclusive('\n').take(p.line as usize).map(str::len).sum();
+        line_start + p.character as usize
+    };
+    let mut sorted = edits.to_vec();
+    sorted.sort_by_key(|e| std::cmp::Reverse((e.range.start.line, e.range.start.character)));
+    let mut out = text.to_string();
+    for e in sorted {
+        out.replace_range(offset(e.range.start)..offset(e.range.end), &e.new_text);
+    }
+    out
+}

@@ -121,7 +121,11 @@ fn chip_from_board(engine: &mut Engine, block: &mut Item, block_span: Option<Spa
             } else {
                 format!("This board is unknown, if you are sure you want to compile with this board selection, override with option '{key}'")
             };
-            engine.diagnostics.push(Diagnostic::error("target::unknown-board", board_span, message).with_help(help));
+            let mut d = Diagnostic::error("target::unknown-board", board_span, message).with_help(help);
+            if let (Some(best), Some(span)) = (close.first(), board_span) {
+                d = d.replace_with(span, *best);
+            }
+            engine.diagnostics.push(d);
         }
         _ => {}
     }

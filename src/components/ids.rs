@@ -103,7 +103,14 @@ pub fn check(engine: &mut Engine, config: &mut Config) {
             message.push_str(&format!(" These IDs look similar: {}.", quoted.join(", ")));
             format!("did you mean `{}`?", close[0])
         };
-        let d = Diagnostic::error("id::not-found", reference.span, message).with_help(help);
+        let mut d = Diagnostic::error("id::not-found", reference.span, message).with_help(help);
+        if let Some(best) = close.first() {
+            // A lambda's reference spans its whole `id(name)`: replace the name only.
+            let written = engine.sources.text(reference.span);
+            let at = written.rfind(reference.name.as_str()).unwrap_or(0) + reference.span.start as usize;
+            let name = crate::source::Span::new(reference.span.file, at, at + reference.name.len());
+            d = d.replace_with(if written == reference.name { reference.span } else { name }, *best);
+        }
         engine.diagnostics.push(d);
     }
     for component in &mut config.components {

@@ -211,8 +211,11 @@ fn unknown_component(engine: &mut Engine, entry: &Entry, name: &str) {
             engine.registry.top_level().collect::<Vec<_>>().join(", ")
         ),
     };
-    let d = Diagnostic::error("config::unknown-component", entry.key.span, format!("Component not found: {name}."))
+    let mut d = Diagnostic::error("config::unknown-component", entry.key.span, format!("Component not found: {name}."))
         .with_help(help);
+    if let Some(best) = close.first() {
+        d = d.replace_with(entry.key.span, *best);
+    }
     engine.diagnostics.push(d);
 }
 
@@ -267,12 +270,15 @@ fn platform_entry(
         } else {
             format!("add `platform: {example}` to this entry")
         };
-        let d = Diagnostic::error(
+        let mut d = Diagnostic::error(
             "config::missing-platform",
             item.span,
             format!("'{component}' requires a 'platform' key but it was not specified."),
         )
         .with_help(help);
+        if old_style && example != "…" {
+            d = d.with_fix(crate::diagnostics::Fix::ToPlatformList { value: item.span, platform: example.to_string() });
+        }
         engine.diagnostics.push(d);
         return None;
     };
@@ -291,8 +297,11 @@ fn platform_entry(
             Some(best) => format!("did you mean `{best}`?"),
             None => format!("platforms of `{component}`: {}", names.join(", ")),
         };
-        let d = Diagnostic::error("config::unknown-platform", platform.value.span, format!("Platform not found: '{full}'"))
+        let mut d = Diagnostic::error("config::unknown-platform", platform.value.span, format!("Platform not found: '{full}'"))
             .with_help(help);
+        if let Some(best) = close.first() {
+            d = d.replace_with(platform.value.span, *best);
+        }
         engine.diagnostics.push(d);
         return None;
     };

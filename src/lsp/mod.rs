@@ -16,7 +16,7 @@ use lsp_types::notification::{
     DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, DidSaveTextDocument, Notification as _,
     PublishDiagnostics,
 };
-use lsp_types::request::{Completion, DocumentSymbolRequest, GotoDefinition, HoverRequest, References, Request as _};
+use lsp_types::request::{CodeActionRequest, Completion, DocumentSymbolRequest, GotoDefinition, HoverRequest, References, Request as _};
 use lsp_types::{
     DocumentSymbol, DocumentSymbolParams, DocumentSymbolResponse, GotoDefinitionParams, GotoDefinitionResponse, ReferenceParams, SymbolKind,
     TextDocumentPositionParams,
@@ -48,6 +48,7 @@ pub fn serve(connection: &Connection) -> Result<(), Box<dyn Error + Send + Sync>
         definition_provider: Some(lsp_types::OneOf::Left(true)),
         references_provider: Some(lsp_types::OneOf::Left(true)),
         document_symbol_provider: Some(lsp_types::OneOf::Left(true)),
+        code_action_provider: Some(lsp_types::CodeActionProviderCapability::Simple(true)),
         completion_provider: Some(lsp_types::CompletionOptions {
             trigger_characters: Some(["(", "/", " "].map(String::from).to_vec()),
             ..lsp_types::CompletionOptions::default()
@@ -68,6 +69,7 @@ pub fn serve(connection: &Connection) -> Result<(), Box<dyn Error + Send + Sync>
                     GotoDefinition::METHOD => reply(request, |p: GotoDefinitionParams| state.definition(&p.text_document_position_params)),
                     References::METHOD => reply(request, |p: ReferenceParams| state.references(&p)),
                     Completion::METHOD => reply(request, |p: lsp_types::CompletionParams| state.complete(&p)),
+                    CodeActionRequest::METHOD => reply(request, |p: lsp_types::CodeActionParams| state.code_actions(&p)),
                     DocumentSymbolRequest::METHOD => reply(request, |p: DocumentSymbolParams| state.symbols(&p)),
                     // Nothing else is advertised; answer politely anyway.
                     method => {
@@ -106,6 +108,8 @@ struct State {
     published: BTreeSet<PathBuf>,
     /// The last check of every open config: where its IDs are declared and used.
     checked: Vec<compiler::Checked>,
+    /// The quick fixes of the last check: the file and range of their diagnostic.
+    fixes: Vec<(PathBuf, Range, lsp_types::CodeAction)>,
 }
 
 impl State {
@@ -227,6 +231,7 @@ impl State {
     fn check(&mut self) -> Vec<PublishDiagnosticsParams> {
         let mut by_file: BTreeMap<PathBuf, Vec<lsp_types::Diagnostic>> = BTreeMap::new();
         self.checked.clear();
+        self.fixes.clear();
         let configs: Vec<PathBuf> = self.buffers.iter().filter(|(_, text)| is_device_config(text)).map(|(p, _)| p.clone()).collect();
         for path in configs {
             let overlay = Overlay { buffers: &self.buffers };
@@ -235,8 +240,11 @@ impl State {
             for d in &checked.diagnostics {
                 let Some(span) = d.span else { continue };
                 let file = checked.sources.get(span.file).path.clone();
-                let list = by_file.entry(file).or_default();
+                let list = by_file.entry(file.clone()).or_default();
                 let converted = to_lsp(&checked.sources, d);
+                if let Some(action) = d.fix.as_ref().and_then(|fix| code_action(&checked.sources, fix, &converted)) {
+                    self.fixes.push((file.clone(), converted.range, action));
+                }
                 if !list.contains(&converted) {
                     list.push(converted);
                 }
@@ -253,6 +261,40 @@ impl State {
             .filter_map(|(path, diagnostics)| Some(PublishDiagnosticsParams { uri: path_to_uri(&path)?, diagnostics, version: None }))
             .collect()
     }
+}
+
+impl State {
+    /// The quick fixes of the diagnostics in the requested range of the document.
+    fn code_actions(&self, params: &lsp_types::CodeActionParams) -> Option<lsp_types::CodeActionResponse> {
+        let path = uri_to_path(&params.text_document.uri);
+        let wanted = params.range;
+        let overlaps = |r: &Range| r.start <= wanted.end && wanted.start <= r.end;
+        let mut actions: Vec<lsp_types::CodeActionOrCommand> = Vec::new();
+        for (_, _, action) in self.fixes.iter().filter(|(p, r, _)| *p == path && overlaps(r)) {
+            if !actions.iter().any(|a| matches!(a, lsp_types::CodeActionOrCommand::CodeAction(b) if b.title == action.title)) {
+                actions.push(lsp_types::CodeActionOrCommand::CodeAction(action.clone()));
+            }
+        }
+        Some(actions)
+    }
+}
+
+/// A diagnostic's fix as an editor's quick fix.
+fn code_action(sources: &Sources, fix: &crate::diagnostics::Fix, diagnostic: &lsp_types::Diagnostic) -> Option<lsp_types::CodeAction> {
+    let (title, edits) = crate::fixes::edits(sources, fix)?;
+    let mut changes: std::collections::HashMap<Uri, Vec<lsp_types::TextEdit>> = std::collections::HashMap::new();
+    for edit in edits {
+        let uri = path_to_uri(&sources.get(edit.span.file).path)?;
+        changes.entry(uri).or_default().push(lsp_types::TextEdit::new(range(sources, edit.span), edit.text));
+    }
+    Some(lsp_types::CodeAction {
+        title,
+        kind: Some(lsp_types::CodeActionKind::QUICKFIX),
+        diagnostics: Some(vec![diagnostic.clone()]),
+        edit: Some(lsp_types::WorkspaceEdit { changes: Some(changes), ..lsp_types::WorkspaceEdit::default() }),
+        is_preferred: Some(true),
+        ..lsp_types::CodeAction::default()
+    })
 }
 
 /// A device config (not an included fragment or `secrets.yaml`) has a top-level `esphome:`,

@@ -41,7 +41,7 @@ pub fn describe(key: &KeySchema) -> String {
         None => {}
     }
     let mut text = parts.join(" · ");
-    if let Type::Invalid { message } = &key.ty {
+    if let Type::Invalid { message, .. } = &key.ty {
         text = format!("**`{}`** is not allowed here: {message}", key.name);
     }
     if !key.doc.is_empty() {

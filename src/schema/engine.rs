@@ -83,6 +83,7 @@ impl<'a> Engine<'a> {
     pub fn error(&mut self, code: &'static str, span: Span, invalid: Invalid) {
         let mut d = Diagnostic::error(code, span, invalid.message);
         d.help = invalid.help;
+        d.fix = invalid.replacement.map(|text| crate::diagnostics::Fix::Replace { span, text });
         self.diagnostics.push(d);
     }
 
@@ -124,9 +125,18 @@ impl<'a> Engine<'a> {
                 ok = false;
                 continue;
             };
+            let before = self.diagnostics.len();
             match self.at(key.clone(), |e| e.key_value(&entry.value, key_schema)) {
                 Some(value) => fields.push(Field { key, key_span: Some(entry.key.span), value }),
                 None => ok = false,
+            }
+            // A key that moved to a component of its own: the fix moves it there.
+            if let Type::Invalid { moved_to: Some(to), .. } = &key_schema.ty {
+                let entry_span = Span::new(entry.key.span.file, entry.key.span.start as usize, entry.value.span.end as usize);
+                for d in &mut self.diagnostics[before..] {
+                    d.help = Some(format!("move it to the top-level `{to}:` component"));
+                    d.fix = Some(crate::diagnostics::Fix::Move { entry: entry_span, to: to.clone() });
+                }
             }
         }
         for key_schema in &schema.keys {
@@ -162,7 +172,11 @@ impl<'a> Engine<'a> {
                 format!("valid keys of `{parent}`: {}", key_examples(schema)),
             ),
         };
-        self.diagnostics.push(Diagnostic::error("schema::unknown-key", key_node.span, message).with_help(help));
+        let mut d = Diagnostic::error("schema::unknown-key", key_node.span, message).with_help(help);
+        if let Some(best) = close.first() {
+            d = d.replace_with(key_node.span, *best);
+        }
+        self.diagnostics.push(d);
     }
 
     /// ESPHome's `cv.only_on`: why `name` can't be used on this config's target, if it can't.
@@ -282,7 +296,7 @@ impl<'a> Engine<'a> {
             Type::List(item_ty) => return self.list(node, item_ty, name),
             Type::StringMap(item_ty) => return self.string_map(node, item_ty, name),
             Type::Automation { args, config } => return self.automation(node, args, config, name),
-            Type::Invalid { message } => Err(Invalid::new(message.clone()).help(format!("remove `{name}` from here"))),
+            Type::Invalid { message, .. } => Err(Invalid::new(message.clone()).help(format!("remove `{name}` from here"))),
             Type::Any => Ok(plain(node)),
         };
         match result {
@@ -491,6 +505,9 @@ impl<'a> Engine<'a> {
                 Some(c) => format!("did you mean `{c}`?"),
                 None => action_help(registry),
             });
+            if let Some(best) = close.first() {
+                d = d.replace_with(entry.key.span, *best);
+            }
             self.diagnostics.push(d);
             return None;
         };

@@ -79,8 +79,8 @@ pub enum Type {
     List(Box<Type>),
     /// An automation: actions, with these typed lambda arguments and extra trigger keys.
     Automation { args: Vec<(String, String)>, config: MapSchema },
-    /// A key that is rejected with `message`.
-    Invalid { message: String },
+    /// A key that is rejected with `message`; `moved_to`: the component it moved to.
+    Invalid { message: String, moved_to: Option<String> },
     /// A mapping with free-form string keys.
     StringMap(Box<Type>),
     /// Anything; kept as written.
@@ -272,7 +272,7 @@ impl Type {
                     None => MapSchema::default(),
                 },
             },
-            "invalid" => Type::Invalid { message: text("message")?.unwrap_or_default() },
+            "invalid" => Type::Invalid { message: text("message")?.unwrap_or_default(), moved_to: text("moved_to")? },
             "any" => Type::Any,
             other => return err(opts, format!("unknown type `{other}`")),
         };

@@ -11,15 +11,22 @@ use crate::yaml::{python_float_repr, Node, Value};
 pub struct Invalid {
     pub message: String,
     pub help: Option<String>,
+    /// The value to write instead, when there is one clear candidate (a quick fix).
+    pub replacement: Option<String>,
 }
 
 impl Invalid {
     pub fn new(message: impl Into<String>) -> Invalid {
-        Invalid { message: message.into(), help: None }
+        Invalid { message: message.into(), help: None, replacement: None }
     }
 
     pub fn help(mut self, help: impl Into<String>) -> Invalid {
         self.help = Some(help.into());
+        self
+    }
+
+    pub fn replace_with(mut self, value: impl Into<String>) -> Invalid {
+        self.replacement = Some(value.into());
         self
     }
 }
@@ -236,7 +243,11 @@ fn one_of_text(text: &str, values: &[String]) -> Result<()> {
         let close: Vec<String> = close.iter().map(|c| format!("'{c}'")).collect();
         format!("Unknown value '{text}', did you mean {}?", close.join(", "))
     };
-    Err(Invalid::new(message).help(format!("use one of {}", options.join(", "))))
+    let invalid = Invalid::new(message).help(format!("use one of {}", options.join(", ")));
+    Err(match close.first() {
+        Some(best) => invalid.replace_with(best.trim_matches('\'')),
+        None => invalid,
+    })
 }
 
 /// ESPHome's time units, each with its level in [`Period`] (0 = days … 6 = nanoseconds).

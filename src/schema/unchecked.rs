@@ -258,8 +258,11 @@ impl Engine<'_> {
                         Some(c) => format!("did you mean `{c}`?"),
                         None => "write a condition such as `binary_sensor.is_on: my_button`, `lambda: return true;` or `and: [...]`".into(),
                     };
-                    let d = Diagnostic::error("schema::unknown-condition", entry.key.span, format!("Unable to find condition with the name '{n}'."))
+                    let mut d = Diagnostic::error("schema::unknown-condition", entry.key.span, format!("Unable to find condition with the name '{n}'."))
                         .with_help(help);
+                    if let Some(best) = close.first() {
+                        d = d.replace_with(entry.key.span, *best);
+                    }
                     e.diagnostics.push(d);
                 }
             },
