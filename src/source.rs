@@ -132,6 +132,11 @@ impl Sources {
         }
     }
 
+    /// The first file added: the main config of a load.
+    pub fn main(&self) -> &SourceFile {
+        self.get(FileId(0))
+    }
+
     /// The file already loaded from `path`, if any.
     pub fn find(&self, path: &Path) -> Option<FileId> {
         self.files.iter().position(|f| f.path == path).map(|i| FileId(i as u32))
@@ -246,3 +251,19 @@ mod tests {
         assert_eq!(f.offset_of_utf16(0, 99), 2, "clamped to the line");
     }
 }
+
+/// `a/./b/../c` → `a/c`, without touching the file system, so one file has one cache key.
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir if matches!(out.components().next_back(), Some(std::path::Component::Normal(_))) => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+

@@ -319,3 +319,58 @@ fn apply(text: &str, edits: &[lsp_types::TextEdit]) -> String {
     }
     out
 }
+
+/// A package open on its own gets its problems from the configs on disk that use it; a change
+/// to `secrets.yaml` on disk re-checks the open config; go to definition follows `!secret` to
+/// its line and `!include` to its file.
+#[test]
+fn follows_fragments_secrets_and_includes() {
+    let dir = std::env::temp_dir().join(format!("ferrota-lsp-fragments-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let uri = |name: &str| Uri::from_str(&format!("file://{}", dir.join(name).display())).unwrap();
+    std::fs::write(dir.join("device.yaml"), "esphome:\n  name: fragments\nhost:\npackages:\n  common: !include common.yaml\n").unwrap();
+    std::fs::write(dir.join("secrets.yaml"), "wifi_ssid: home\n").unwrap();
+    let (client, handle) = start();
+
+    // Only the package is open, with a typo: the config on disk that loads it finds it.
+    notify::<DidOpenTextDocument>(&client, lsp_types::DidOpenTextDocumentParams {
+        text_document: lsp_types::TextDocumentItem::new(uri("common.yaml"), "yaml".into(), 1, "ota:\n  - platform: esphome\n    prot: 8082\n    password: !secret ota_password\n".into()),
+    });
+    let mut on_package = None;
+    for _ in 0..2 {
+        let published = next_diagnostics(&client);
+        if published.uri == uri("common.yaml") {
+            on_package = Some(published.diagnostics);
+        }
+    }
+    let on_package = on_package.expect("diagnostics on the package itself");
+    let messages: Vec<&str> = on_package.iter().map(|d| d.message.as_str()).collect();
+    assert!(messages.iter().any(|m| m.starts_with("[prot] is an invalid option")), "{messages:?}");
+    assert!(messages.iter().any(|m| m.starts_with("Secret 'ota_password' not defined")), "{messages:?}");
+
+    // The secret is added on disk: the editor says so, and the error goes.
+    std::fs::write(dir.join("secrets.yaml"), "wifi_ssid: home\nota_password: hunter2\n").unwrap();
+    let changes = serde_json::json!({"changes": [{"uri": uri("secrets.yaml").as_str(), "type": 2}]});
+    client.sender.send(Message::Notification(Notification::new("workspace/didChangeWatchedFiles".into(), changes))).unwrap();
+    let published = loop {
+        let p = next_diagnostics(&client);
+        if p.uri == uri("common.yaml") {
+            break p;
+        }
+    };
+    let messages: Vec<&str> = published.diagnostics.iter().map(|d| d.message.as_str()).collect();
+    assert!(!messages.iter().any(|m| m.contains("Secret")), "{messages:?}");
+
+    let at = |name: &str, line: u32, character: u32| serde_json::json!({"textDocument": {"uri": uri(name).as_str()}, "position": {"line": line, "character": character}});
+    let secret = request(&client, 30, "textDocument/definition", at("common.yaml", 3, 25));
+    assert_eq!(secret["uri"], uri("secrets.yaml").as_str());
+    assert_eq!(secret["range"]["start"], serde_json::json!({"line": 1, "character": 0}));
+    notify::<DidOpenTextDocument>(&client, lsp_types::DidOpenTextDocumentParams {
+        text_document: lsp_types::TextDocumentItem::new(uri("device.yaml"), "yaml".into(), 1, std::fs::read_to_string(dir.join("device.yaml")).unwrap()),
+    });
+    let include = request(&client, 31, "textDocument/definition", at("device.yaml", 4, 22));
+    assert_eq!(include["uri"], uri("common.yaml").as_str());
+    stop(client, handle);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -129,6 +129,19 @@ fn a_session_over_stdio_ends_with_exit_status_0() {
     let hover = server.request(2, "textDocument/hover", json!({"textDocument": {"uri": URI}, "position": {"line": 1, "character": 3}}));
     assert!(hover["result"]["contents"]["value"].as_str().is_some_and(|v| v.contains("name")), "{hover}");
 
+    // A misspelt component: completion offers the right one, and so does the quick fix.
+    let typo = "esphome:\n  name: good-name\nhost:\nloger:\n";
+    server.notify("textDocument/didChange", json!({"textDocument": {"uri": URI, "version": 3}, "contentChanges": [{"text": typo}]}));
+    let found = diagnostics(&server);
+    assert_eq!(found.len(), 1, "{found:?}");
+    let completion = server.request(4, "textDocument/completion", json!({"textDocument": {"uri": URI}, "position": {"line": 3, "character": 2}}));
+    let labels: Vec<&str> = completion["result"].as_array().unwrap().iter().map(|i| i["label"].as_str().unwrap()).collect();
+    assert!(labels.contains(&"logger") && !labels.contains(&"host"), "{labels:?}");
+    let context = json!({"diagnostics": found});
+    let actions = server.request(5, "textDocument/codeAction", json!({"textDocument": {"uri": URI}, "range": found[0]["range"], "context": context}));
+    assert_eq!(actions["result"][0]["title"], "Change `loger` to `logger`", "{actions}");
+    assert_eq!(actions["result"][0]["edit"]["changes"][URI][0]["newText"], "logger", "{actions}");
+
     let reply = server.request(3, "shutdown", Value::Null);
     assert!(reply.get("error").is_none(), "{reply}");
     server.notify("exit", Value::Null);

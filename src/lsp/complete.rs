@@ -189,11 +189,8 @@ impl State {
     /// then (for an included file) next to its main config.
     fn secret_names(&self, path: &Path) -> Vec<(String, PathBuf)> {
         let overlay = Overlay { buffers: &self.buffers };
-        let mut files = vec![secrets_next_to(path)];
-        let main = self.checked.iter().find(|c| c.sources.find(path).is_some()).map(|c| c.sources.get(crate::source::FileId(0)).path.clone());
-        files.extend(main.filter(|m| m != path).map(|m| secrets_next_to(&m)));
         let mut names = Vec::new();
-        for file in files {
+        for file in self.secrets_files(path) {
             let Ok(text) = overlay.read_to_string(&file) else { continue };
             let mut scratch = Sources::default();
             let loaded = crate::yaml::parse_str(&mut scratch, &file, &text);
@@ -225,10 +222,6 @@ impl State {
         out.sort();
         out
     }
-}
-
-fn secrets_next_to(path: &Path) -> PathBuf {
-    path.parent().unwrap_or(Path::new(".")).join("secrets.yaml")
 }
 
 /// The text typed after `tag` on this line, when the cursor is in a tag's argument.

@@ -6,6 +6,7 @@
 //! Hovering a key shows its documentation from `schema/`.
 
 mod complete;
+mod navigate;
 
 use crate::compiler;
 use crate::diagnostics::{Diagnostic, Severity};
@@ -13,16 +14,14 @@ use crate::source::{FileSystem, RealFs, Sources};
 use crate::yaml::LoadOptions;
 use lsp_server::{Connection, Message, Notification};
 use lsp_types::notification::{
-    DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, DidSaveTextDocument, Notification as _,
+    DidChangeTextDocument, DidChangeWatchedFiles, DidCloseTextDocument, DidOpenTextDocument, DidSaveTextDocument, Notification as _,
     PublishDiagnostics,
 };
-use lsp_types::request::{CodeActionRequest, Completion, DocumentSymbolRequest, GotoDefinition, HoverRequest, References, Request as _};
+use lsp_types::request::{RegisterCapability, CodeActionRequest, Completion, DocumentSymbolRequest, GotoDefinition, HoverRequest, References, Request as _};
 use lsp_types::{
-    DocumentSymbol, DocumentSymbolParams, DocumentSymbolResponse, GotoDefinitionParams, GotoDefinitionResponse, ReferenceParams, SymbolKind,
-    TextDocumentPositionParams,
-    Hover, HoverContents, HoverParams, MarkupContent, MarkupKind,
-    DiagnosticRelatedInformation, DiagnosticSeverity, InitializeParams, Location, NumberOrString, Position,
-    PublishDiagnosticsParams, Range, ServerCapabilities, TextDocumentSyncCapability, TextDocumentSyncKind, Uri,
+    DiagnosticRelatedInformation, DiagnosticSeverity, DocumentSymbolParams, GotoDefinitionParams, HoverParams, InitializeParams, Location,
+    NumberOrString, Position, PublishDiagnosticsParams, Range, ReferenceParams, ServerCapabilities, TextDocumentSyncCapability,
+    TextDocumentSyncKind, Uri,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::error::Error;
@@ -56,7 +55,21 @@ pub fn serve(connection: &Connection) -> Result<(), Box<dyn Error + Send + Sync>
         ..ServerCapabilities::default()
     };
     let params = connection.initialize(serde_json::to_value(capabilities)?)?;
-    let _: InitializeParams = serde_json::from_value(params)?;
+    let params: InitializeParams = serde_json::from_value(params)?;
+    // Files the editor doesn't have open change too (a `secrets.yaml`, a package saved
+    // elsewhere): ask to hear about them, where the editor lets servers ask.
+    let watched = params.capabilities.workspace.and_then(|w| w.did_change_watched_files).and_then(|d| d.dynamic_registration);
+    if watched == Some(true) {
+        let watchers = serde_json::json!({"watchers": [{"globPattern": "**/*.{yaml,yml}"}]});
+        let registration = lsp_types::Registration {
+            id: "ferrota-yaml-files".into(),
+            method: DidChangeWatchedFiles::METHOD.into(),
+            register_options: Some(watchers),
+        };
+        let params = lsp_types::RegistrationParams { registrations: vec![registration] };
+        let request = lsp_server::Request::new("ferrota-watch".to_string().into(), RegisterCapability::METHOD.into(), params);
+        connection.sender.send(Message::Request(request))?;
+    }
     let mut state = State::default();
     for message in &connection.receiver {
         match message {
@@ -110,6 +123,9 @@ struct State {
     checked: Vec<compiler::Checked>,
     /// The quick fixes of the last check: the file and range of their diagnostic.
     fixes: Vec<(PathBuf, Range, lsp_types::CodeAction)>,
+    /// For a fragment open on its own (a package, an included file): the configs on disk
+    /// that use it, found once.
+    owners: BTreeMap<PathBuf, Vec<PathBuf>>,
 }
 
 impl State {
@@ -131,100 +147,12 @@ impl State {
                 let Ok(p) = serde_json::from_value::<lsp_types::DidCloseTextDocumentParams>(params) else { return false };
                 self.buffers.remove(&uri_to_path(&p.text_document.uri));
             }
-            DidSaveTextDocument::METHOD => {}
+            // Saved or changed on disk: any config may read it; which configs use an open
+            // fragment may have changed too.
+            DidSaveTextDocument::METHOD | DidChangeWatchedFiles::METHOD => self.owners.clear(),
             _ => return false,
         }
         true
-    }
-
-    /// The schema documentation of the key under the cursor.
-    fn hover(&self, params: &HoverParams) -> Option<Hover> {
-        let at = &params.text_document_position_params;
-        let path = uri_to_path(&at.text_document.uri);
-        let text = self.buffers.get(&path)?;
-        let mut sources = Sources::default();
-        let loaded = crate::yaml::parse_str(&mut sources, &path, text);
-        let file = sources.get(loaded.root.span.file);
-        let offset = file.offset_of_utf16(at.position.line as usize, at.position.character as usize);
-        let markdown = crate::schema::docs::key_at(crate::schema::Registry::get(), &loaded.root, offset)?;
-        Some(Hover {
-            contents: HoverContents::Markup(MarkupContent { kind: MarkupKind::Markdown, value: markdown }),
-            range: None,
-        })
-    }
-
-    /// The checked config holding the document at `at`, that file and the cursor's offset.
-    fn locate(&self, at: &TextDocumentPositionParams) -> Option<(&compiler::Checked, crate::source::FileId, usize)> {
-        let path = uri_to_path(&at.text_document.uri);
-        self.checked.iter().find_map(|checked| {
-            let file = checked.sources.find(&path)?;
-            let offset = checked.sources.get(file).offset_of_utf16(at.position.line as usize, at.position.character as usize);
-            Some((checked, file, offset))
-        })
-    }
-
-    /// The ID under the cursor (a declaration or a use) and the check that knows it.
-    fn id_at(&self, at: &TextDocumentPositionParams) -> Option<(&compiler::Checked, &str)> {
-        let (checked, file, offset) = self.locate(at)?;
-        let under = |span: crate::source::Span| span.file == file && (span.start as usize..=span.end as usize).contains(&offset);
-        let ids = &checked.ids;
-        let name = ids.declared.iter().find(|d| under(d.span)).map(|d| d.name.as_str());
-        let name = name.or_else(|| ids.references.iter().find(|r| under(r.span)).map(|r| r.name.as_str()))?;
-        Some((checked, name))
-    }
-
-    /// From a use of an ID (an `id(x)` in a lambda, an ID-typed key) to its declaration.
-    fn definition(&self, at: &TextDocumentPositionParams) -> Option<GotoDefinitionResponse> {
-        let (checked, name) = self.id_at(at)?;
-        let declared = checked.ids.declared.iter().find(|d| d.name == name)?;
-        Some(GotoDefinitionResponse::Scalar(location(&checked.sources, declared.span)?))
-    }
-
-    /// Every use of the ID under the cursor (and its declaration, when asked).
-    fn references(&self, params: &ReferenceParams) -> Option<Vec<Location>> {
-        let (checked, name) = self.id_at(&params.text_document_position)?;
-        let declared = checked.ids.declared.iter().filter(|d| d.name == name && params.context.include_declaration).map(|d| d.span);
-        let uses = checked.ids.references.iter().filter(|r| r.name == name).map(|r| r.span);
-        Some(declared.chain(uses).filter_map(|span| location(&checked.sources, span)).collect())
-    }
-
-    /// The document's outline: its components, their platform entries and automations.
-    fn symbols(&self, params: &DocumentSymbolParams) -> Option<DocumentSymbolResponse> {
-        let path = uri_to_path(&params.text_document.uri);
-        let text = self.buffers.get(&path)?;
-        let mut sources = Sources::default();
-        let loaded = crate::yaml::parse_str(&mut sources, &path, text);
-        let symbol = |name: String, kind: SymbolKind, key: &crate::yaml::Node, value: &crate::yaml::Node, children: Vec<DocumentSymbol>| {
-            let whole = crate::source::Span::new(key.span.file, key.span.start as usize, value.span.end.max(key.span.end) as usize);
-            #[allow(deprecated)]
-            DocumentSymbol {
-                name,
-                detail: None,
-                kind,
-                tags: None,
-                deprecated: None,
-                range: range(&sources, whole),
-                selection_range: range(&sources, key.span),
-                children: (!children.is_empty()).then_some(children),
-            }
-        };
-        let automations = |value: &crate::yaml::Node| -> Vec<DocumentSymbol> {
-            let entries = value.as_map().unwrap_or_default();
-            entries.iter().filter(|e| e.key.key_text().starts_with("on_")).map(|e| symbol(e.key.key_text(), SymbolKind::EVENT, &e.key, &e.value, Vec::new())).collect()
-        };
-        let mut out = Vec::new();
-        for entry in loaded.root.as_map().unwrap_or_default() {
-            let mut children = automations(&entry.value);
-            if let crate::yaml::Value::Seq(items) = &entry.value.value {
-                for item in items {
-                    let Some(platform) = item.entry("platform") else { continue };
-                    let name = format!("platform: {}", platform.value.as_str().unwrap_or("?"));
-                    children.push(symbol(name, SymbolKind::OBJECT, &platform.key, item, automations(item)));
-                }
-            }
-            out.push(symbol(entry.key.key_text(), SymbolKind::MODULE, &entry.key, &entry.value, children));
-        }
-        Some(DocumentSymbolResponse::Nested(out))
     }
 
     /// Checks every open device config and returns the diagnostics to publish, per file.
@@ -232,7 +160,15 @@ impl State {
         let mut by_file: BTreeMap<PathBuf, Vec<lsp_types::Diagnostic>> = BTreeMap::new();
         self.checked.clear();
         self.fixes.clear();
-        let configs: Vec<PathBuf> = self.buffers.iter().filter(|(_, text)| is_device_config(text)).map(|(p, _)| p.clone()).collect();
+        let mut configs: Vec<PathBuf> = self.buffers.iter().filter(|(_, text)| is_device_config(text)).map(|(p, _)| p.clone()).collect();
+        let fragments: Vec<PathBuf> = self.buffers.iter().filter(|(_, text)| !is_device_config(text)).map(|(p, _)| p.clone()).collect();
+        for fragment in fragments {
+            if !self.owners.contains_key(&fragment) {
+                let found = self.find_owners(&fragment);
+                self.owners.insert(fragment.clone(), found);
+            }
+            configs.extend(self.owners[&fragment].iter().filter(|c| !configs.contains(c)).cloned().collect::<Vec<_>>());
+        }
         for path in configs {
             let overlay = Overlay { buffers: &self.buffers };
             let Ok(checked) = compiler::check(&overlay, &path, &LoadOptions::default()) else { continue };
@@ -264,6 +200,27 @@ impl State {
 }
 
 impl State {
+    /// The device configs in the fragment's folder and the one above that load it (as a
+    /// package or an include), so its problems show as the user edits it on its own.
+    fn find_owners(&self, fragment: &Path) -> Vec<PathBuf> {
+        /// Enough for any fleet folder; a huge tree is not searched whole.
+        const MOST: usize = 500;
+        let overlay = Overlay { buffers: &self.buffers };
+        let folder = fragment.parent().unwrap_or(Path::new("."));
+        let folders = [Some(folder), folder.parent()];
+        let candidates = folders.into_iter().flatten().filter_map(|d| overlay.read_dir(d).ok()).flatten();
+        let yaml = |p: &PathBuf| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            !name.starts_with('.') && name != "secrets.yaml" && (name.ends_with(".yaml") || name.ends_with(".yml"))
+        };
+        candidates
+            .filter(|p| p != fragment && yaml(p))
+            .take(MOST)
+            .filter(|p| overlay.read_to_string(p).is_ok_and(|text| is_device_config(&text)))
+            .filter(|p| compiler::check(&overlay, p, &LoadOptions::default()).is_ok_and(|c| c.sources.find(fragment).is_some()))
+            .collect()
+    }
+
     /// The quick fixes of the diagnostics in the requested range of the document.
     fn code_actions(&self, params: &lsp_types::CodeActionParams) -> Option<lsp_types::CodeActionResponse> {
         let path = uri_to_path(&params.text_document.uri);

@@ -70,7 +70,7 @@ impl<'a> Loader<'a> {
     /// Loads the main file (already in `sources`): substitutions (with those of its packages)
     /// first, then the whole tree, then its packages merged in and `!extend`/`!remove` applied.
     pub fn load_main(mut self, options: &LoadOptions) -> Loaded {
-        let path = super::include::normalize(&self.sources.get(self.main_file).path);
+        let path = crate::source::normalize(&self.sources.get(self.main_file).path);
         let raw = self.parse_file(path.clone(), self.main_file);
         self.active.push(path);
 

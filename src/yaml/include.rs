@@ -9,9 +9,9 @@ use super::node::{Entry, Node, Value};
 use super::parse::{Raw, RawKind};
 use super::MAX_DEPTH;
 use crate::diagnostics::Diagnostic;
-use crate::source::{FileId, Span};
+use crate::source::{normalize, FileId, Span};
 use std::collections::HashMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 /// What an `!include_dir_*` tag makes of the files it finds.
@@ -35,21 +35,6 @@ pub(super) enum IncludeTarget {
     Skipped,
     /// Nothing: the tag is wrong, and that was reported.
     Failed,
-}
-
-/// `a/./b/../c` → `a/c`, without touching the file system, so one file has one cache key.
-pub(super) fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
-                out.pop();
-            }
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 impl Loader<'_> {

@@ -2,7 +2,7 @@
 //! (for an included file) next to the main configuration. Each `secrets.yaml` is read once.
 
 use super::compose::{or_empty_map, Loader};
-use super::include::normalize;
+use crate::source::normalize;
 use super::node::{Node, Value};
 use crate::diagnostics::Diagnostic;
 use crate::source::Span;
