@@ -1,102 +1,11 @@
 //! `ferrota lsp` as editors run it: a process speaking LSP over stdin and stdout. It answers
-//! initialize, publishes diagnostics for an opened and a changed buffer, hovers, and after
+//! initialize, publishes diagnostics for an opened and a changed buffer, hovers, completes, offers quick fixes, and after
 //! `shutdown` and `exit` the process ends with status 0 (it used to keep running); with stdin
 //! closed and no `exit`, it ends too.
 
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
-
-struct Server {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    messages: mpsc::Receiver<Value>,
-}
-
-impl Server {
-    fn start() -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ferrota"))
-            .arg("lsp")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, messages) = mpsc::channel();
-        std::thread::spawn(move || read_messages(stdout, tx));
-        Server { child, stdin, messages }
-    }
-
-    fn send(&mut self, message: Value) {
-        let body = message.to_string();
-        let stdin = self.stdin.as_mut().unwrap();
-        write!(stdin, "Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();
-        stdin.flush().unwrap();
-    }
-
-    fn request(&mut self, id: i64, method: &str, params: Value) -> Value {
-        self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
-        self.next(|m| m["id"] == id)
-    }
-
-    fn notify(&mut self, method: &str, params: Value) {
-        self.send(json!({"jsonrpc": "2.0", "method": method, "params": params}));
-    }
-
-    /// The next message that `wanted` accepts (others are skipped).
-    fn next(&self, wanted: impl Fn(&Value) -> bool) -> Value {
-        loop {
-            let message = self.messages.recv_timeout(Duration::from_secs(10)).expect("the server answers");
-            if wanted(&message) {
-                return message;
-            }
-        }
-    }
-
-    /// Waits for the process to end; its exit status code.
-    fn wait(&mut self) -> Option<i32> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code();
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("`ferrota lsp` is still running 10 s after it was told to stop");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-/// LSP's framing: `Content-Length` headers, then the JSON body.
-fn read_messages(stdout: ChildStdout, tx: mpsc::Sender<Value>) {
-    let mut reader = BufReader::new(stdout);
-    loop {
-        let mut length = 0;
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            if let Some(n) = line.strip_prefix("Content-Length: ") {
-                length = n.parse().unwrap();
-            }
-        }
-        let mut body = vec![0u8; length];
-        if reader.read_exact(&mut body).is_err() || tx.send(serde_json::from_slice(&body).unwrap()).is_err() {
-            return;
-        }
-    }
-}
+use std::process::Command;
+use ferrota_test_support::LspProcess as Server;
 
 const URI: &str = "file:///tmp/ferrota-lsp-stdio/device.yaml";
 
@@ -106,7 +15,7 @@ fn diagnostics(server: &Server) -> Vec<Value> {
 }
 
 fn initialized() -> Server {
-    let mut server = Server::start();
+    let mut server = Server::start(Command::new(env!("CARGO_BIN_EXE_ferrota")).arg("lsp"));
     let reply = server.request(1, "initialize", json!({"capabilities": {}, "processId": null, "rootUri": null}));
     assert!(reply["result"]["capabilities"]["hoverProvider"] == true, "{reply}");
     server.notify("initialized", json!({}));

@@ -74,6 +74,8 @@ enum Command {
     Version,
     /// Serve diagnostics to an editor (Language Server Protocol over stdin/stdout).
     Lsp,
+    /// Print the JSON Schema of device configs (for YAML editors; README: "Editors").
+    Schema,
     /// ESPHome commands ferrota does not have (`logs`, `wizard`, `dashboard` …).
     #[command(external_subcommand)]
     Other(Vec<String>),
@@ -232,6 +234,19 @@ pub fn run() -> ExitCode {
             println!("Version: ferrota {} (ESPHome 2026.10.0 compatible)", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
+        Command::Schema => {
+            let schema = crate::schema::json_schema::generate(crate::schema::Registry::get());
+            match serde_json::to_string_pretty(&schema) {
+                Ok(text) => {
+                    println!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Command::Lsp => match crate::lsp::run() {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -242,7 +257,7 @@ pub fn run() -> ExitCode {
         Command::Other(words) => {
             let name = words.first().map_or("", String::as_str);
             eprintln!(
-                "error: ferrota has no `{name}` command{}.\n  ferrota's commands: config, compile, upload, run, clean, version, lsp",
+                "error: ferrota has no `{name}` command{}.\n  ferrota's commands: config, compile, upload, run, clean, version, lsp, schema",
                 if ["logs", "wizard", "dashboard", "discover", "mqtt-fingerprint", "rename", "idedata", "analyze-memory", "vscode", "update-all"].contains(&name) {
                     " (ESPHome has one; ferrota doesn't yet)"
                 } else {

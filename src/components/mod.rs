@@ -170,7 +170,7 @@ fn is_hidden(entry: &Entry) -> bool {
 /// ferrota does not check yet.
 const ESPHOME_COMPONENTS: &str = include_str!("data/esphome-components.txt");
 
-fn esphome_components() -> impl Iterator<Item = &'static str> {
+pub fn esphome_components() -> impl Iterator<Item = &'static str> {
     ESPHOME_COMPONENTS.lines().filter(|l| !l.starts_with('#'))
 }
 

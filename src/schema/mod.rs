@@ -5,6 +5,7 @@ pub mod compiled;
 pub mod cursor;
 pub mod docs;
 pub mod engine;
+pub mod json_schema;
 pub mod model;
 pub mod scalar;
 pub mod unchecked;

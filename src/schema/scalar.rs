@@ -251,7 +251,7 @@ fn one_of_text(text: &str, values: &[String]) -> Result<()> {
 }
 
 /// ESPHome's time units, each with its level in [`Period`] (0 = days … 6 = nanoseconds).
-const UNITS: &[(&str, usize)] = &[
+pub const UNITS: &[(&str, usize)] = &[
     ("ns", 6),
     ("nanoseconds", 6),
     ("us", 5),

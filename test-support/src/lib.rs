@@ -1,10 +1,11 @@
 //! What the integration tests of both crates share: scratch directories, free ports, device
 //! processes with their output, and the reference ESPHome venv.
 
-use std::io::{BufRead, BufReader, Read};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long any wait for a device may take before the test fails with the device's output.
@@ -233,4 +234,115 @@ pub fn browser(test: &str) -> Option<PathBuf> {
         }
     };
     unavailable(test, "FERROTA_REQUIRE_BROWSER", "a browser", &why)
+}
+
+/// A language server running as a process, spoken to over stdio as editors do.
+pub struct LspProcess {
+    pub child: Child,
+    /// `None` closes the server's stdin.
+    pub stdin: Option<ChildStdin>,
+    messages: mpsc::Receiver<Value>,
+}
+
+impl LspProcess {
+    /// Starts `command` with piped stdin and stdout (stderr is dropped).
+    pub fn start(command: &mut Command) -> LspProcess {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, messages) = mpsc::channel();
+        std::thread::spawn(move || read_messages(stdout, tx));
+        LspProcess { child, stdin, messages }
+    }
+
+    pub fn send(&mut self, message: Value) {
+        let body = message.to_string();
+        let stdin = self.stdin.as_mut().unwrap();
+        write!(stdin, "Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    pub fn request(&mut self, id: i64, method: &str, params: Value) -> Value {
+        self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        self.next(|m| m["id"] == id)
+    }
+
+    pub fn notify(&mut self, method: &str, params: Value) {
+        self.send(json!({"jsonrpc": "2.0", "method": method, "params": params}));
+    }
+
+    /// The next message that `wanted` accepts (others are skipped).
+    pub fn next(&self, wanted: impl Fn(&Value) -> bool) -> Value {
+        loop {
+            let message = self.messages.recv_timeout(Duration::from_secs(10)).expect("the server answers");
+            if wanted(&message) {
+                return message;
+            }
+        }
+    }
+
+    /// Waits for the process to end; its exit status code.
+    pub fn wait(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("the language server is still running 10 s after it was told to stop");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// LSP's framing: `Content-Length` headers, then the JSON body.
+fn read_messages(stdout: ChildStdout, tx: mpsc::Sender<Value>) {
+    let mut reader = BufReader::new(stdout);
+    loop {
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some(n) = line.strip_prefix("Content-Length: ") {
+                length = n.parse().unwrap();
+            }
+        }
+        let mut body = vec![0u8; length];
+        if reader.read_exact(&mut body).is_err() || tx.send(serde_json::from_slice(&body).unwrap()).is_err() {
+            return;
+        }
+    }
+}
+
+
+/// Red Hat's yaml-language-server from npm (`scripts/yaml-language-server` installs it once):
+/// its executable script, run with `node`. `None` (with a `SKIPPED` line) when node or npm is
+/// missing, unless `FERROTA_REQUIRE_EDITORS=1` (CI), which fails.
+pub fn yaml_language_server(test: &str) -> Option<PathBuf> {
+    match cached_venv("yaml-language-server") {
+        Ok(bin) => Some(bin),
+        Err(why) => unavailable(test, "FERROTA_REQUIRE_EDITORS", "yaml-language-server", &why),
+    }
+}
+
+/// Debian's Neovim (0.7 or later, for `vim.lsp`), or `None` as for [`yaml_language_server`].
+pub fn neovim(test: &str) -> Option<PathBuf> {
+    let nvim = PathBuf::from("/usr/bin/nvim");
+    if nvim.is_file() {
+        return Some(nvim);
+    }
+    unavailable(test, "FERROTA_REQUIRE_EDITORS", "Neovim", "no /usr/bin/nvim (apt-get install neovim)")
 }
