@@ -212,3 +212,29 @@ end)
 if not ok then out.error = tostring(err) end
 finish()
 "#;
+
+/// The VS Code extension packages to a `.vsix` with Microsoft's `vsce`, with what it needs to
+/// start `ferrota lsp`: its manifest, its script and the language client library.
+#[test]
+fn the_vscode_extension_packages() {
+    let have_npm = Command::new("npm").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !have_npm {
+        let why = "no node and npm";
+        assert!(std::env::var("FERROTA_REQUIRE_EDITORS").as_deref() != Ok("1"), "the VS Code extension: {why}");
+        eprintln!("SKIPPED the_vscode_extension_packages: {why}");
+        return;
+    }
+    let vsix = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ferrota-vscode.vsix");
+    let _ = std::fs::remove_file(&vsix);
+    let out = Command::new(root().join("scripts/package-vscode")).arg(&vsix).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let list = Command::new("python3")
+        .args(["-c", "import sys, zipfile; print('\\n'.join(zipfile.ZipFile(sys.argv[1]).namelist()))"])
+        .arg(&vsix)
+        .output()
+        .unwrap();
+    let files = String::from_utf8(list.stdout).unwrap();
+    for needed in ["extension/package.json", "extension/extension.js", "extension/node_modules/vscode-languageclient/node.js", "extension.vsixmanifest"] {
+        assert!(files.lines().any(|f| f == needed), "{needed} is not in the .vsix:\n{files}");
+    }
+}
