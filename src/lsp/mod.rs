@@ -2,8 +2,9 @@
 //!
 //! A thin shell over [`compiler::check`]: unsaved buffers are read through the same
 //! [`FileSystem`] trait the CLI uses, every open config is re-checked on each change, and the
-//! diagnostics of every file it touched (includes, secrets) are published with UTF-16 columns.
-//! Hovering a key shows its documentation from `schema/`.
+//! diagnostics of every file it touched (includes, secrets) are published with UTF-16 columns,
+//! with the quick fixes their [`crate::fixes`] give. Completion is in `complete.rs`; hover,
+//! definitions, references and the outline in `navigate.rs`.
 
 mod complete;
 mod navigate;
