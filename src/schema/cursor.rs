@@ -118,11 +118,7 @@ impl Walk<'_> {
         let trigger = |item: &Node| -> Option<At> {
             match item.get("then") {
                 Some(then) if contains(then, self.offset) => self.actions(then),
-                _ => {
-                    let mut keys = config.clone();
-                    keys.keys.push(named("then", Type::Any));
-                    self.map(item, &keys)
-                }
+                _ => self.map(item, &config.with_then()),
             }
         };
         match &node.value {

@@ -382,15 +382,7 @@ impl<'a> Engine<'a> {
     /// `then:`), one automation (`{then: …}`), or a single action. Always a list of automations.
     fn automation(&mut self, node: &Node, args: &[(String, String)], config: &MapSchema, name: &str) -> Option<Item> {
         // The trigger's own keys (e.g. `priority`) plus `then`, whose actions are checked below.
-        let mut trigger = config.clone();
-        trigger.keys.push(KeySchema {
-            name: "then".into(),
-            required: true,
-            default: None,
-            ty: Type::Any,
-            doc: "the actions to run".into(),
-            only_on: Vec::new(),
-        });
+        let trigger = config.with_then();
         let one = |e: &mut Self, n: &Node| -> Option<Item> {
             let mut item = e.map(n, &trigger, name)?;
             let actions = e.at("then", |e| e.actions(n.get("then")?, args))?;

@@ -6,7 +6,7 @@
 //! scalar, a `!lambda` (seen as a string) for any templatable value, an `!include` (seen as
 //! its file name) for any mapping.
 
-use super::model::{Component, Default, KeySchema, MapSchema, OneOfConv, Type};
+use super::model::{Component, Default, MapSchema, OneOfConv, Type};
 use super::{docs, Registry};
 use serde_json::{json, Map, Value};
 
@@ -163,16 +163,7 @@ fn of_type(ty: &Type) -> Value {
 
 /// An automation: a list of actions, or trigger mappings with `then:` and the trigger's keys.
 fn automation(config: &MapSchema) -> Value {
-    let mut keys = config.clone();
-    keys.keys.push(KeySchema {
-        name: "then".into(),
-        required: true,
-        default: None,
-        ty: Type::Any,
-        doc: "The actions to run.".into(),
-        only_on: Vec::new(),
-    });
-    let mut trigger = object(&keys);
+    let mut trigger = object(&config.with_then());
     trigger["properties"]["then"] = json!({"$ref": "#/definitions/actions"});
     json!({"anyOf": [{"$ref": "#/definitions/actions"}, trigger, {"type": "array", "items": trigger}]})
 }

@@ -33,6 +33,21 @@ impl MapSchema {
     pub fn key(&self, name: &str) -> Option<&KeySchema> {
         self.keys.iter().find(|k| k.name == name)
     }
+
+    /// An automation's trigger mapping: its own keys (these) plus the required `then:` (its
+    /// actions, which the caller checks as actions).
+    pub fn with_then(&self) -> MapSchema {
+        let mut keys = self.clone();
+        keys.keys.push(KeySchema {
+            name: "then".into(),
+            required: true,
+            default: None,
+            ty: Type::Any,
+            doc: "The actions to run.".into(),
+            only_on: Vec::new(),
+        });
+        keys
+    }
 }
 
 #[derive(Debug, Clone)]
