@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod codegen;
 pub mod compiler;
+pub mod dashboard;
 pub mod components;
 pub mod config;
 pub mod diagnostics;

@@ -252,6 +252,32 @@ mod tests {
     }
 }
 
+/// The disk as an editor sees it: its unsaved buffers first, then the files.
+pub struct Overlay<'a> {
+    pub buffers: &'a std::collections::BTreeMap<PathBuf, String>,
+}
+
+impl FileSystem for Overlay<'_> {
+    fn read_to_string(&self, path: &Path) -> io::Result<String> {
+        match self.buffers.get(path) {
+            Some(text) => Ok(text.clone()),
+            None => RealFs.read_to_string(path),
+        }
+    }
+
+    fn env_var(&self, name: &str) -> Option<String> {
+        RealFs.env_var(name)
+    }
+
+    fn read_dir(&self, path: &Path) -> io::Result<Vec<PathBuf>> {
+        RealFs.read_dir(path)
+    }
+
+    fn fetch_git(&self, url: &str, git_ref: Option<&str>, dir: &Path) -> Result<(), String> {
+        RealFs.fetch_git(url, git_ref, dir)
+    }
+}
+
 /// `a/./b/../c` → `a/c`, without touching the file system, so one file has one cache key.
 pub fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();

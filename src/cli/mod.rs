@@ -76,7 +76,10 @@ enum Command {
     Lsp,
     /// Print the JSON Schema of device configs (for YAML editors; README: "Editors").
     Schema,
-    /// ESPHome commands ferrota does not have (`logs`, `wizard`, `dashboard` …).
+    /// Serve a web page and JSON API over a folder of device configs: validate, edit, install
+    /// over the air, update all that need it.
+    Dashboard(DashboardArgs),
+    /// ESPHome commands ferrota does not have (`logs`, `wizard`, `discover` …).
     #[command(external_subcommand)]
     Other(Vec<String>),
 }
@@ -195,6 +198,27 @@ impl UploadArgs {
 }
 
 #[derive(Debug, clap::Args)]
+struct DashboardArgs {
+    /// The folder of device configs (every `*.yaml` but `secrets.yaml` and hidden files).
+    dir: PathBuf,
+    /// Where to listen; anything but loopback needs --password.
+    #[arg(long, default_value = "127.0.0.1")]
+    address: std::net::IpAddr,
+    /// ESPHome's dashboard port; 0 picks a free one.
+    #[arg(long, default_value_t = 6052)]
+    port: u16,
+    /// HTTP Basic auth user name (with --password).
+    #[arg(long, requires = "password")]
+    username: Option<String>,
+    /// HTTP Basic auth password: required to listen beyond this machine.
+    #[arg(long)]
+    password: Option<String>,
+    /// Devices "update all" installs at once.
+    #[arg(long, default_value_t = 4)]
+    jobs: usize,
+}
+
+#[derive(Debug, clap::Args)]
 struct ConfigArgs {
     /// The device YAMLs (each is checked; exit 2 if any is invalid).
     #[arg(required = true)]
@@ -247,6 +271,23 @@ pub fn run() -> ExitCode {
                 }
             }
         }
+        Command::Dashboard(args) => {
+            let options = crate::dashboard::Options {
+                dir: args.dir,
+                address: args.address,
+                port: args.port,
+                username: args.username,
+                password: args.password,
+                jobs: args.jobs,
+            };
+            match crate::dashboard::run(options) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Command::Lsp => match crate::lsp::run() {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -257,8 +298,8 @@ pub fn run() -> ExitCode {
         Command::Other(words) => {
             let name = words.first().map_or("", String::as_str);
             eprintln!(
-                "error: ferrota has no `{name}` command{}.\n  ferrota's commands: config, compile, upload, run, clean, version, lsp, schema",
-                if ["logs", "wizard", "dashboard", "discover", "mqtt-fingerprint", "rename", "idedata", "analyze-memory", "vscode", "update-all"].contains(&name) {
+                "error: ferrota has no `{name}` command{}.\n  ferrota's commands: config, compile, upload, run, clean, dashboard, version, lsp, schema",
+                if ["logs", "wizard", "discover", "mqtt-fingerprint", "rename", "idedata", "analyze-memory", "vscode", "update-all"].contains(&name) {
                     " (ESPHome has one; ferrota doesn't yet)"
                 } else {
                     ""

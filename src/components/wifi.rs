@@ -163,7 +163,7 @@ pub struct WifiConfig<'a> {
     #[serde(borrow, default)]
     pub networks: Vec<WifiNetwork<'a>>,
     pub min_auth_mode: Option<&'a str>,
-    /// Where uploads go instead of `<name>.local` (read by `ferrota upload` from the tree).
+    /// Where uploads go instead of `<name>.local` (`UploadSettings::default_host`).
     pub use_address: Option<&'a str>,
     #[serde(borrow)]
     pub manual_ip: Option<ManualIp<'a>>,

@@ -2,7 +2,8 @@
 //! enum and `platform:` values, action names, declared IDs (in `id(…)` and ID-typed keys),
 //! `!secret` names from the `secrets.yaml` the loader would read, and files after `!include`.
 
-use super::{range, Overlay, State};
+use super::{range, State};
+use crate::source::Overlay;
 use crate::schema::cursor::{self, platform_name, At};
 use crate::schema::docs;
 use crate::schema::model::{KeySchema, Type};

@@ -11,7 +11,7 @@ mod navigate;
 
 use crate::compiler;
 use crate::diagnostics::{Diagnostic, Severity};
-use crate::source::{FileSystem, RealFs, Sources};
+use crate::source::{FileSystem, Overlay, Sources};
 use crate::yaml::LoadOptions;
 use lsp_server::{Connection, Message, Notification};
 use lsp_types::notification::{
@@ -26,7 +26,6 @@ use lsp_types::{
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::error::Error;
-use std::io;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -259,32 +258,6 @@ fn code_action(sources: &Sources, fix: &crate::diagnostics::Fix, diagnostic: &ls
 /// or `packages:` that may bring it in.
 fn is_device_config(text: &str) -> bool {
     text.lines().any(|l| l.starts_with("esphome:") || l.starts_with("packages:"))
-}
-
-/// The file system as the editor sees it: open buffers first, then the disk.
-struct Overlay<'a> {
-    buffers: &'a BTreeMap<PathBuf, String>,
-}
-
-impl FileSystem for Overlay<'_> {
-    fn read_to_string(&self, path: &Path) -> io::Result<String> {
-        match self.buffers.get(path) {
-            Some(text) => Ok(text.clone()),
-            None => RealFs.read_to_string(path),
-        }
-    }
-
-    fn env_var(&self, name: &str) -> Option<String> {
-        RealFs.env_var(name)
-    }
-
-    fn read_dir(&self, path: &Path) -> io::Result<Vec<PathBuf>> {
-        RealFs.read_dir(path)
-    }
-
-    fn fetch_git(&self, url: &str, git_ref: Option<&str>, dir: &Path) -> Result<(), String> {
-        RealFs.fetch_git(url, git_ref, dir)
-    }
 }
 
 /// A span as an editor's range (UTF-16 columns).

@@ -1,7 +1,8 @@
 //! Finding things: hover docs, go to definition (an ID's declaration, a `!secret`'s line in
 //! `secrets.yaml`, an `!include`d file), find references of an ID, the document's outline.
 
-use super::{location, range, uri_to_path, Overlay, State};
+use super::{location, range, uri_to_path, State};
+use crate::source::Overlay;
 use crate::compiler;
 use crate::source::{FileSystem, Sources};
 use lsp_types::{

@@ -10,6 +10,8 @@ use crate::config::Config;
 pub struct UploadSettings {
     /// `esphome: name:`.
     pub name: String,
+    /// `wifi: use_address:`, where uploads go instead of `<name>.local` (as in ESPHome).
+    pub use_address: Option<String>,
     /// From the first `ota: - platform: esphome` entry; `None` when there is none.
     pub ota: Option<OtaSettings>,
     /// `web_server: port:` and `auth:`; `None` without a web server.
@@ -46,12 +48,14 @@ impl UploadSettings {
             username: ws.auth.as_ref().map(|a| a.username.to_owned()),
             password: ws.auth.as_ref().map(|a| a.password.to_owned()),
         });
-        UploadSettings { name, ota, web_server }
+        let wifi = config.get("wifi").and_then(|w| crate::config::read::<crate::components::wifi::WifiConfig>(w).ok());
+        let use_address = wifi.and_then(|w| w.use_address).map(str::to_owned);
+        UploadSettings { name, use_address, ota, web_server }
     }
 
-    /// The device's mDNS name, the default `--device`.
+    /// The default `--device`: `wifi: use_address`, or else the device's mDNS name.
     pub fn default_host(&self) -> String {
-        format!("{}.local", self.name)
+        self.use_address.clone().unwrap_or_else(|| format!("{}.local", self.name))
     }
 }
 
@@ -85,6 +89,8 @@ mod tests {
         assert_eq!(t.name, "kitchen");
         assert_eq!(t.ota, Some(OtaSettings { port: Some(3000), password: Some("s3cret".into()) }));
         assert_eq!(t.default_host(), "kitchen.local");
+        let t = target("esphome:\n  name: kitchen\nesp32:\n  board: esp32dev\nwifi:\n  ssid: x\n  use_address: 10.0.0.7\nota:\n  - platform: esphome\n", "");
+        assert_eq!(t.default_host(), "10.0.0.7", "wifi: use_address wins, as in ESPHome");
         // `web_server:` with its defaults.
         assert_eq!(t.web_server, Some(WebServerSettings { port: 80, username: None, password: None }));
     }
