@@ -4,13 +4,10 @@
 //! stopped by its failure threshold, the job's event stream, and the guards (another origin,
 //! names outside the folder, Basic auth, the network without a password).
 
-use ferrota_test_support::{free_port, Device, TempDir};
+use ferrota_test_support::{free_port, start_device, Dashboard, TempDir};
 use serde_json::{json, Value};
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 /// A host device config: `build` shows in its boot line, so the test sees what it runs.
 fn device_yaml(name: &str, build: u32, port: u16) -> String {
@@ -20,144 +17,8 @@ fn device_yaml(name: &str, build: u32, port: u16) -> String {
     )
 }
 
-/// The dashboard as a process on a free port; killed on drop.
-struct Dashboard {
-    child: Child,
-    url: String,
-}
-
-impl Dashboard {
-    fn start(dir: &Path, extra: &[&str]) -> Dashboard {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ferrota"))
-            .arg("dashboard")
-            .arg(dir)
-            .args(["--port", "0"])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut stdout = child.stdout.take().unwrap();
-        let mut first = Vec::new();
-        let mut byte = [0u8; 1];
-        while stdout.read(&mut byte).unwrap_or(0) == 1 && byte[0] != b'\n' {
-            first.push(byte[0]);
-        }
-        let first = String::from_utf8(first).unwrap();
-        let url = first.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_else(|| panic!("no address in {first:?}"));
-        Dashboard { child, url: url.trim_end_matches('/').to_string() }
-    }
-
-    fn address(&self) -> String {
-        self.url.trim_start_matches("http://").to_string()
-    }
-
-    /// One HTTP/1.1 request: (status, body). `headers` are added as given.
-    fn http(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&Value>) -> (u16, String) {
-        let mut stream = TcpStream::connect(self.address()).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n", self.address(), body.len());
-        if !body.is_empty() {
-            request.push_str("Content-Type: application/json\r\n");
-        }
-        for (name, value) in headers {
-            request.push_str(&format!("{name}: {value}\r\n"));
-        }
-        request.push_str("\r\n");
-        request.push_str(&body);
-        stream.write_all(request.as_bytes()).unwrap();
-        let mut response = Vec::new();
-        let _ = stream.read_to_end(&mut response);
-        let response = String::from_utf8_lossy(&response).to_string();
-        let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-        let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_string() };
-        (status, body)
-    }
-
-    fn get(&self, path: &str) -> Value {
-        let (status, body) = self.http("GET", path, &[], None);
-        assert_eq!(status, 200, "GET {path}: {body}");
-        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
-    }
-
-    fn post(&self, path: &str, body: Option<Value>) -> (u16, Value) {
-        let (status, text) = self.http("POST", path, &[], body.as_ref());
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
-    fn device(&self, file: &str) -> Value {
-        self.get("/api/devices").as_array().unwrap().iter().find(|d| d["file"] == file).cloned().unwrap_or_else(|| panic!("no {file}"))
-    }
-
-    /// Waits until `check` holds for the device list (the folder is scanned every second, the
-    /// devices polled every few).
-    fn wait_devices(&self, what: &str, check: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let devices = self.get("/api/devices").as_array().unwrap().clone();
-            if check(&devices) {
-                return devices;
-            }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}: {devices:#?}");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    /// Starts a job with `path` and waits for it to end: the job.
-    fn run_job(&self, path: &str, body: Option<Value>) -> Value {
-        let (status, started) = self.post(path, body);
-        assert_eq!(status, 202, "{path}: {started}");
-        let id = started["job"].as_u64().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(300);
-        loop {
-            let job = self.get(&format!("/api/jobs/{id}"));
-            if ["succeeded", "failed", "cancelled"].contains(&job["state"].as_str().unwrap()) {
-                return job;
-            }
-            assert!(Instant::now() < deadline, "job {id} did not end: {job:#}");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-impl Drop for Dashboard {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn dechunk(body: &str) -> String {
-    let mut out = String::new();
-    let mut rest = body;
-    while let Some((size, after)) = rest.split_once("\r\n") {
-        let Ok(size) = usize::from_str_radix(size.trim(), 16) else { break };
-        if size == 0 || after.len() < size {
-            break;
-        }
-        out.push_str(&after[..size]);
-        rest = after[size..].trim_start_matches("\r\n");
-    }
-    out
-}
-
 fn run_of<'a>(job: &'a Value, file: &str) -> &'a Value {
     job["devices"].as_array().unwrap().iter().find(|d| d["file"] == file).unwrap_or_else(|| panic!("{file} is not in {job:#}"))
-}
-
-/// Compiles `config` and starts the image as a running device (a copy, which updates replace).
-fn start_device(dir: &TempDir, config: &Path, name: &str, port: u16) -> Device {
-    let out = Command::new(env!("CARGO_BIN_EXE_ferrota")).arg("compile").arg(config).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success(), "ferrota compile failed:\n{}{stdout}", String::from_utf8_lossy(&out.stderr));
-    let image = dir.path(&format!("{name}-running"));
-    std::fs::copy(stdout.lines().last().unwrap(), &image).unwrap();
-    let device = Device::spawn(&image, &[], &[], port);
-    device.wait_for("listening on port", 1);
-    device
 }
 
 #[test]
@@ -171,10 +32,10 @@ fn installs_and_updates_a_fleet_through_the_api() {
     std::fs::write(folder.join("a.yaml"), device_yaml(a, 1, port_a)).unwrap();
     std::fs::write(folder.join("b.yaml"), device_yaml(b, 1, port_b)).unwrap();
     std::fs::write(folder.join("broken.yaml"), "esphome:\n  name: broken\nhost:\nlogger:\n  level: LOUD\n").unwrap();
-    let device_a = start_device(&dir, &folder.join("a.yaml"), a, port_a);
-    let device_b = start_device(&dir, &folder.join("b.yaml"), b, port_b);
+    let device_a = start_device(Path::new(env!("CARGO_BIN_EXE_ferrota")), &dir, &folder.join("a.yaml"), a, port_a);
+    let device_b = start_device(Path::new(env!("CARGO_BIN_EXE_ferrota")), &dir, &folder.join("b.yaml"), b, port_b);
 
-    let dashboard = Dashboard::start(&folder, &["--jobs", "2"]);
+    let dashboard = Dashboard::start(Path::new(env!("CARGO_BIN_EXE_ferrota")), &folder, &["--jobs", "2"]);
     let devices = dashboard.wait_devices("both devices online", |ds| ds.iter().filter(|d| d["online"] == true).count() == 2);
     let files: Vec<&str> = devices.iter().map(|d| d["file"].as_str().unwrap()).collect();
     assert_eq!(files, ["a.yaml", "b.yaml", "broken.yaml"], "secrets.yaml is not a device");
@@ -197,7 +58,7 @@ fn installs_and_updates_a_fleet_through_the_api() {
     assert_eq!(job["state"], "succeeded", "{job:#}");
     assert_eq!(run_of(&job, "a.yaml")["progress"], 100);
     device_a.wait_for(&format!("{a} build 2 booted"), 1);
-    assert_eq!(dashboard.device("a.yaml")["needs_update"], false);
+    dashboard.wait_devices("a up to date", |ds| ds.iter().any(|d| d["file"] == "a.yaml" && d["needs_update"] == false));
     // Its events: the job, then its log, and the stream ends with the job.
     let (status, events) = dashboard.http("GET", &format!("/api/jobs/{}/events", job["id"]), &[], None);
     assert_eq!(status, 200);
@@ -245,7 +106,7 @@ fn refuses_other_origins_paths_outside_and_strangers() {
     let outside = TempDir::new("dashboard-outside");
     std::fs::write(outside.path("x.yaml"), "esphome:\n  name: x\nhost:\n").unwrap();
     std::os::unix::fs::symlink(outside.path("x.yaml"), folder.join("link.yaml")).unwrap();
-    let dashboard = Dashboard::start(&folder, &[]);
+    let dashboard = Dashboard::start(Path::new(env!("CARGO_BIN_EXE_ferrota")), &folder, &[]);
 
     let evil = dashboard.http("POST", "/api/devices/d.yaml/install", &[("Origin", "http://evil.example")], None);
     assert_eq!(evil.0, 403, "{evil:?}");
@@ -266,7 +127,7 @@ fn refuses_other_origins_paths_outside_and_strangers() {
     assert!(!listed.contains("hunter2"), "{listed}");
     drop(dashboard);
 
-    let locked = Dashboard::start(&folder, &["--username", "admin", "--password", "s3cret"]);
+    let locked = Dashboard::start(Path::new(env!("CARGO_BIN_EXE_ferrota")), &folder, &["--username", "admin", "--password", "s3cret"]);
     assert_eq!(locked.http("GET", "/api/devices", &[], None).0, 401);
     assert_eq!(locked.http("GET", "/api/devices", &[("Authorization", "Basic YWRtaW46d3Jvbmc=")], None).0, 401);
     assert_eq!(locked.http("GET", "/api/devices", &[("Authorization", "Basic YWRtaW46czNjcmV0")], None).0, 200);
@@ -274,4 +135,50 @@ fn refuses_other_origins_paths_outside_and_strangers() {
     let out = Command::new(env!("CARGO_BIN_EXE_ferrota")).arg("dashboard").arg(&folder).args(["--address", "0.0.0.0", "--port", "0"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("without --password"));
+}
+
+/// The page in headless Chromium: the list with errors and online state, the editor checking as
+/// one types, an install, and "update all" that goes on with the browser closed and shows its
+/// end in a new one (its first device is a port that takes connections and drops them, so the
+/// job is still running when the browser goes). Screenshots: `target/debug/dashboard/`.
+#[test]
+fn the_page_in_a_browser() {
+    let Some(python) = ferrota_test_support::browser("dashboard page") else { return };
+    let dir = TempDir::new("dashboard-page");
+    let folder = dir.0.canonicalize().unwrap();
+    let (port_a, port_b) = (free_port(), free_port());
+    let (a, b) = ("dash-page-a", "dash-page-b");
+    std::fs::write(folder.join("secrets.yaml"), "ota_password: page-secret\n").unwrap();
+    std::fs::write(folder.join("a.yaml"), device_yaml(a, 1, port_a)).unwrap();
+    std::fs::write(folder.join("b.yaml"), device_yaml(b, 1, port_b)).unwrap();
+    std::fs::write(folder.join("broken.yaml"), "esphome:\n  name: broken\nhost:\nlogger:\n  level: LOUD\n").unwrap();
+    let device_a = start_device(Path::new(env!("CARGO_BIN_EXE_ferrota")), &dir, &folder.join("a.yaml"), a, port_a);
+    let device_b = start_device(Path::new(env!("CARGO_BIN_EXE_ferrota")), &dir, &folder.join("b.yaml"), b, port_b);
+    let dropper = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port_slow = dropper.local_addr().unwrap().port();
+    std::thread::spawn(move || dropper.incoming().for_each(drop));
+    std::fs::write(folder.join("0-slow.yaml"), device_yaml("dash-page-slow", 1, port_slow)).unwrap();
+    // Both configs moved on since the devices were built.
+    std::fs::write(folder.join("a.yaml"), device_yaml(a, 2, port_a)).unwrap();
+    std::fs::write(folder.join("b.yaml"), device_yaml(b, 2, port_b)).unwrap();
+    let dashboard = Dashboard::start(Path::new(env!("CARGO_BIN_EXE_ferrota")), &folder, &[]);
+
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/debug/dashboard");
+    std::fs::create_dir_all(&shots).unwrap();
+    let out = Command::new(python).arg("tests/browser/dashboard.py").arg(&dashboard.url).arg(&shots).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "the browser script failed:\n{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let seen: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(seen["title"], "ferrota dashboard");
+    assert_eq!(seen["cards"]["a.yaml"], json!(["host", "update available", "online"]), "{seen:#}");
+    assert_eq!(seen["cards"]["broken.yaml"], json!(["host", "1 error"]), "{seen:#}");
+    assert!(seen["problems"][0].as_str().unwrap().starts_with("5:10Unknown value 'LOUD'"), "{seen:#}");
+    assert_eq!(seen["outdated"], "3");
+    assert_eq!((seen["editor_before"].as_str(), seen["editor_after"].as_str()), (Some("1 error"), Some("valid")));
+    assert_eq!(seen["install"], json!(["succeeded", "succeeded"]));
+    assert_eq!(seen["closed_while"], json!(["running", "queued"]), "{seen:#}");
+    assert_eq!(seen["reopened"], json!(["failed", "succeeded", "failed"]), "b was installed after the browser closed: {seen:#}");
+    device_a.wait_for(&format!("{a} build 2 booted"), 1);
+    device_b.wait_for(&format!("{b} build 2 booted"), 1);
+    assert_eq!(std::fs::read_to_string(folder.join("broken.yaml")).unwrap().contains("LOUD"), true, "closing the editor saved nothing");
 }

@@ -41,6 +41,8 @@ pub struct Compiled {
     /// The firmware image (with `only_generate`, the project folder).
     pub path: PathBuf,
     pub target: Target,
+    /// Every file the config was built from, as read (the dashboard fingerprints them).
+    pub sources: Sources,
 }
 
 /// Why a compile stopped: every diagnostic (warnings too), against the files they point into.
@@ -100,7 +102,7 @@ pub fn compile(options: &CompileOptions, report: &mut dyn Report) -> Result<Comp
         generated.unchanged
     ));
     if options.only_generate {
-        return Ok(Compiled { path: out_dir, target: generated.target });
+        return Ok(Compiled { path: out_dir, target: generated.target, sources: checked.sources });
     }
     if !generated.target.buildable {
         return fail(format!(
@@ -146,7 +148,7 @@ pub fn compile(options: &CompileOptions, report: &mut dyn Report) -> Result<Comp
     image::install(&image, &payload).or_else(|e| fail(format!("cannot write {}: {e}", image.display())))?;
     let size = std::fs::metadata(&image).map(|m| m.len()).unwrap_or(0);
     report.step(&format!("Firmware image {} ({size} bytes) built in {:.1} s", image.display(), started.elapsed().as_secs_f64()));
-    Ok(Compiled { path: image, target: generated.target })
+    Ok(Compiled { path: image, target: generated.target, sources: checked.sources })
 }
 
 fn fail<T>(message: String) -> Result<T, Failed> {

@@ -217,7 +217,7 @@ fn plan(app: &App, device: &devices::Device, rollout: bool) -> Plan {
     if rollout && device.online == Some(false) {
         return Plan::Skip(format!("offline: nothing answers on {}:{}", address.host, address.port));
     }
-    Plan::Install { path: app.dir.join(&device.file), address, fingerprint: device.fingerprint.clone() }
+    Plan::Install { path: app.dir.join(&device.file), address }
 }
 
 async fn list_jobs(State(app): State<Arc<App>>) -> Response {

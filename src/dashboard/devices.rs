@@ -102,12 +102,14 @@ impl Fleet {
         changed
     }
 
-    /// Records an install of `fingerprint` (the config as it was built) on `file`.
+    /// Records an install on `file` (`record.fingerprint`: the files as the build read them)
+    /// and re-reads the config at once, so the list never shows the old state after an install.
     pub fn record_install(&mut self, file: &str, record: Installed) -> std::io::Result<()> {
         self.installed.insert(file.to_string(), record);
-        if let Some(device) = self.devices.get_mut(file) {
-            device.needs_update = needs_update(device, &self.installed);
-        }
+        let online = self.devices.get(file).and_then(|d| d.online);
+        let mut device = check(&self.dir, file, &self.installed);
+        device.online = online;
+        self.devices.insert(file.to_string(), device);
         let path = records_path(&self.dir);
         std::fs::create_dir_all(path.parent().unwrap_or(&self.dir))?;
         let text = serde_json::to_string_pretty(&self.installed).map_err(std::io::Error::other)?;
@@ -250,7 +252,8 @@ fn secret_values(sources: &Sources) -> Vec<String> {
     values
 }
 
-fn fingerprint(sources: &Sources) -> String {
+/// A hash of ferrota's version and every file `sources` holds (path and text).
+pub fn fingerprint(sources: &Sources) -> String {
     let mut hash = Sha256::new();
     hash.update(env!("CARGO_PKG_VERSION").as_bytes());
     for (_, file) in sources.iter() {

@@ -86,8 +86,9 @@ pub enum Event {
 /// What to do with one device.
 #[derive(Debug, Clone)]
 pub enum Plan {
-    /// Build the config at `path` and send it to `address`; record `fingerprint` on success.
-    Install { path: PathBuf, address: Address, fingerprint: String },
+    /// Build the config at `path` and send it to `address`; on success, record the files it
+    /// was built from (as read by the build, not as the list last saw them).
+    Install { path: PathBuf, address: Address },
     /// Report the device as skipped, with why.
     Skip(String),
 }
@@ -255,12 +256,12 @@ pub struct Context {
 
 /// One device: a skip, or compile then upload. `false` when it failed.
 fn install(job: &Job, i: usize, file: &str, plan: &Plan, context: &Context) -> bool {
-    let (path, address, fingerprint) = match plan {
+    let (path, address) = match plan {
         Plan::Skip(why) => {
             job.set(i, RunState::Skipped, why.clone());
             return true;
         }
-        Plan::Install { path, address, fingerprint } => (path, address, fingerprint),
+        Plan::Install { path, address } => (path, address),
     };
     let started = Instant::now();
     job.set(i, RunState::Compiling, "compiling");
@@ -271,10 +272,13 @@ fn install(job: &Job, i: usize, file: &str, plan: &Plan, context: &Context) -> b
             let first = failed.diagnostics.iter().find(|d| d.is_error()).map_or("the build failed".to_string(), |d| d.message.clone());
             format!("compile failed: {first}")
         })
-        .and_then(|compiled| Image::read(&compiled.path).map_err(|e| format!("cannot read the image {}: {e}", compiled.path.display())))
+        .and_then(|compiled| {
+            let image = Image::read(&compiled.path).map_err(|e| format!("cannot read the image {}: {e}", compiled.path.display()))?;
+            Ok((image, super::devices::fingerprint(&compiled.sources)))
+        })
     };
-    let image = match built {
-        Ok(image) => Arc::new(image),
+    let (image, fingerprint) = match built {
+        Ok((image, fingerprint)) => (Arc::new(image), fingerprint),
         Err(message) => {
             job.log(file, &message);
             job.set(i, RunState::Failed, message);
@@ -292,7 +296,7 @@ fn install(job: &Job, i: usize, file: &str, plan: &Plan, context: &Context) -> b
     match upload(&request, &mut UploadProgress { job, i, file, total: 0 }) {
         Ok(addr) => {
             let at = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-            let record = Installed { fingerprint: fingerprint.clone(), image_md5: image.md5_hex().to_string(), at };
+            let record = Installed { fingerprint, image_md5: image.md5_hex().to_string(), at };
             let recorded = context.fleet.write().unwrap_or_else(|p| p.into_inner()).record_install(file, record);
             if let Err(e) = recorded {
                 job.log(file, &format!("warning: could not record the install: {e}"));

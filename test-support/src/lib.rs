@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
@@ -346,3 +347,143 @@ pub fn neovim(test: &str) -> Option<PathBuf> {
     }
     unavailable(test, "FERROTA_REQUIRE_EDITORS", "Neovim", "no /usr/bin/nvim (apt-get install neovim)")
 }
+
+/// The dashboard as a process on a free port; killed on drop.
+pub struct Dashboard {
+    pub child: Child,
+    pub url: String,
+}
+
+impl Dashboard {
+    /// `ferrota` (the binary under test) serving `dir` on a free port, once it listens.
+    pub fn start(ferrota: &Path, dir: &Path, extra: &[&str]) -> Dashboard {
+        let mut child = Command::new(ferrota)
+            .arg("dashboard")
+            .arg(dir)
+            .args(["--port", "0"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let mut first = Vec::new();
+        let mut byte = [0u8; 1];
+        while stdout.read(&mut byte).unwrap_or(0) == 1 && byte[0] != b'\n' {
+            first.push(byte[0]);
+        }
+        let first = String::from_utf8(first).unwrap();
+        let url = first.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_else(|| panic!("no address in {first:?}"));
+        Dashboard { child, url: url.trim_end_matches('/').to_string() }
+    }
+
+    pub fn address(&self) -> String {
+        self.url.trim_start_matches("http://").to_string()
+    }
+
+    /// One HTTP/1.1 request: (status, body). `headers` are added as given.
+    pub fn http(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&Value>) -> (u16, String) {
+        let mut stream = TcpStream::connect(self.address()).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n", self.address(), body.len());
+        if !body.is_empty() {
+            request.push_str("Content-Type: application/json\r\n");
+        }
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
+        request.push_str(&body);
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut response = Vec::new();
+        let _ = stream.read_to_end(&mut response);
+        let response = String::from_utf8_lossy(&response).to_string();
+        let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_string() };
+        (status, body)
+    }
+
+    pub fn get(&self, path: &str) -> Value {
+        let (status, body) = self.http("GET", path, &[], None);
+        assert_eq!(status, 200, "GET {path}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
+    }
+
+    pub fn post(&self, path: &str, body: Option<Value>) -> (u16, Value) {
+        let (status, text) = self.http("POST", path, &[], body.as_ref());
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub fn device(&self, file: &str) -> Value {
+        self.get("/api/devices").as_array().unwrap().iter().find(|d| d["file"] == file).cloned().unwrap_or_else(|| panic!("no {file}"))
+    }
+
+    /// Waits until `check` holds for the device list (the folder is scanned every second, the
+    /// devices polled every few).
+    pub fn wait_devices(&self, what: &str, check: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let devices = self.get("/api/devices").as_array().unwrap().clone();
+            if check(&devices) {
+                return devices;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}: {devices:#?}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Starts a job with `path` and waits for it to end: the job.
+    pub fn run_job(&self, path: &str, body: Option<Value>) -> Value {
+        let (status, started) = self.post(path, body);
+        assert_eq!(status, 202, "{path}: {started}");
+        let id = started["job"].as_u64().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(300);
+        loop {
+            let job = self.get(&format!("/api/jobs/{id}"));
+            if ["succeeded", "failed", "cancelled"].contains(&job["state"].as_str().unwrap()) {
+                return job;
+            }
+            assert!(Instant::now() < deadline, "job {id} did not end: {job:#}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Dashboard {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else { break };
+        if size == 0 || after.len() < size {
+            break;
+        }
+        out.push_str(&after[..size]);
+        rest = after[size..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+
+/// `ferrota compile`s a host `config` and starts the image as a running device serving OTA on
+/// `port` (a copy named after `name`, which updates replace).
+pub fn start_device(ferrota: &Path, dir: &TempDir, config: &Path, name: &str, port: u16) -> Device {
+    let out = Command::new(ferrota).arg("compile").arg(config).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "ferrota compile failed:\n{}{stdout}", String::from_utf8_lossy(&out.stderr));
+    let image = dir.path(&format!("{name}-running"));
+    std::fs::copy(stdout.lines().last().unwrap(), &image).unwrap();
+    let device = Device::spawn(&image, &[], &[], port);
+    device.wait_for("listening on port", 1);
+    device
+}
+
