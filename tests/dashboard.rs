@@ -182,3 +182,36 @@ fn the_page_in_a_browser() {
     device_b.wait_for(&format!("{b} build 2 booted"), 1);
     assert_eq!(std::fs::read_to_string(folder.join("broken.yaml")).unwrap().contains("LOUD"), true, "closing the editor saved nothing");
 }
+
+/// Cancel: the device being installed finishes (never half an update), the rest are skipped,
+/// and the job says it was cancelled.
+#[test]
+fn cancelling_skips_what_has_not_started() {
+    let dir = TempDir::new("dashboard-cancel");
+    let folder = dir.0.canonicalize().unwrap();
+    std::fs::write(folder.join("secrets.yaml"), "ota_password: cancel-secret\n").unwrap();
+    // A port that takes connections and drops them: its install fails only after the client's
+    // retries, which leaves time to cancel.
+    let dropper = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = dropper.local_addr().unwrap().port();
+    std::thread::spawn(move || dropper.incoming().for_each(drop));
+    for name in ["a", "b", "c"] {
+        std::fs::write(folder.join(format!("{name}.yaml")), device_yaml(&format!("dash-cancel-{name}"), 1, port)).unwrap();
+    }
+    let dashboard = Dashboard::start(Path::new(env!("CARGO_BIN_EXE_ferrota")), &folder, &[]);
+    dashboard.wait_devices("all online", |ds| ds.iter().filter(|d| d["online"] == true).count() == 3);
+    let (status, started) = dashboard.post("/api/update-all", Some(json!({"jobs": 1})));
+    assert_eq!(status, 202, "{started}");
+    let id = started["job"].as_u64().unwrap();
+    dashboard.wait_job(id, "a being installed", |job| job["devices"][0]["state"] == "uploading");
+    let (status, cancelled) = dashboard.post(&format!("/api/jobs/{id}/cancel"), None);
+    assert_eq!(status, 200, "{cancelled}");
+    let done = dashboard.wait_job(id, "the end", |job| job["state"] != "running");
+    assert_eq!(done["state"], "cancelled", "{done:#}");
+    assert_eq!(run_of(&done, "a.yaml")["state"], "failed", "a ran to its end: {done:#}");
+    for file in ["b.yaml", "c.yaml"] {
+        assert_eq!(run_of(&done, file)["state"], "skipped", "{done:#}");
+        assert_eq!(run_of(&done, file)["message"], "cancelled", "{done:#}");
+    }
+    assert_eq!(dashboard.post("/api/jobs/999/cancel", None).0, 404);
+}

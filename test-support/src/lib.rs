@@ -440,14 +440,19 @@ impl Dashboard {
         let (status, started) = self.post(path, body);
         assert_eq!(status, 202, "{path}: {started}");
         let id = started["job"].as_u64().unwrap();
+        self.wait_job(id, "the end", |job| ["succeeded", "failed", "cancelled"].contains(&job["state"].as_str().unwrap_or_default()))
+    }
+
+    /// Waits until `check` holds for job `id`: the job then.
+    pub fn wait_job(&self, id: u64, what: &str, check: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + Duration::from_secs(300);
         loop {
             let job = self.get(&format!("/api/jobs/{id}"));
-            if ["succeeded", "failed", "cancelled"].contains(&job["state"].as_str().unwrap()) {
+            if check(&job) {
                 return job;
             }
-            assert!(Instant::now() < deadline, "job {id} did not end: {job:#}");
-            std::thread::sleep(Duration::from_millis(200));
+            assert!(Instant::now() < deadline, "job {id}: timed out waiting for {what}: {job:#}");
+            std::thread::sleep(Duration::from_millis(100));
         }
     }
 }
