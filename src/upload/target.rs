@@ -89,8 +89,8 @@ mod tests {
         assert_eq!(t.name, "kitchen");
         assert_eq!(t.ota, Some(OtaSettings { port: Some(3000), password: Some("s3cret".into()) }));
         assert_eq!(t.default_host(), "kitchen.local");
-        let t = target("esphome:\n  name: kitchen\nesp32:\n  board: esp32dev\nwifi:\n  ssid: x\n  use_address: 10.0.0.7\nota:\n  - platform: esphome\n", "");
-        assert_eq!(t.default_host(), "10.0.0.7", "wifi: use_address wins, as in ESPHome");
+        let fixed = target("esphome:\n  name: kitchen\nesp32:\n  board: esp32dev\nwifi:\n  ssid: x\n  use_address: 10.0.0.7\nota:\n  - platform: esphome\n", "");
+        assert_eq!(fixed.default_host(), "10.0.0.7", "wifi: use_address wins, as in ESPHome");
         // `web_server:` with its defaults.
         assert_eq!(t.web_server, Some(WebServerSettings { port: 80, username: None, password: None }));
     }
