@@ -65,6 +65,7 @@ fn installs_and_updates_a_fleet_through_the_api() {
     assert!(events.starts_with("event: progress\ndata: {"), "{events}");
     assert!(events.contains("event: log\ndata: {\"file\":\"a.yaml\""), "{events}");
     assert!(events.contains("updated (127.0.0.1:"), "{events}");
+    assert!(events.contains(&format!("Compiling ferrota-{a} v")), "cargo's own lines are in the log: {events}");
 
     // Update all: only b needs it; the invalid config is skipped with why.
     std::fs::write(folder.join("b.yaml"), device_yaml(b, 2, port_b)).unwrap();
@@ -121,6 +122,16 @@ fn refuses_other_origins_paths_outside_and_strangers() {
     }
     let config = dashboard.get("/api/devices/d.yaml/config");
     assert!(config["text"].as_str().unwrap().contains("!secret ota_password"), "{config}");
+    // Saving an invalid config is allowed, and the answer says what is wrong; not from elsewhere.
+    let invalid = json!({"text": "esphome:\n  name: Not Valid\nhost:\n"});
+    let evil_save = dashboard.http("PUT", "/api/devices/d.yaml/config", &[("Origin", "http://evil.example")], Some(&invalid));
+    assert_eq!(evil_save.0, 403, "{evil_save:?}");
+    let (status, saved) = dashboard.http("PUT", "/api/devices/d.yaml/config", &[], Some(&invalid));
+    assert_eq!(status, 200, "{saved}");
+    let saved: Value = serde_json::from_str(&saved).unwrap();
+    assert_eq!(saved["valid"], false, "{saved}");
+    assert_eq!(saved["diagnostics"][0]["line"], 2, "{saved}");
+    assert_eq!(std::fs::read_to_string(folder.join("d.yaml")).unwrap(), invalid["text"].as_str().unwrap());
     let page = dashboard.http("GET", "/", &[], None);
     assert!(page.0 == 200 && page.1.contains("<title>ferrota dashboard</title>"));
     let listed = serde_json::to_string(&dashboard.get("/api/devices")).unwrap();

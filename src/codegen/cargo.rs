@@ -6,6 +6,7 @@ use crate::diagnostics::Diagnostic;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use super::compile::Report;
 use std::process::{Command, Stdio};
 
 /// What a build produced.
@@ -23,15 +24,15 @@ pub struct Build {
 }
 
 /// Runs `cargo build --release` for `project` into `target_dir`. cargo's progress goes to our
-/// stderr; `Err` only when cargo can't be run at all.
-pub fn build(project: &Generated, target_dir: &Path) -> std::io::Result<Build> {
-    build_package(project, &project.dir, &project.package, &project.map, target_dir)
+/// stderr, or to `report` when it wants it; `Err` only when cargo can't be run at all.
+pub fn build(project: &Generated, target_dir: &Path, report: &mut dyn Report) -> std::io::Result<Build> {
+    build_package(project, &project.dir, &project.package, &project.map, target_dir, report)
 }
 
 /// Builds the project's bootloader (`bootloader/`, its own workspace: its HAL features must not
 /// be unified with the application's), for the targets that have one. No user code is in it.
-pub fn build_bootloader(project: &Generated, package: &str, target_dir: &Path) -> std::io::Result<Build> {
-    build_package(project, &project.dir.join("bootloader"), package, &SourceMap::default(), target_dir)
+pub fn build_bootloader(project: &Generated, package: &str, target_dir: &Path, report: &mut dyn Report) -> std::io::Result<Build> {
+    build_package(project, &project.dir.join("bootloader"), package, &SourceMap::default(), target_dir, report)
 }
 
 /// Makes sure Rust's standard library for `triple` is installed: with rustup, installs it
@@ -60,7 +61,7 @@ pub fn ensure_target(triple: &str) -> Result<(), String> {
     }
 }
 
-fn build_package(project: &Generated, dir: &Path, package: &str, map: &SourceMap, target_dir: &Path) -> std::io::Result<Build> {
+fn build_package(project: &Generated, dir: &Path, package: &str, map: &SourceMap, target_dir: &Path, report: &mut dyn Report) -> std::io::Result<Build> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     // In the project folder, so a `.cargo/config.toml` or toolchain file there applies.
@@ -82,15 +83,24 @@ fn build_package(project: &Generated, dir: &Path, package: &str, map: &SourceMap
         command.env("FERROTA_BUILD_TIME", time);
     }
     // No stdin: cargo's target probe (`rustc -`) would otherwise read whatever ours is.
-    let mut child = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn()?;
+    let stderr = if report.wants_cargo_output() { Stdio::piped() } else { Stdio::inherit() };
+    let mut child = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(stderr).spawn()?;
+    // cargo's own lines, read on a thread of their own and handed over between its messages.
+    let (lines, progress) = std::sync::mpsc::channel::<String>();
+    let reader = child.stderr.take().map(|stderr| std::thread::spawn(move || BufReader::new(stderr).lines().map_while(Result::ok).try_for_each(|l| lines.send(l))));
     let mut build = Build::default();
     let mut executable = None;
     if let Some(stdout) = child.stdout.take() {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            progress.try_iter().for_each(|l| report.output(&l));
             let Ok(message) = serde_json::from_str::<Value>(&line) else { continue };
             read_message(&message, package, map, &mut build, &mut executable);
         }
     }
+    if let Some(reader) = reader {
+        let _ = reader.join();
+    }
+    progress.try_iter().for_each(|l| report.output(&l));
     if child.wait()?.success() {
         build.executable = executable;
     }

@@ -31,8 +31,15 @@ pub trait Report {
     fn step(&mut self, line: &str);
     /// Problems that don't stop the build: the config's warnings, rustc's warnings in lambdas.
     fn diagnostics(&mut self, sources: &Sources, diagnostics: &[Diagnostic]);
-    /// rustc's messages that are not about the config, as rustc rendered them.
+    /// rustc's messages that are not about the config, as rustc rendered them; with
+    /// [`Report::wants_cargo_output`], also cargo's own lines (`Compiling …`) as they come.
     fn output(&mut self, text: &str);
+
+    /// Whether cargo's progress should come through [`Report::output`] rather than straight to
+    /// stderr (where a terminal shows cargo's own progress bar).
+    fn wants_cargo_output(&self) -> bool {
+        false
+    }
 }
 
 /// A finished compile.
@@ -118,7 +125,7 @@ pub fn compile(options: &CompileOptions, report: &mut dyn Report) -> Result<Comp
     }
     let target_dir = super::target_dir(&generated.target);
     report.step(&format!("Building {} (cargo build --release, target dir {})", generated.package, target_dir.display()));
-    let build = cargo::build(&generated, &target_dir).map_err(|e| Failed::build(Sources::default(), format!("cannot run cargo: {e}")))?;
+    let build = cargo::build(&generated, &target_dir, &mut *report).map_err(|e| Failed::build(Sources::default(), format!("cannot run cargo: {e}")))?;
     for message in &build.other {
         report.output(message);
     }
@@ -190,7 +197,7 @@ const FLASH_BASE: u64 = 0x1000_0000;
 /// as `bootloader.bin`, for the first flash over USB; returns its path.
 fn bootloader(generated: &super::Generated, package: &str, target_dir: &Path, (sources, report): (&Sources, &mut dyn Report), deny_warnings: bool) -> Result<PathBuf, String> {
     report.step(&format!("Building the bootloader {package}"));
-    let build = cargo::build_bootloader(generated, package, target_dir).map_err(|e| format!("cannot run cargo: {e}"))?;
+    let build = cargo::build_bootloader(generated, package, target_dir, &mut *report).map_err(|e| format!("cannot run cargo: {e}"))?;
     for message in &build.other {
         report.output(message);
     }

@@ -338,6 +338,10 @@ impl Report for JobOutput<'_> {
             self.job.log(self.file, line);
         }
     }
+
+    fn wants_cargo_output(&self) -> bool {
+        true
+    }
 }
 
 /// An upload's lines into the log, its progress into the device's percentage.
