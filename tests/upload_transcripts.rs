@@ -570,3 +570,89 @@ fn hostile_device_bytes_never_panic() {
         }
     }
 }
+
+/// Pipelining (what `ferrota upload` does): up to a window of blocks go out before their
+/// acks; each `47` still confirms exactly one block, in order, and opens room for one more.
+#[test]
+fn version_2_keeps_a_window_of_blocks_in_flight() {
+    let image: Vec<u8> = (0..45_000u32).map(|i| (i * 31 % 256) as u8).collect();
+    let md5 = Image::new(image.clone()).md5_hex().to_owned();
+    let mut cl = client(&image, None, ALL_FEATURES);
+    cl.set_window(2 * 8192);
+    play(
+        &mut cl,
+        &[
+            c(MAGIC),
+            d("0002"),
+            c("17"),
+            d("4800 41"),
+            c("00 0000AFC8"),
+            d("42"),
+            ca(&md5),
+            d("43"),
+            // Two blocks before any ack.
+            cb(&image[..16384]),
+            d("47"),
+            cb(&image[16384..24576]),
+            // Two acks at once: two more blocks.
+            d("4747"),
+            cb(&image[24576..40960]),
+            d("47"),
+            cb(&image[40960..]),
+            // The acks of what is still in flight, then the device's verdict.
+            d("4747"),
+            d("44"),
+            d("45"),
+            c("00"),
+        ],
+    );
+    assert_eq!(cl.outcome(), Some(&Ok(())));
+}
+
+#[test]
+fn with_a_window_an_ack_counts_one_block_written_whole() {
+    let image = vec![9u8; 40_000];
+    let md5 = Image::new(image.clone()).md5_hex().to_owned();
+    let mut cl = client(&image, None, ALL_FEATURES);
+    cl.set_window(4 * 8192);
+    play(&mut cl, &[c(MAGIC), d("0002"), c("17"), d("4800 41"), c("00 00009C40"), d("42"), ca(&md5), d("43")]);
+    cl.sent(10_000);
+    cl.handle_input(&[0x47]);
+    assert!(cl.outcome().is_none(), "the first block was written whole");
+    cl.handle_input(&[0x47]);
+    assert_eq!(cl.outcome(), Some(&Err(UploadError::Unexpected { step: Step::Chunk, byte: 0x47 })), "the second was not");
+}
+
+#[test]
+fn a_full_window_waits_for_the_device() {
+    let image = vec![5u8; 100_000];
+    let md5 = Image::new(image.clone()).md5_hex().to_owned();
+    let mut cl = client(&image, None, ALL_FEATURES);
+    cl.set_window(3 * 8192 + 100);
+    play(&mut cl, &[c(MAGIC), d("0002"), c("17"), d("4800 41"), c("00 000186A0"), d("42"), ca(&md5), d("43")]);
+    assert_eq!(drain(&mut cl).len(), 3 * 8192, "the window is whole blocks");
+    assert!(cl.pending().is_empty(), "a full window sends nothing more until an ack");
+    // A drop now: the device has not acknowledged everything, so the upload may be retried.
+    cl.handle_close();
+    let err = cl.outcome().unwrap().clone().unwrap_err();
+    assert_eq!(err, UploadError::Closed { step: Step::Chunk, committed: false });
+    assert!(err.is_retryable());
+}
+
+/// What a drop means with blocks in flight: while more than the last block is unacknowledged
+/// the device cannot have the image (retry); once only the last is, it may have committed.
+#[test]
+fn with_blocks_in_flight_committed_means_all_but_the_last_block_acked() {
+    let image = vec![3u8; 3 * 8192];
+    let md5 = Image::new(image.clone()).md5_hex().to_owned();
+    let start = [c(MAGIC), d("0002"), c("17"), d("4800 41"), c("00 00006000"), d("42"), ca(&md5), d("43")];
+    for (acks, committed) in [(0, false), (1, false), (2, true)] {
+        let mut cl = client(&image, None, ALL_FEATURES);
+        cl.set_window(4 * 8192);
+        play(&mut cl, &start);
+        assert_eq!(drain(&mut cl).len(), image.len(), "all of it in flight");
+        cl.handle_input(&vec![0x47; acks]);
+        cl.handle_close();
+        assert_eq!(cl.outcome(), Some(&Err(UploadError::Closed { step: Step::Chunk, committed })), "{acks} acks");
+    }
+}

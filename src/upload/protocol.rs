@@ -117,9 +117,12 @@ pub struct Client {
     out_step: Step,
     /// A multi-byte device message being collected (version, nonce).
     partial: Vec<u8>,
-    /// Payload bytes written so far, and the end of what may be written before the next ack.
+    /// Payload bytes written so far.
     data_sent: usize,
-    data_limit: usize,
+    /// Payload bytes the device confirmed (version 2: one `47` per 8 KiB block it read).
+    acked: usize,
+    /// How far (in bytes) writing may run ahead of the device's acks (version 2).
+    window: usize,
     events: VecDeque<Event>,
     outcome: Option<Result<(), UploadError>>,
 }
@@ -146,7 +149,8 @@ impl Client {
             out_step: Step::Magic,
             partial: Vec::new(),
             data_sent: 0,
-            data_limit: 0,
+            acked: 0,
+            window: BLOCK,
             events: VecDeque::new(),
             outcome: None,
         };
@@ -155,6 +159,21 @@ impl Client {
             client.fail(UploadError::BadImageSize(len));
         }
         client
+    }
+
+    /// Lets version 2's payload run up to `bytes` (whole blocks, at least one) ahead of the
+    /// device's acks instead of waiting a round trip per block. Nothing in the protocol asks
+    /// the client to wait: the device acks each block whenever it has read it, so the acks are
+    /// still counted one per block, and a device that stops acking still runs into the socket
+    /// timeout once the window is full.
+    pub fn set_window(&mut self, bytes: usize) {
+        self.window = (bytes / BLOCK).max(1) * BLOCK;
+    }
+
+    /// Where the payload written may run to before the next ack.
+    fn data_limit(&self) -> usize {
+        let total = self.payload().len();
+        if self.version == 1 { total } else { total.min(self.acked + self.window) }
     }
 
     /// Bytes to write now; empty while the client waits for the device.
@@ -167,7 +186,7 @@ impl Client {
         }
         if self.state == State::Data {
             // One block at a time even in version 1, so progress and device errors are seen per block.
-            let end = self.data_limit.min(self.data_sent + BLOCK);
+            let end = self.data_limit().min(self.data_sent + BLOCK);
             return self.payload().get(self.data_sent..end).unwrap_or_default();
         }
         &[]
@@ -188,7 +207,7 @@ impl Client {
             return;
         }
         if self.state == State::Data && n > 0 {
-            self.data_sent = (self.data_sent + n).min(self.data_limit);
+            self.data_sent = (self.data_sent + n).min(self.data_limit());
             let total = self.payload().len();
             self.events.push_back(Event::Progress { sent: self.data_sent, total });
             if self.data_sent == total && self.version == 1 {
@@ -268,9 +287,16 @@ impl Client {
         self.mode
     }
 
-    /// The device had every payload byte: from here on nothing may be retried.
+    /// The device may have every payload byte, and so may commit: from here on nothing is
+    /// retried. With blocks in flight, every byte written is not every byte read: that takes
+    /// every block but the last acknowledged (the device may have read the last and gone on).
     fn committed(&self) -> bool {
-        matches!(self.state, State::Data | State::Receive | State::End | State::Done) && self.data_sent == self.payload().len()
+        let total = self.payload().len();
+        match self.state {
+            State::Receive | State::End | State::Done => true,
+            State::Data => self.data_sent == total && self.acked + BLOCK >= total,
+            _ => false,
+        }
     }
 
     fn payload(&self) -> &[u8] {
@@ -400,21 +426,20 @@ impl Client {
                 response::BIN_MD5_OK => {
                     let total = self.payload().len();
                     self.state = State::Data;
-                    self.data_limit = if self.version == 1 { total } else { total.min(BLOCK) };
                     self.events.push_back(Event::DataStarted { total });
                 }
                 _ => self.unexpected(byte),
             },
             State::Data => {
-                // Version 2: one `47` per block, and only once the whole block was written.
-                if byte != response::CHUNK_OK || self.version != 2 || self.data_sent < self.data_limit {
+                // Version 2: one `47` per block, and only for a block that was written whole.
+                let total = self.payload().len();
+                let block_end = (self.acked + BLOCK).min(total);
+                if byte != response::CHUNK_OK || self.version != 2 || self.data_sent < block_end {
                     return self.unexpected(byte);
                 }
-                let total = self.payload().len();
-                if self.data_sent == total {
+                self.acked = block_end;
+                if self.acked == total {
                     self.state = State::Receive;
-                } else {
-                    self.data_limit = (self.data_limit + BLOCK).min(total);
                 }
             }
             State::Receive => match byte {

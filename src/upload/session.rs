@@ -14,6 +14,9 @@ use super::protocol::{AuthMethod, Client, Compression, Event, Timeouts, HANDSHAK
 
 /// The send buffer during the data phase (8 × 8192, as ESPHome): progress follows the device.
 const SEND_BUFFER: usize = 8 * 8192;
+/// The least a version 2 upload runs ahead of the device's acks: enough for a weak WiFi link's
+/// round trip (1 MB/s × 40 ms) with room to spare.
+const MIN_WINDOW: usize = 64 * 1024;
 /// How long to look for an error byte the device sent just before a write failed.
 const ERROR_PROBE: Duration = Duration::from_secs(1);
 
@@ -48,6 +51,10 @@ pub fn run(
         committed: false,
     })?;
     let mut client = Client::new(image, password, seed);
+    // Blocks in flight: as many as the socket's send buffer holds (the kernel's figure, which
+    // counts its bookkeeping too), never fewer than MIN_WINDOW.
+    let buffer = SockRef::from(&stream).send_buffer_size().unwrap_or(SEND_BUFFER);
+    client.set_window(buffer.max(MIN_WINDOW));
     let mut timer = Timer::default();
     let mut input = vec![0u8; 4096];
     let mut timeout = None;
