@@ -7,14 +7,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::sync::Mutex;
 
 use common::*;
-
-/// One compile at a time: they share two cores and ESPHome's build cache.
-static BUILD: Mutex<()> = Mutex::new(());
 
 /// A `host:` device config. The port is compiled in, so each config gets its own, below the
 /// ephemeral ports and outside `free_port`'s range.
@@ -23,49 +19,6 @@ fn config(name: &str, port: u16, password: Option<&str>, version: u8) -> String 
     format!(
         "esphome:\n  name: {name}\nhost:\nlogger:\n  level: DEBUG\nota:\n  - platform: esphome\n    port: {port}\n    version: {version}\n{password}"
     )
-}
-
-/// The ESPHome program for `yaml`, compiled once per config text and ESPHome version.
-fn esphome_program(venv: &Path, name: &str, yaml: &str) -> PathBuf {
-    let _guard = BUILD.lock().unwrap_or_else(|p| p.into_inner());
-    let key = md5_hex(format!("esphome 2026.10.0\n{yaml}").as_bytes());
-    let dir = target_dir().join("esphome-host-devices").join(format!("{name}-{}", &key[..12]));
-    let program = dir.join("program");
-    if program.is_file() {
-        return program;
-    }
-    let work = dir.join("build");
-    let _ = std::fs::remove_dir_all(&work);
-    std::fs::create_dir_all(&work).unwrap();
-    std::fs::write(work.join("device.yaml"), yaml).unwrap();
-    let out = Command::new(venv.join("bin/esphome"))
-        .args(["compile", "device.yaml"])
-        .current_dir(&work)
-        .output()
-        .expect("running esphome compile");
-    assert!(
-        out.status.success(),
-        "esphome compile failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let built = work.join(format!(".esphome/build/{name}/.pioenvs/{name}/program"));
-    std::fs::copy(&built, &program).unwrap_or_else(|e| panic!("{}: {e}", built.display()));
-    let _ = std::fs::remove_dir_all(&work);
-    program
-}
-
-/// A running ESPHome device from `yaml`, as a copy in `dir` (an update replaces the copy).
-fn start(venv: &Path, dir: &TempDir, name: &str, yaml: &str, port: u16) -> (Device, PathBuf) {
-    let program = esphome_program(venv, name, yaml);
-    let exe = dir.path("device");
-    std::fs::copy(&program, &exe).unwrap();
-    std::fs::write(dir.path("device.yaml"), yaml).unwrap();
-    let prefs = dir.path("prefs");
-    std::fs::create_dir_all(&prefs).unwrap();
-    let device = Device::spawn(&exe, &[], &[("ESPHOME_PREFDIR", &prefs)], port);
-    device.wait_for("setup() finished successfully", 1);
-    (device, exe)
 }
 
 /// Uploads a new image with the CLI (port and password from the config unless `extra` says
@@ -92,7 +45,7 @@ fn case(test: &str, name: &str, port: u16, password: Option<&str>, version: u8) 
     let venv = esphome_venv(test)?;
     let dir = TempDir::new(name);
     let yaml = config(name, port, password, version);
-    let (device, exe) = start(&venv, &dir, name, &yaml, port);
+    let (device, exe) = start_esphome(&venv, &dir, name, &yaml, port);
     let (code, log, image) = upload(&dir, &exe, name, &[]);
     assert_eq!(code, 0, "ferrota upload failed:\n{log}\ndevice:\n{}", device.output());
     assert!(log.contains("OTA successful"), "{log}");
@@ -119,7 +72,7 @@ fn esphome_device_with_wrong_password() {
     let yaml = config(name, port, Some("interop pass"), 2);
     // Same config as the password case, so the same (cached) build; serialise on the port.
     let _port = PORT_19261.lock().unwrap_or_else(|p| p.into_inner());
-    let (device, exe) = start(&venv, &dir, name, &yaml, port);
+    let (device, exe) = start_esphome(&venv, &dir, name, &yaml, port);
     let before = std::fs::read(&exe).unwrap();
     let (code, log, _) = upload(&dir, &exe, "wrong", &["--password", "not it"]);
     assert_eq!(code, 1, "{log}");

@@ -43,6 +43,25 @@ impl Image {
         self.md5.get_or_init(|| md5_hex(&self.bytes))
     }
 
+    /// Whether compressing would shrink the image by at least 5 %, judged from a few samples
+    /// deflated quickly: an image of already compressed or random data goes as it is, without
+    /// spending a second of CPU to make it bigger.
+    pub fn worth_compressing(&self) -> bool {
+        const SAMPLE: usize = 64 * 1024;
+        const SAMPLES: usize = 8;
+        let data = &self.bytes;
+        let step = (data.len() / SAMPLES).max(SAMPLE);
+        let (mut read, mut written) = (0u64, 0u64);
+        for start in (0..data.len()).step_by(step).take(SAMPLES) {
+            let sample = &data[start..(start + SAMPLE).min(data.len())];
+            let mut c = Compress::new_with_window_bits(Compression::fast(), false, DEFLATE_WINDOW_BITS);
+            let Ok(out) = compress_all(&mut c, sample, true) else { return true };
+            read += sample.len() as u64;
+            written += out.len() as u64;
+        }
+        written * 100 < read * 95
+    }
+
     /// Raw deflate, level 9, 4 KiB window: what a device offering streaming deflate inflates.
     /// `Err` only when the compressor failed; never a truncated stream.
     pub fn try_deflate(&self) -> Result<&[u8], CompressError> {
@@ -159,6 +178,22 @@ mod tests {
         }
         assert!(inflater.is_done());
         out
+    }
+
+    #[test]
+    fn only_images_that_shrink_are_compressed() {
+        assert!(Image::new(sample(3 << 20)).worth_compressing(), "firmware-like");
+        assert!(Image::new(vec![0; 100]).worth_compressing(), "tiny and repetitive");
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let random: Vec<u8> = (0..3 << 20)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        assert!(!Image::new(random).worth_compressing(), "random");
     }
 
     #[test]

@@ -10,7 +10,8 @@ use socket2::SockRef;
 use super::errors::{Step, UploadError};
 use super::image::Image;
 use super::progress::Reporter;
-use super::protocol::{AuthMethod, Client, Compression, Event, Timeouts, HANDSHAKE_TIMEOUT};
+use super::protocol::{AuthMethod, Client, Compression, Event, Timeouts, ALL_FEATURES, HANDSHAKE_TIMEOUT};
+use ferrota_ota::wire::client_feature;
 
 /// The send buffer during the data phase (8 × 8192, as ESPHome): progress follows the device.
 const SEND_BUFFER: usize = 8 * 8192;
@@ -50,7 +51,9 @@ pub fn run(
         message: format!("no random source for the auth cnonce: {e}"),
         committed: false,
     })?;
-    let mut client = Client::new(image, password, seed);
+    // Compression only where it pays: random or already compressed data goes as it is.
+    let features = if image.worth_compressing() { ALL_FEATURES } else { ALL_FEATURES & !(client_feature::COMPRESSION | client_feature::DEFLATE) };
+    let mut client = Client::with_features(image, password, seed, features);
     // Blocks in flight: as many as the socket's send buffer holds (the kernel's figure, which
     // counts its bookkeeping too), never fewer than MIN_WINDOW.
     let buffer = SockRef::from(&stream).send_buffer_size().unwrap_or(SEND_BUFFER);

@@ -75,3 +75,50 @@ pub fn ferrota(args: &[&str]) -> (i32, String) {
     let log = format!("{}{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
     (out.status.code().unwrap_or(-1), log)
 }
+
+/// One compile at a time: they share two cores and ESPHome's build cache.
+static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The ESPHome program for `yaml`, compiled once per config text and ESPHome version.
+pub fn esphome_program(venv: &Path, name: &str, yaml: &str) -> PathBuf {
+    let _guard = BUILD.lock().unwrap_or_else(|p| p.into_inner());
+    let key = md5_hex(format!("esphome 2026.10.0\n{yaml}").as_bytes());
+    let dir = target_dir().join("esphome-host-devices").join(format!("{name}-{}", &key[..12]));
+    let program = dir.join("program");
+    if program.is_file() {
+        return program;
+    }
+    let work = dir.join("build");
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::write(work.join("device.yaml"), yaml).unwrap();
+    let out = Command::new(venv.join("bin/esphome"))
+        .args(["compile", "device.yaml"])
+        .current_dir(&work)
+        .output()
+        .expect("running esphome compile");
+    assert!(
+        out.status.success(),
+        "esphome compile failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let built = work.join(format!(".esphome/build/{name}/.pioenvs/{name}/program"));
+    std::fs::copy(&built, &program).unwrap_or_else(|e| panic!("{}: {e}", built.display()));
+    let _ = std::fs::remove_dir_all(&work);
+    program
+}
+
+/// A running ESPHome device from `yaml`, as a copy in `dir` (an update replaces the copy).
+pub fn start_esphome(venv: &Path, dir: &TempDir, name: &str, yaml: &str, port: u16) -> (Device, PathBuf) {
+    let program = esphome_program(venv, name, yaml);
+    let exe = dir.path("device");
+    std::fs::copy(&program, &exe).unwrap();
+    std::fs::write(dir.path("device.yaml"), yaml).unwrap();
+    let prefs = dir.path("prefs");
+    std::fs::create_dir_all(&prefs).unwrap();
+    let device = Device::spawn(&exe, &[], &[("ESPHOME_PREFDIR", &prefs)], port);
+    device.wait_for("setup() finished successfully", 1);
+    (device, exe)
+}
+
