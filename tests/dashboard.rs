@@ -21,21 +21,66 @@ fn run_of<'a>(job: &'a Value, file: &str) -> &'a Value {
     job["devices"].as_array().unwrap().iter().find(|d| d["file"] == file).unwrap_or_else(|| panic!("{file} is not in {job:#}"))
 }
 
+/// The ferrota under test.
+fn ferrota() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_ferrota"))
+}
+
+/// A folder with two running host devices (`a.yaml`, `b.yaml`, build 1, named
+/// `dash-<test>-a`/`-b`: other tests build host devices in the same shared target folder), an
+/// invalid `broken.yaml` and the `secrets.yaml` they read.
+struct Folder {
+    /// Kept for its lifetime: the folder goes when the test ends.
+    _dir: TempDir,
+    path: std::path::PathBuf,
+    names: [String; 2],
+    ports: [u16; 2],
+    devices: [ferrota_test_support::Device; 2],
+}
+
+impl Folder {
+    fn new(test: &str) -> Folder {
+        let dir = TempDir::new(&format!("dashboard-{test}"));
+        let path = dir.0.canonicalize().unwrap();
+        std::fs::write(path.join("secrets.yaml"), format!("ota_password: {test}-secret\n")).unwrap();
+        std::fs::write(path.join("broken.yaml"), "esphome:\n  name: broken\nhost:\nlogger:\n  level: LOUD\n").unwrap();
+        let names = [format!("dash-{test}-a"), format!("dash-{test}-b")];
+        let ports = [free_port(), free_port()];
+        let devices = [0, 1].map(|i| {
+            let file = path.join(["a.yaml", "b.yaml"][i]);
+            std::fs::write(&file, device_yaml(&names[i], 1, ports[i])).unwrap();
+            start_device(ferrota(), &dir, &file, &names[i], ports[i])
+        });
+        Folder { _dir: dir, path, names, ports, devices }
+    }
+
+    /// Moves device `i`'s config (0: a, 1: b) to `build`.
+    fn write(&self, i: usize, build: u32) {
+        std::fs::write(self.path.join(["a.yaml", "b.yaml"][i]), device_yaml(&self.names[i], build, self.ports[i])).unwrap();
+    }
+
+    /// Waits until device `i` runs `build`.
+    fn booted(&self, i: usize, build: u32) {
+        self.devices[i].wait_for(&format!("{} build {build} booted", self.names[i]), 1);
+    }
+}
+
+/// A port that takes connections and drops them: an install there fails only after the
+/// client's retries, which keeps a job running for a few seconds.
+fn dropping_port() -> u16 {
+    let dropper = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = dropper.local_addr().unwrap().port();
+    std::thread::spawn(move || dropper.incoming().for_each(drop));
+    port
+}
+
 #[test]
 fn installs_and_updates_a_fleet_through_the_api() {
-    let dir = TempDir::new("dashboard-api");
-    let folder = dir.0.canonicalize().unwrap();
-    let (port_a, port_b) = (free_port(), free_port());
-    // Unique names: other tests build host devices in the same shared target folder.
-    let (a, b) = ("dash-api-a", "dash-api-b");
-    std::fs::write(folder.join("secrets.yaml"), "ota_password: first-secret\n").unwrap();
-    std::fs::write(folder.join("a.yaml"), device_yaml(a, 1, port_a)).unwrap();
-    std::fs::write(folder.join("b.yaml"), device_yaml(b, 1, port_b)).unwrap();
-    std::fs::write(folder.join("broken.yaml"), "esphome:\n  name: broken\nhost:\nlogger:\n  level: LOUD\n").unwrap();
-    let device_a = start_device(Path::new(env!("CARGO_BIN_EXE_ferrota")), &dir, &folder.join("a.yaml"), a, port_a);
-    let device_b = start_device(Path::new(env!("CARGO_BIN_EXE_ferrota")), &dir, &folder.join("b.yaml"), b, port_b);
+    let fleet = Folder::new("api");
+    let folder = fleet.path.clone();
+    let a = fleet.names[0].as_str();
 
-    let dashboard = Dashboard::start(Path::new(env!("CARGO_BIN_EXE_ferrota")), &folder, &["--jobs", "2"]);
+    let dashboard = Dashboard::start(ferrota(), &folder, &["--jobs", "2"]);
     let devices = dashboard.wait_devices("both devices online", |ds| ds.iter().filter(|d| d["online"] == true).count() == 2);
     let files: Vec<&str> = devices.iter().map(|d| d["file"].as_str().unwrap()).collect();
     assert_eq!(files, ["a.yaml", "b.yaml", "broken.yaml"], "secrets.yaml is not a device");
@@ -53,11 +98,11 @@ fn installs_and_updates_a_fleet_through_the_api() {
     assert_eq!(dashboard.post("/api/devices/broken.yaml/validate", Some(unsaved)).1["valid"], true, "the editor's unsaved text");
 
     // Install one: build 2 of a.
-    std::fs::write(folder.join("a.yaml"), device_yaml(a, 2, port_a)).unwrap();
+    fleet.write(0, 2);
     let job = dashboard.run_job("/api/devices/a.yaml/install", None);
     assert_eq!(job["state"], "succeeded", "{job:#}");
     assert_eq!(run_of(&job, "a.yaml")["progress"], 100);
-    device_a.wait_for(&format!("{a} build 2 booted"), 1);
+    fleet.booted(0, 2);
     dashboard.wait_devices("a up to date", |ds| ds.iter().any(|d| d["file"] == "a.yaml" && d["needs_update"] == false));
     // Its events: the job, then its log, and the stream ends with the job.
     let (status, events) = dashboard.http("GET", &format!("/api/jobs/{}/events", job["id"]), &[], None);
@@ -68,7 +113,7 @@ fn installs_and_updates_a_fleet_through_the_api() {
     assert!(events.contains(&format!("Compiling ferrota-{a} v")), "cargo's own lines are in the log: {events}");
 
     // Update all: only b needs it; the invalid config is skipped with why.
-    std::fs::write(folder.join("b.yaml"), device_yaml(b, 2, port_b)).unwrap();
+    fleet.write(1, 2);
     dashboard.wait_devices("b outdated", |ds| ds.iter().any(|d| d["file"] == "b.yaml" && d["needs_update"] == true));
     let job = dashboard.run_job("/api/update-all", Some(json!({})));
     assert_eq!(job["state"], "succeeded", "{job:#}");
@@ -76,7 +121,7 @@ fn installs_and_updates_a_fleet_through_the_api() {
     assert_eq!(files, ["b.yaml", "broken.yaml"], "a is up to date");
     assert_eq!(run_of(&job, "broken.yaml")["state"], "skipped");
     assert!(run_of(&job, "broken.yaml")["message"].as_str().unwrap().starts_with("invalid config: "), "{job:#}");
-    device_b.wait_for(&format!("{b} build 2 booted"), 1);
+    fleet.booted(1, 2);
     // The second time: nothing to install.
     let job = dashboard.run_job("/api/update-all", Some(json!({})));
     assert_eq!(job["devices"].as_array().unwrap().len(), 1, "{job:#}");
@@ -90,7 +135,7 @@ fn installs_and_updates_a_fleet_through_the_api() {
     assert!(run_of(&job, "a.yaml")["message"].as_str().unwrap().contains("auth"), "{job:#}");
     assert_eq!(run_of(&job, "b.yaml")["state"], "skipped");
     assert!(run_of(&job, "b.yaml")["message"].as_str().unwrap().starts_with("rollout stopped"), "{job:#}");
-    assert_eq!(device_a.count("booted"), 2, "the failed update changed nothing");
+    assert_eq!(fleet.devices[0].count("booted"), 2, "the failed update changed nothing");
 
     // The jobs stay listed, newest first.
     let jobs = dashboard.get("/api/jobs");
@@ -107,7 +152,7 @@ fn refuses_other_origins_paths_outside_and_strangers() {
     let outside = TempDir::new("dashboard-outside");
     std::fs::write(outside.path("x.yaml"), "esphome:\n  name: x\nhost:\n").unwrap();
     std::os::unix::fs::symlink(outside.path("x.yaml"), folder.join("link.yaml")).unwrap();
-    let dashboard = Dashboard::start(Path::new(env!("CARGO_BIN_EXE_ferrota")), &folder, &[]);
+    let dashboard = Dashboard::start(ferrota(), &folder, &[]);
 
     let evil = dashboard.http("POST", "/api/devices/d.yaml/install", &[("Origin", "http://evil.example")], None);
     assert_eq!(evil.0, 403, "{evil:?}");
@@ -138,7 +183,7 @@ fn refuses_other_origins_paths_outside_and_strangers() {
     assert!(!listed.contains("hunter2"), "{listed}");
     drop(dashboard);
 
-    let locked = Dashboard::start(Path::new(env!("CARGO_BIN_EXE_ferrota")), &folder, &["--username", "admin", "--password", "s3cret"]);
+    let locked = Dashboard::start(ferrota(), &folder, &["--username", "admin", "--password", "s3cret"]);
     assert_eq!(locked.http("GET", "/api/devices", &[], None).0, 401);
     assert_eq!(locked.http("GET", "/api/devices", &[("Authorization", "Basic YWRtaW46d3Jvbmc=")], None).0, 401);
     assert_eq!(locked.http("GET", "/api/devices", &[("Authorization", "Basic YWRtaW46czNjcmV0")], None).0, 200);
@@ -155,24 +200,13 @@ fn refuses_other_origins_paths_outside_and_strangers() {
 #[test]
 fn the_page_in_a_browser() {
     let Some(python) = ferrota_test_support::browser("dashboard page") else { return };
-    let dir = TempDir::new("dashboard-page");
-    let folder = dir.0.canonicalize().unwrap();
-    let (port_a, port_b) = (free_port(), free_port());
-    let (a, b) = ("dash-page-a", "dash-page-b");
-    std::fs::write(folder.join("secrets.yaml"), "ota_password: page-secret\n").unwrap();
-    std::fs::write(folder.join("a.yaml"), device_yaml(a, 1, port_a)).unwrap();
-    std::fs::write(folder.join("b.yaml"), device_yaml(b, 1, port_b)).unwrap();
-    std::fs::write(folder.join("broken.yaml"), "esphome:\n  name: broken\nhost:\nlogger:\n  level: LOUD\n").unwrap();
-    let device_a = start_device(Path::new(env!("CARGO_BIN_EXE_ferrota")), &dir, &folder.join("a.yaml"), a, port_a);
-    let device_b = start_device(Path::new(env!("CARGO_BIN_EXE_ferrota")), &dir, &folder.join("b.yaml"), b, port_b);
-    let dropper = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port_slow = dropper.local_addr().unwrap().port();
-    std::thread::spawn(move || dropper.incoming().for_each(drop));
-    std::fs::write(folder.join("0-slow.yaml"), device_yaml("dash-page-slow", 1, port_slow)).unwrap();
+    let fleet = Folder::new("page");
+    let folder = fleet.path.clone();
+    std::fs::write(folder.join("0-slow.yaml"), device_yaml("dash-page-slow", 1, dropping_port())).unwrap();
     // Both configs moved on since the devices were built.
-    std::fs::write(folder.join("a.yaml"), device_yaml(a, 2, port_a)).unwrap();
-    std::fs::write(folder.join("b.yaml"), device_yaml(b, 2, port_b)).unwrap();
-    let dashboard = Dashboard::start(Path::new(env!("CARGO_BIN_EXE_ferrota")), &folder, &[]);
+    fleet.write(0, 2);
+    fleet.write(1, 2);
+    let dashboard = Dashboard::start(ferrota(), &folder, &[]);
 
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/debug/dashboard");
     std::fs::create_dir_all(&shots).unwrap();
@@ -189,8 +223,8 @@ fn the_page_in_a_browser() {
     assert_eq!(seen["install"], json!(["succeeded", "succeeded"]));
     assert_eq!(seen["closed_while"], json!(["running", "queued"]), "{seen:#}");
     assert_eq!(seen["reopened"], json!(["failed", "succeeded", "failed"]), "b was installed after the browser closed: {seen:#}");
-    device_a.wait_for(&format!("{a} build 2 booted"), 1);
-    device_b.wait_for(&format!("{b} build 2 booted"), 1);
+    fleet.booted(0, 2);
+    fleet.booted(1, 2);
     assert_eq!(std::fs::read_to_string(folder.join("broken.yaml")).unwrap().contains("LOUD"), true, "closing the editor saved nothing");
 }
 
@@ -201,15 +235,12 @@ fn cancelling_skips_what_has_not_started() {
     let dir = TempDir::new("dashboard-cancel");
     let folder = dir.0.canonicalize().unwrap();
     std::fs::write(folder.join("secrets.yaml"), "ota_password: cancel-secret\n").unwrap();
-    // A port that takes connections and drops them: its install fails only after the client's
-    // retries, which leaves time to cancel.
-    let dropper = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = dropper.local_addr().unwrap().port();
-    std::thread::spawn(move || dropper.incoming().for_each(drop));
+    // Its install fails only after the client's retries, which leaves time to cancel.
+    let port = dropping_port();
     for name in ["a", "b", "c"] {
         std::fs::write(folder.join(format!("{name}.yaml")), device_yaml(&format!("dash-cancel-{name}"), 1, port)).unwrap();
     }
-    let dashboard = Dashboard::start(Path::new(env!("CARGO_BIN_EXE_ferrota")), &folder, &[]);
+    let dashboard = Dashboard::start(ferrota(), &folder, &[]);
     dashboard.wait_devices("all online", |ds| ds.iter().filter(|d| d["online"] == true).count() == 3);
     let (status, started) = dashboard.post("/api/update-all", Some(json!({"jobs": 1})));
     assert_eq!(status, 202, "{started}");
