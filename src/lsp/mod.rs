@@ -350,4 +350,60 @@ mod tests {
         assert_eq!(uri.as_str(), "file:///tmp/my%20device/ota%20%C3%BC.yaml");
         assert_eq!(uri_to_path(&uri), path);
     }
+
+    fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                yaml_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "yaml") {
+                out.push(path);
+            }
+        }
+    }
+
+    /// Every request at the start, middle and end of every line of every corpus config, example
+    /// and published config (valid, invalid, half-written), and every quick fix: answers, never
+    /// a panic.
+    #[test]
+    fn every_request_anywhere_in_the_corpus_answers() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        yaml_files(&root.join("tests/corpus"), &mut files);
+        yaml_files(&root.join("examples"), &mut files);
+        // The configs people published, where the shared corpus is beside the checkout.
+        yaml_files(&root.join("../shared/corpus/real-world"), &mut files);
+        assert!(files.len() > 100, "{}", files.len());
+        for path in files {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let mut state = State::default();
+            state.buffers.insert(path.clone(), text.clone());
+            state.check();
+            let uri = path_to_uri(&path).unwrap();
+            let document = lsp_types::TextDocumentIdentifier { uri: uri.clone() };
+            for (line, content) in text.lines().enumerate() {
+                let width = content.encode_utf16().count();
+                for character in [0, width / 2, width] {
+                    let at = lsp_types::TextDocumentPositionParams { text_document: document.clone(), position: Position::new(line as u32, character as u32) };
+                    let work = lsp_types::WorkDoneProgressParams::default;
+                    let results = lsp_types::PartialResultParams::default;
+                    state.complete(&lsp_types::CompletionParams { text_document_position: at.clone(), work_done_progress_params: work(), partial_result_params: results(), context: None });
+                    state.hover(&HoverParams { text_document_position_params: at.clone(), work_done_progress_params: work() });
+                    state.definition(&at);
+                    let context = lsp_types::ReferenceContext { include_declaration: true };
+                    state.references(&ReferenceParams { text_document_position: at, work_done_progress_params: work(), partial_result_params: results(), context });
+                }
+            }
+            state.symbols(&DocumentSymbolParams { text_document: document, work_done_progress_params: Default::default(), partial_result_params: Default::default() });
+            for checked in &state.checked {
+                for fix in checked.diagnostics.iter().filter_map(|d| d.fix.as_ref()) {
+                    if let Some((_, edits)) = crate::fixes::edits(&checked.sources, fix) {
+                        let file = checked.sources.get(edits[0].span.file);
+                        let fixed = crate::fixes::apply(&file.text, &edits.iter().filter(|e| e.span.file == edits[0].span.file).cloned().collect::<Vec<_>>());
+                        assert_ne!(fixed, file.text, "{}: {fix:?}", path.display());
+                    }
+                }
+            }
+        }
+    }
 }
