@@ -221,6 +221,7 @@ fn completes_what_fits_at_the_cursor() {
 
     let top = typing(16, "wi", 2);
     assert!(labels(&top).contains(&"wifi") && labels(&top).contains(&"web_server"), "{:?}", labels(&top));
+    assert!(!labels(&top).contains(&"captive_portal"), "not on host: {:?}", labels(&top));
     assert!(!labels(&top).contains(&"esphome"), "already written");
     let wifi = top.iter().find(|i| i["label"] == "wifi").unwrap();
     assert_eq!(wifi["textEdit"]["newText"], "wifi:");

@@ -93,9 +93,13 @@ impl State {
             let loaded = crate::yaml::parse_str(&mut scratch, &path, &patched);
             let registry = Registry::get();
             let has_colon = text[typed.end as usize..line_end].trim_start().starts_with(':');
+            // Keys and components that only work on other chips than this config's are not offered.
+            let keys = loaded.root.as_map().unwrap_or_default().iter().map(|e| registry.canonical(&e.key.key_text()).to_string());
+            let target = keys.into_iter().find(|k| registry.targets().any(|t| t == k));
+            let here = |only_on: &[String]| only_on.is_empty() || target.as_ref().is_none_or(|t| only_on.contains(t));
             match cursor::at(registry, &loaded.root, offset)? {
                 At::Component { written, .. } => {
-                    let components = registry.top_level().filter_map(|n| registry.component(n)).map(|c| (c.name.as_str(), c.doc.as_str()));
+                    let components = registry.top_level().filter_map(|n| registry.component(n)).filter(|c| here(&c.only_on)).map(|c| (c.name.as_str(), c.doc.as_str()));
                     components
                         .chain(LOADER_KEYS.iter().copied())
                         .filter(|(name, _)| !written.iter().any(|w| w == name))
@@ -111,7 +115,7 @@ impl State {
                 At::Key { keys, written, .. } => keys
                     .keys
                     .iter()
-                    .filter(|k| !matches!(k.ty, Type::Invalid { .. }) && !written.iter().any(|w| *w == k.name))
+                    .filter(|k| !matches!(k.ty, Type::Invalid { .. }) && !written.iter().any(|w| *w == k.name) && here(&k.only_on))
                     .map(|k| CompletionItem {
                         text_edit: edit(typed, &key_text(&k.name, has_colon, nests(&k.ty))),
                         label: k.name.clone(),
