@@ -37,6 +37,8 @@ pub struct App {
     compile_lock: Arc<Mutex<()>>,
     auth: Option<Credentials>,
     workers: usize,
+    /// Where each device's name last resolved to (a `.local` name takes an mDNS query), and when.
+    resolved: Mutex<std::collections::HashMap<(String, u16), (std::time::Instant, Vec<SocketAddr>)>>,
 }
 
 impl App {
@@ -92,6 +94,7 @@ pub fn run(options: Options) -> Result<(), String> {
         compile_lock: Arc::new(Mutex::new(())),
         auth,
         workers: options.jobs.max(1),
+        resolved: Mutex::new(std::collections::HashMap::new()),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| e.to_string())?;
     runtime.block_on(async move {
@@ -125,7 +128,8 @@ async fn keep_polling(app: Arc<App>) {
             let fleet = app.fleet.read().unwrap_or_else(|p| p.into_inner());
             fleet.devices.values().filter_map(|d| Some((d.file.clone(), d.address.clone()?))).collect()
         };
-        let polls = addresses.into_iter().map(|(file, address)| async move { (file, answers(&address).await) });
+        let app = &app;
+        let polls = addresses.into_iter().map(|(file, address)| async move { (file, answers(app, &address).await) });
         let results = futures_util::future::join_all(polls).await;
         let mut fleet = app.fleet.write().unwrap_or_else(|p| p.into_inner());
         for (file, online) in results {
@@ -136,12 +140,23 @@ async fn keep_polling(app: Arc<App>) {
     }
 }
 
-/// Whether something accepts a TCP connection on the device's OTA port within 2 s (a `.local`
-/// name is looked up over mDNS, as uploads do).
-async fn answers(address: &devices::Address) -> bool {
-    let (host, port) = (address.host.clone(), address.port);
-    let resolved = tokio::task::spawn_blocking(move || crate::upload::resolve::resolve(&host, port)).await;
-    let Ok(Ok(addrs)) = resolved else { return false };
+/// Whether something accepts a TCP connection on the device's OTA port within 2 s. Names are
+/// looked up as uploads do (a `.local` one over mDNS), at most once a minute per device.
+async fn answers(app: &App, address: &devices::Address) -> bool {
+    const FRESH: Duration = Duration::from_secs(60);
+    let key = (address.host.clone(), address.port);
+    let cached = app.resolved.lock().unwrap_or_else(|p| p.into_inner()).get(&key).filter(|(at, _)| at.elapsed() < FRESH).map(|(_, a)| a.clone());
+    let addrs = match cached {
+        Some(addrs) => addrs,
+        None => {
+            let (host, port) = key.clone();
+            let resolved = tokio::task::spawn_blocking(move || crate::upload::resolve::resolve(&host, port)).await;
+            // A name that did not resolve is asked again after the same minute.
+            let addrs = resolved.ok().and_then(Result::ok).unwrap_or_default();
+            app.resolved.lock().unwrap_or_else(|p| p.into_inner()).insert(key, (std::time::Instant::now(), addrs.clone()));
+            addrs
+        }
+    };
     for addr in addrs {
         if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(addr)).await {
             return true;
