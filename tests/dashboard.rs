@@ -177,6 +177,19 @@ fn refuses_other_origins_paths_outside_and_strangers() {
     assert_eq!(saved["valid"], false, "{saved}");
     assert_eq!(saved["diagnostics"][0]["line"], 2, "{saved}");
     assert_eq!(std::fs::read_to_string(folder.join("d.yaml")).unwrap(), invalid["text"].as_str().unwrap());
+    // Hostile or mistaken requests get a clear refusal, and the server goes on.
+    let bad_json = dashboard.http("POST", "/api/update-all", &[], Some(&json!("not an object")));
+    assert_eq!(bad_json.0, 400, "{bad_json:?}");
+    assert!(bad_json.1.contains("update-all takes"), "{bad_json:?}");
+    let unknown_key = dashboard.http("POST", "/api/update-all", &[], Some(&json!({"job": 3})));
+    assert_eq!(unknown_key.0, 400, "{unknown_key:?}");
+    let unknown_file = dashboard.http("POST", "/api/update-all", &[], Some(&json!({"files": ["nope.yaml"]})));
+    assert_eq!(unknown_file.0, 404, "{unknown_file:?}");
+    assert_eq!(dashboard.http("PUT", "/api/devices/d.yaml/config", &[], Some(&json!({"txt": 1}))).0, 422);
+    assert_eq!(dashboard.http("GET", "/api/jobs/abc", &[], None).0, 404);
+    assert_eq!(dashboard.http("GET", "/api/jobs/abc/events", &[], None).0, 404);
+    let huge = json!({"text": "x".repeat(3 << 20)});
+    assert_eq!(dashboard.http("POST", "/api/devices/d.yaml/validate", &[], Some(&huge)).0, 413, "bodies are bounded");
     let page = dashboard.http("GET", "/", &[], None);
     assert!(page.0 == 200 && page.1.contains("<title>ferrota dashboard</title>"));
     let listed = serde_json::to_string(&dashboard.get("/api/devices")).unwrap();
