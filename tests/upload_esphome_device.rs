@@ -95,3 +95,30 @@ fn esphome_device_version_1() {
     let Some(log) = case("esphome_device_version_1", "ferrota-interop-v1", 19263, Some("v1 pass"), 1) else { return };
     assert!(log.contains("device supports OTA version 1"), "{log}");
 }
+
+/// Blocks in flight against the real device: 8 MiB of random data after the program (still an
+/// executable it re-execs into), sent as it is (no compression can shrink it) with many 8 KiB
+/// blocks ahead of the device's acks.
+#[test]
+fn esphome_device_takes_an_incompressible_image_in_flight() {
+    let Some(venv) = esphome_venv("esphome_device_takes_an_incompressible_image_in_flight") else { return };
+    let (name, port) = ("ferrota-interop-raw", 19264);
+    let dir = TempDir::new(name);
+    let (device, exe) = start_esphome(&venv, &dir, name, &config(name, port, Some("raw pass"), 2), port);
+    let image = dir.path("new.bin");
+    make_image(&exe, &image, name);
+    let mut bytes = std::fs::read(&image).unwrap();
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    for _ in 0..(8 << 20) / 8 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        bytes.extend_from_slice(&state.to_le_bytes());
+    }
+    std::fs::write(&image, &bytes).unwrap();
+    let config = dir.path("device.yaml");
+    let (code, log) = ferrota(&["upload", config.to_str().unwrap(), "--device", "127.0.0.1", "--file", image.to_str().unwrap()]);
+    assert_eq!(code, 0, "ferrota upload failed:\n{log}\ndevice:\n{}", device.output());
+    assert!(log.contains("device supports OTA version 2") && !log.contains("Compressed to"), "{log}");
+    assert_rebooted_into(&device, &exe, &bytes);
+}
