@@ -29,6 +29,34 @@ const OTA_PORT: u16 = 3232;
 const WEB_PORT: u16 = 8080;
 const PASSWORD: &str = "tap secret";
 
+/// What the devices logged (every device of this test binary, each line with its thread and
+/// milliseconds since the first line), so a failing test can show what the device was doing.
+static DEVICE_LOG: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+struct Recorder;
+
+impl log::Log for Recorder {
+    fn enabled(&self, metadata: &log::Metadata) -> bool {
+        metadata.level() <= log::Level::Info
+    }
+
+    fn log(&self, record: &log::Record) {
+        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        let ms = START.get_or_init(std::time::Instant::now).elapsed().as_millis();
+        let thread = std::thread::current().name().unwrap_or("?").to_string();
+        DEVICE_LOG.lock().unwrap_or_else(|p| p.into_inner()).push(format!("{ms:>6} ms {thread}: {}", record.args()));
+    }
+
+    fn flush(&self) {}
+}
+
+/// The last lines device `net` logged, for a failure message.
+fn device_log(net: &str) -> String {
+    let lines = DEVICE_LOG.lock().unwrap_or_else(|p| p.into_inner());
+    let ours: Vec<&String> = lines.iter().filter(|l| l.contains(&format!("device {net}:"))).collect();
+    ours[ours.len().saturating_sub(40)..].iter().map(|l| l.as_str()).collect::<Vec<_>>().join("\n")
+}
+
 /// What the device did, for the test to check.
 #[derive(Default)]
 struct Seen {
@@ -154,7 +182,14 @@ fn start_device(tap: Tap) -> (String, Arc<Mutex<Seen>>, mpsc::Receiver<()>) {
     let Tap { device, net } = tap;
     let address: Ipv4Address = format!("{net}.2").parse().unwrap();
     let thread_seen = seen.clone();
-    std::thread::spawn(move || {
+    static RECORDING: std::sync::Once = std::sync::Once::new();
+    RECORDING.call_once(|| {
+        if log::set_logger(&Recorder).is_ok() {
+            log::set_max_level(log::LevelFilter::Info);
+        }
+    });
+    let name = format!("device {net}");
+    std::thread::Builder::new().name(name).spawn(move || {
         RESET.with(|r| *r.borrow_mut() = Some(tx));
         // `wifi: manual_ip`, as the chip firmware turns it into the stack's configuration.
         let static_ip = StaticIp { address: address.octets(), prefix: 24, gateway: [address.octets()[0], address.octets()[1], address.octets()[2], 1], dns: [None, None] };
@@ -166,7 +201,8 @@ fn start_device(tap: Tap) -> (String, Arc<Mutex<Seen>>, mpsc::Receiver<()>) {
             spawner.spawn(net_task(runner).unwrap());
             spawner.spawn(device_task(stack, thread_seen).unwrap());
         });
-    });
+    })
+    .expect("a thread for the device");
     (format!("{net}.2"), seen, rx)
 }
 
@@ -251,6 +287,8 @@ fn web_server_update_with_basic_auth() {
     // A browser's speculative connection, which sends nothing, must not hold off its request.
     let idle = std::net::TcpStream::connect((host.as_str(), WEB_PORT)).unwrap();
     std::thread::sleep(Duration::from_millis(300));
+    let net = host.rsplit_once('.').map_or(host.as_str(), |(net, _)| net).to_string();
+    assert!(device_log(&net).contains("[I][web_server]: the page and /update listening on port 8080"), "the device's log is recorded:\n{}", device_log(&net));
     // The page, through the chip loop's socket buffers: whole, its length as announced.
     let mut page = Vec::new();
     let mut stream = std::net::TcpStream::connect((host.as_str(), WEB_PORT)).unwrap();
@@ -291,7 +329,7 @@ fn web_server_update_with_basic_auth() {
     // still being closed is refused, so give the device that moment (a browser always does).
     std::thread::sleep(Duration::from_millis(300));
     let mut log = Collect::default();
-    upload::web_server::upload(&request("hunter2"), &mut log).unwrap_or_else(|e| panic!("{e} {:?}", log.lines));
+    upload::web_server::upload(&request("hunter2"), &mut log).unwrap_or_else(|e| panic!("{e} {:?}\nthe device's log:\n{}", log.lines, device_log(&net)));
     resets.recv_timeout(Duration::from_secs(10)).expect("the device reboots into the update");
     let seen = seen.lock().unwrap();
     assert_eq!(seen.committed.as_deref(), Some(&new[..]));
