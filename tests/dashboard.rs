@@ -43,7 +43,7 @@ impl Folder {
         let dir = TempDir::new(&format!("dashboard-{test}"));
         let path = dir.0.canonicalize().unwrap();
         std::fs::write(path.join("secrets.yaml"), format!("ota_password: {test}-secret\n")).unwrap();
-        std::fs::write(path.join("broken.yaml"), "esphome:\n  name: broken\nhost:\nlogger:\n  level: LOUD\n").unwrap();
+        std::fs::write(path.join("broken.yaml"), "esphome:\n  name: broken\nhost:\nlogger:\n  level: DEBUGG\n").unwrap();
         let names = [format!("dash-{test}-a"), format!("dash-{test}-b")];
         let ports = [free_port(), free_port()];
         let devices = [0, 1].map(|i| {
@@ -88,7 +88,8 @@ fn installs_and_updates_a_fleet_through_the_api() {
     assert_eq!((broken["valid"].clone(), broken["online"].clone(), broken["needs_update"].clone()), (json!(false), Value::Null, json!(false)));
     let problem = &broken["diagnostics"][0];
     assert_eq!((problem["line"].as_u64(), problem["column"].as_u64(), problem["severity"].as_str()), (Some(5), Some(10), Some("error")), "{problem}");
-    assert!(problem["message"].as_str().unwrap().contains("LOUD") && problem["help"].is_string(), "{problem}");
+    assert!(problem["message"].as_str().unwrap().contains("DEBUGG") && problem["help"].is_string(), "{problem}");
+    assert_eq!(problem["fix"]["edits"], json!([{"start": [4, 9], "end": [4, 15], "text": "DEBUG"}]), "{problem}");
     assert_eq!(devices[0]["friendly_name"], format!("Dash {a}"));
     assert_eq!(devices[0]["platform"], "host");
     assert_eq!(devices[0]["needs_update"], true, "never installed by this dashboard");
@@ -207,7 +208,7 @@ fn refuses_other_origins_paths_outside_and_strangers() {
 }
 
 /// The page in headless Chromium: the list with errors and online state, the editor checking as
-/// one types, an install, and "update all" that goes on with the browser closed and shows its
+/// one types and applying a quick fix, an install, and "update all" that goes on with the browser closed and shows its
 /// end in a new one (its first device is a port that takes connections and drops them, so the
 /// job is still running when the browser goes). Screenshots: `target/debug/dashboard/`.
 #[test]
@@ -230,15 +231,17 @@ fn the_page_in_a_browser() {
     assert_eq!(seen["title"], "ferrota dashboard");
     assert_eq!(seen["cards"]["a.yaml"], json!(["host", "update available", "online"]), "{seen:#}");
     assert_eq!(seen["cards"]["broken.yaml"], json!(["host", "1 error"]), "{seen:#}");
-    assert!(seen["problems"][0].as_str().unwrap().starts_with("5:10Unknown value 'LOUD'"), "{seen:#}");
+    assert!(seen["problems"][0].as_str().unwrap().starts_with("5:10Unknown value 'DEBUGG'"), "{seen:#}");
     assert_eq!(seen["outdated"], "3");
     assert_eq!((seen["editor_before"].as_str(), seen["editor_after"].as_str()), (Some("1 error"), Some("valid")));
+    assert_eq!(seen["fix"], "Fix: Change `DEBUGG` to `DEBUG`", "{seen:#}");
+    assert_eq!(seen["fixed_line"], json!(["  level: DEBUG"]), "{seen:#}");
     assert_eq!(seen["install"], json!(["succeeded", "succeeded"]));
     assert_eq!(seen["closed_while"], json!(["running", "queued"]), "{seen:#}");
     assert_eq!(seen["reopened"], json!(["failed", "succeeded", "failed"]), "b was installed after the browser closed: {seen:#}");
     fleet.booted(0, 2);
     fleet.booted(1, 2);
-    assert_eq!(std::fs::read_to_string(folder.join("broken.yaml")).unwrap().contains("LOUD"), true, "closing the editor saved nothing");
+    assert!(std::fs::read_to_string(folder.join("broken.yaml")).unwrap().contains("DEBUGG"), "closing the editor saved nothing");
 }
 
 /// Cancel: the device being installed finishes (never half an update), the rest are skipped,

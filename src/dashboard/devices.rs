@@ -25,6 +25,24 @@ pub struct Problem {
     pub code: &'static str,
     pub message: String,
     pub help: Option<String>,
+    /// The quick fix, when it changes only the config itself (the editor applies it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<QuickFix>,
+}
+
+/// A fix as the editor applies it: edits at 0-based lines and UTF-16 columns (as a browser's
+/// strings count), like the language server's.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct QuickFix {
+    pub title: String,
+    pub edits: Vec<QuickEdit>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct QuickEdit {
+    pub start: [usize; 2],
+    pub end: [usize; 2],
+    pub text: String,
 }
 
 /// Where a device's OTA server listens.
@@ -179,6 +197,7 @@ pub fn check(dir: &Path, file: &str, installed: &BTreeMap<String, Installed>) ->
                 code: "io::read",
                 message: format!("cannot read {file}: {e}"),
                 help: None,
+                fix: None,
             });
             return device;
         }
@@ -207,7 +226,7 @@ pub fn check_text(dir: &Path, path: &Path, text: Option<&str>) -> (bool, Vec<Pro
     match compiler::check(&crate::source::Overlay { buffers: &buffers }, path, &LoadOptions::default()) {
         Ok(checked) => (!checked.has_errors(), problems(dir, path, &checked.sources, &checked.diagnostics)),
         Err(e) => {
-            let problem = Problem { file: None, line: 1, column: 1, severity: Severity::Error, code: "io::read", message: format!("cannot read it: {e}"), help: None };
+            let problem = Problem { file: None, line: 1, column: 1, severity: Severity::Error, code: "io::read", message: format!("cannot read it: {e}"), help: None, fix: None };
             (false, vec![problem])
         }
     }
@@ -230,9 +249,27 @@ fn problems(dir: &Path, main: &Path, sources: &Sources, diagnostics: &[crate::di
                 }
                 None => (None, 1, 1),
             };
-            Problem { file, line, column, severity: d.severity, code: d.code, message: mask(&d.message), help: d.help.as_deref().map(mask) }
+            let fix = d.fix.as_ref().and_then(|fix| quick_fix(sources, main, fix));
+            Problem { file, line, column, severity: d.severity, code: d.code, message: mask(&d.message), help: d.help.as_deref().map(mask), fix }
         })
         .collect()
+}
+
+/// A fix whose edits are all in the config at `main`, as the editor applies it.
+fn quick_fix(sources: &Sources, main: &Path, fix: &crate::diagnostics::Fix) -> Option<QuickFix> {
+    let (title, edits) = crate::fixes::edits(sources, fix)?;
+    let at = |file: &crate::source::SourceFile, offset: u32| {
+        let lc = file.line_col(offset as usize);
+        [lc.line - 1, lc.column_utf16 - 1]
+    };
+    let edits = edits
+        .into_iter()
+        .map(|e| {
+            let file = sources.get(e.span.file);
+            (file.path == main).then(|| QuickEdit { start: at(file, e.span.start), end: at(file, e.span.end), text: e.text })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(QuickFix { title, edits })
 }
 
 /// The values in every `secrets.yaml` the config read (long enough to mask without mangling
@@ -281,7 +318,7 @@ mod tests {
         let dir = folder("scan");
         std::fs::write(dir.join("kitchen.yaml"), "esphome:\n  name: kitchen\n  friendly_name: Kitchen\nhost:\nota:\n  - platform: esphome\n    password: !secret ota\n").unwrap();
         std::fs::write(dir.join("secrets.yaml"), "ota: hunter2\n").unwrap();
-        std::fs::write(dir.join("broken.yaml"), "esphome:\n  name: broken\nhost:\nlogger:\n  level: LOUD\n").unwrap();
+        std::fs::write(dir.join("broken.yaml"), "esphome:\n  name: broken\nhost:\nlogger:\n  level: DEBUGG\n").unwrap();
         std::fs::write(dir.join(".hidden.yaml"), "esphome:\n").unwrap();
         let mut fleet = Fleet::new(dir.clone());
         assert!(fleet.scan());
@@ -293,6 +330,9 @@ mod tests {
         let broken = &fleet.devices["broken.yaml"];
         assert!(!broken.valid && !broken.needs_update);
         assert_eq!((broken.diagnostics[0].line, broken.diagnostics[0].column), (5, 10));
+        let fix = broken.diagnostics[0].fix.clone().expect("a quick fix");
+        assert_eq!(fix.title, "Change `DEBUGG` to `DEBUG`");
+        assert_eq!(fix.edits, [QuickEdit { start: [4, 9], end: [4, 15], text: "DEBUG".into() }]);
         assert!(!fleet.scan(), "nothing changed");
 
         // Installed: current until a file it reads changes (the secrets too).

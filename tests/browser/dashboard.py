@@ -63,15 +63,17 @@ def main():
         seen["outdated"] = driver.find_element(By.ID, "count-outdated").text
         driver.save_screenshot(shots + "/list.png")
 
-        # The editor checks as you type.
+        # The editor checks as you type, and offers the fix.
         card(driver, "broken.yaml").find_element(By.CSS_SELECTOR, "button.edit").click()
         wait("the editor's first check", lambda: driver.find_element(By.ID, "editor-state").text)
         seen["editor_before"] = driver.find_element(By.ID, "editor-state").text
         driver.save_screenshot(shots + "/editor-invalid.png")
-        area = driver.find_element(By.ID, "editor-text")
-        text = area.get_attribute("value")
-        driver.execute_script("arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('input'));", area, text.replace("LOUD", "INFO"))
+        # Its quick fix, from the same checks as the editor's language server.
+        fix = wait("the quick fix", lambda: driver.find_element(By.CSS_SELECTOR, "#editor-problems button.fix"))
+        seen["fix"] = fix.text
+        fix.click()
         wait("the fixed text checked", lambda: driver.find_element(By.ID, "editor-state").text == "valid")
+        seen["fixed_line"] = [l for l in driver.find_element(By.ID, "editor-text").get_attribute("value").split("\n") if "level" in l]
         seen["editor_after"] = driver.find_element(By.ID, "editor-state").text
         driver.save_screenshot(shots + "/editor-valid.png")
         driver.find_element(By.ID, "editor-close").click()
