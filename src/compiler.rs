@@ -23,6 +23,17 @@ impl Checked {
     }
 }
 
+/// A file name that may be a device config in a folder of them: YAML, not hidden, not the
+/// secrets (what the dashboard lists and the language server looks through for a fragment's
+/// configs).
+pub fn is_config_name(name: &str) -> bool {
+    (name.ends_with(".yaml") || name.ends_with(".yml"))
+        && !name.starts_with('.')
+        && !name.contains(['/', '\\'])
+        && name != "secrets.yaml"
+        && name != "secrets.yml"
+}
+
 /// Loads and validates the config at `path`. `Err` only when the file itself can't be read.
 pub fn check(fs: &dyn FileSystem, path: &Path, options: &LoadOptions) -> std::io::Result<Checked> {
     let mut sources = Sources::default();
@@ -62,4 +73,17 @@ pub fn check(fs: &dyn FileSystem, path: &Path, options: &LoadOptions) -> std::io
     diagnostics::sort(&mut all);
     all.dedup();
     Ok(Checked { sources, config, diagnostics: all, ids })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_outside_the_folder_are_not_configs() {
+        for bad in ["../x.yaml", "/etc/x.yaml", ".x.yaml", "secrets.yaml", "a\\b.yaml", "x.txt", "dir/x.yaml"] {
+            assert!(!is_config_name(bad), "{bad}");
+        }
+        assert!(is_config_name("kitchen.yaml") && is_config_name("k.yml"));
+    }
 }

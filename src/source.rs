@@ -71,6 +71,13 @@ impl SourceFile {
         self.line_starts.get(line).copied().unwrap_or(self.text.len())
     }
 
+    /// The 0-based line and UTF-16 column of a byte offset: how editors (LSP) and browsers'
+    /// strings count.
+    pub fn position_utf16(&self, offset: usize) -> (usize, usize) {
+        let lc = self.line_col(offset);
+        (lc.line - 1, lc.column_utf16 - 1)
+    }
+
     /// Line and column of a byte offset (clamped to the text, and to a char boundary).
     pub fn line_col(&self, offset: usize) -> LineCol {
         let mut offset = offset.min(self.text.len());

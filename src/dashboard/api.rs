@@ -3,7 +3,8 @@
 //! through (Basic auth when set, same-origin for anything that changes state, names that stay
 //! inside the folder).
 
-use super::devices::{self, is_config_name, Problem};
+use super::devices::{self, Problem};
+use crate::compiler::is_config_name;
 use super::jobs::{Event, Plan};
 use super::App;
 use axum::body::Bytes;

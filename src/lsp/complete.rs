@@ -178,7 +178,7 @@ impl State {
 
     /// The IDs declared in the config that holds `path` (of `class`, when given), with their class.
     fn ids(&self, path: &Path, class: Option<&str>) -> Vec<(String, String)> {
-        let Some(checked) = self.checked.iter().find(|c| c.sources.find(path).is_some()) else { return Vec::new() };
+        let Some(checked) = self.checked_for(path) else { return Vec::new() };
         let mut ids: Vec<(String, String)> = checked
             .ids
             .declared

@@ -200,6 +200,11 @@ impl State {
 }
 
 impl State {
+    /// The last check of the config that holds `path` (itself, or one that includes it).
+    fn checked_for(&self, path: &Path) -> Option<&compiler::Checked> {
+        self.checked.iter().find(|c| c.sources.find(path).is_some())
+    }
+
     /// The device configs in the fragment's folder and the one above that load it (as a
     /// package or an include), so its problems show as the user edits it on its own.
     fn find_owners(&self, fragment: &Path) -> Vec<PathBuf> {
@@ -209,10 +214,7 @@ impl State {
         let folder = fragment.parent().unwrap_or(Path::new("."));
         let folders = [Some(folder), folder.parent()];
         let candidates = folders.into_iter().flatten().filter_map(|d| overlay.read_dir(d).ok()).flatten();
-        let yaml = |p: &PathBuf| {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            !name.starts_with('.') && name != "secrets.yaml" && (name.ends_with(".yaml") || name.ends_with(".yml"))
-        };
+        let yaml = |p: &PathBuf| p.file_name().and_then(|n| n.to_str()).is_some_and(compiler::is_config_name);
         candidates
             .filter(|p| p != fragment && yaml(p))
             .take(MOST)
@@ -264,8 +266,8 @@ fn is_device_config(text: &str) -> bool {
 fn range(sources: &Sources, span: crate::source::Span) -> Range {
     let file = sources.get(span.file);
     let position = |offset: u32| {
-        let lc = file.line_col(offset as usize);
-        Position::new(lc.line as u32 - 1, lc.column_utf16 as u32 - 1)
+        let (line, character) = file.position_utf16(offset as usize);
+        Position::new(line as u32, character as u32)
     };
     Range::new(position(span.start), position(span.end))
 }

@@ -31,11 +31,10 @@ impl State {
     /// The checked config holding the document at `at`, that file and the cursor's offset.
     fn locate(&self, at: &TextDocumentPositionParams) -> Option<(&compiler::Checked, crate::source::FileId, usize)> {
         let path = uri_to_path(&at.text_document.uri);
-        self.checked.iter().find_map(|checked| {
-            let file = checked.sources.find(&path)?;
-            let offset = checked.sources.get(file).offset_of_utf16(at.position.line as usize, at.position.character as usize);
-            Some((checked, file, offset))
-        })
+        let checked = self.checked_for(&path)?;
+        let file = checked.sources.find(&path)?;
+        let offset = checked.sources.get(file).offset_of_utf16(at.position.line as usize, at.position.character as usize);
+        Some((checked, file, offset))
     }
 
     /// The ID under the cursor (a declaration or a use) and the check that knows it.
@@ -85,12 +84,8 @@ impl State {
     /// The `secrets.yaml` files a `!secret` in `path` reads, in order: next to the file, then
     /// (for an included file) next to its main config, as the loader does.
     pub(super) fn secrets_files(&self, path: &Path) -> Vec<PathBuf> {
-        let next_to = |p: &Path| p.parent().unwrap_or(Path::new(".")).join("secrets.yaml");
-        let mut files = vec![next_to(path)];
-        let main = self.checked.iter().find(|c| c.sources.find(path).is_some()).map(|c| c.sources.main().path.clone());
-        files.extend(main.filter(|m| m != path).map(|m| next_to(&m)));
-        files.dedup();
-        files
+        let main = self.checked_for(path).map_or(path, |c| c.sources.main().path.as_path());
+        crate::yaml::secrets_files(path, main)
     }
 
     /// Every use of the ID under the cursor (and its declaration, when asked).

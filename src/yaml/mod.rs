@@ -24,6 +24,7 @@ mod tags;
 
 pub use node::{python_float_repr, Entry, Node, Value};
 pub use remote::git_fetch;
+pub use secrets::secrets_files;
 
 use crate::diagnostics::Diagnostic;
 use crate::source::{FileSystem, MemoryFs, Sources};

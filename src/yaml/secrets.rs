@@ -11,16 +11,19 @@ use std::rc::Rc;
 
 const SECRETS_FILE: &str = "secrets.yaml";
 
+/// The `secrets.yaml` files a `!secret` in `file` reads, in order: the one next to it, then
+/// (ESPHome's fallback, for an included file elsewhere) the one next to the main config `main`.
+pub fn secrets_files(file: &Path, main: &Path) -> Vec<PathBuf> {
+    let next_to = |p: &Path| normalize(&p.parent().unwrap_or(Path::new("")).join(SECRETS_FILE));
+    let (here, main) = (next_to(file), next_to(main));
+    if here == main { vec![here] } else { vec![here, main] }
+}
+
 impl Loader<'_> {
     /// The secret's value, with the span of the tag (where it is used) and `secret` set.
     pub fn secret(&mut self, at: Span, name: &str) -> Node {
-        let here = normalize(&self.dir_of(at).join(SECRETS_FILE));
-        let main = normalize(&self.dir_of(Span::point(self.main_file, 0)).join(SECRETS_FILE));
-        let mut places = vec![here.clone()];
-        // ESPHome falls back to the main file's secrets only from an included file.
-        if at.file != self.main_file && main != here {
-            places.push(main);
-        }
+        let places = secrets_files(&self.sources.get(at.file).path, &self.sources.get(self.main_file).path);
+        let here = places[0].clone();
         let mut errors = Vec::new();
         for path in places {
             match self.secrets_file(&path) {
