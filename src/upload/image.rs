@@ -20,13 +20,14 @@ const MIN_SEGMENT: usize = 1 << 20;
 pub struct Image {
     bytes: Vec<u8>,
     md5: OnceLock<String>,
+    worth_compressing: OnceLock<bool>,
     deflate: OnceLock<Result<Vec<u8>, CompressError>>,
     gzip: OnceLock<(Vec<u8>, String)>,
 }
 
 impl Image {
     pub fn new(bytes: Vec<u8>) -> Image {
-        Image { bytes, md5: OnceLock::new(), deflate: OnceLock::new(), gzip: OnceLock::new() }
+        Image { bytes, md5: OnceLock::new(), worth_compressing: OnceLock::new(), deflate: OnceLock::new(), gzip: OnceLock::new() }
     }
 
     pub fn read(path: &Path) -> std::io::Result<Image> {
@@ -47,19 +48,7 @@ impl Image {
     /// deflated quickly: an image of already compressed or random data goes as it is, without
     /// spending a second of CPU to make it bigger.
     pub fn worth_compressing(&self) -> bool {
-        const SAMPLE: usize = 64 * 1024;
-        const SAMPLES: usize = 8;
-        let data = &self.bytes;
-        let step = (data.len() / SAMPLES).max(SAMPLE);
-        let (mut read, mut written) = (0u64, 0u64);
-        for start in (0..data.len()).step_by(step).take(SAMPLES) {
-            let sample = &data[start..(start + SAMPLE).min(data.len())];
-            let mut c = Compress::new_with_window_bits(Compression::fast(), false, DEFLATE_WINDOW_BITS);
-            let Ok(out) = compress_all(&mut c, sample, true) else { return true };
-            read += sample.len() as u64;
-            written += out.len() as u64;
-        }
-        written * 100 < read * 95
+        *self.worth_compressing.get_or_init(|| sampled_gain_worth_it(&self.bytes))
     }
 
     /// Raw deflate, level 9, 4 KiB window: what a device offering streaming deflate inflates.
@@ -79,6 +68,22 @@ impl Image {
         });
         (bytes, md5)
     }
+}
+
+/// [`Image::worth_compressing`], computed.
+fn sampled_gain_worth_it(data: &[u8]) -> bool {
+    const SAMPLE: usize = 64 * 1024;
+    const SAMPLES: usize = 8;
+    let step = (data.len() / SAMPLES).max(SAMPLE);
+    let (mut read, mut written) = (0u64, 0u64);
+    for start in (0..data.len()).step_by(step).take(SAMPLES) {
+        let sample = &data[start..(start + SAMPLE).min(data.len())];
+        let mut c = Compress::new_with_window_bits(Compression::fast(), false, DEFLATE_WINDOW_BITS);
+        let Ok(out) = compress_all(&mut c, sample, true) else { return true };
+        read += sample.len() as u64;
+        written += out.len() as u64;
+    }
+    written * 100 < read * 95
 }
 
 /// Lowercase hex, as every hash goes on the wire (the device crate's encoder).
