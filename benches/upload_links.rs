@@ -164,13 +164,11 @@ fn main() {
     let Some(venv) = esphome_venv("bench upload_links") else { return };
     let dir = TempDir::new("bench-links");
     let yaml = format!("esphome:\n  name: bench-links\nhost:\nlogger:\n  level: INFO\nota:\n  - platform: esphome\n    port: {PORT}\n    password: \"{PASSWORD}\"\n");
-    let (device, program) = start_esphome(&venv, &dir, "bench-links", &yaml, PORT);
-    let config = dir.path("device.yaml");
-    let mut bench = Bench { python: venv.join("bin/python"), config, program: program.clone(), dir, device, boots: 1 };
-    // The program as it was built: the device replaces its copy with each upload.
-    let original = bench.dir.path("program");
-    std::fs::copy(&program, &original).unwrap();
-    bench.program = original;
+    let (device, running) = start_esphome(&venv, &dir, "bench-links", &yaml, PORT);
+    // The program as it was built: the device replaces its running copy with each upload.
+    let program = dir.path("program");
+    std::fs::copy(&running, &program).unwrap();
+    let mut bench = Bench { python: venv.join("bin/python"), config: dir.path("device.yaml"), program, dir, device, boots: 1 };
     bench.compare("16 MiB incompressible, loopback", 16 << 20, PORT);
     let link = Link::start(PORT, Duration::from_millis(20), 1e6, 64 * 1024);
     bench.compare("2 MiB incompressible, 20 ms each way at 1 MB/s", 2 << 20, link.port);

@@ -96,6 +96,13 @@ fn play(cl: &mut Client, lines: &[L]) {
     }
 }
 
+/// A version 2 device without compression, from the magic up to its `43`: what the client
+/// sends next is the payload. (`version_2_waits_for_one_ack_per_8192_byte_block` spells it out.)
+fn until_data(image: &[u8]) -> Vec<L> {
+    let md5 = Image::new(image.to_vec()).md5_hex().to_owned();
+    vec![c(MAGIC), d("0002"), c("17"), d("4800 41"), c(&format!("00 {:08X}", image.len())), d("42"), ca(&md5), d("43")]
+}
+
 fn events(cl: &mut Client) -> Vec<Event> {
     std::iter::from_fn(|| cl.poll_event()).filter(|e| !matches!(e, Event::Progress { .. })).collect()
 }
@@ -292,9 +299,8 @@ fn version_2_waits_for_one_ack_per_8192_byte_block() {
 #[test]
 fn an_ack_before_the_block_was_written_is_unexpected() {
     let image = vec![1u8; 10_000];
-    let md5 = Image::new(image.clone()).md5_hex().to_owned();
     let mut cl = client(&image, None, ALL_FEATURES);
-    play(&mut cl, &[c(MAGIC), d("0002"), c("17"), d("4800 41"), c("00 00002710"), d("42"), ca(&md5), d("43")]);
+    play(&mut cl, &until_data(&image));
     cl.sent(100);
     cl.handle_input(&[0x47]);
     assert_eq!(cl.outcome(), Some(&Err(UploadError::Unexpected { step: Step::Chunk, byte: 0x47 })));
@@ -576,46 +582,34 @@ fn hostile_device_bytes_never_panic() {
 #[test]
 fn version_2_keeps_a_window_of_blocks_in_flight() {
     let image: Vec<u8> = (0..45_000u32).map(|i| (i * 31 % 256) as u8).collect();
-    let md5 = Image::new(image.clone()).md5_hex().to_owned();
     let mut cl = client(&image, None, ALL_FEATURES);
     cl.set_window(2 * 8192);
-    play(
-        &mut cl,
-        &[
-            c(MAGIC),
-            d("0002"),
-            c("17"),
-            d("4800 41"),
-            c("00 0000AFC8"),
-            d("42"),
-            ca(&md5),
-            d("43"),
-            // Two blocks before any ack.
-            cb(&image[..16384]),
-            d("47"),
-            cb(&image[16384..24576]),
-            // Two acks at once: two more blocks.
-            d("4747"),
-            cb(&image[24576..40960]),
-            d("47"),
-            cb(&image[40960..]),
-            // The acks of what is still in flight, then the device's verdict.
-            d("4747"),
-            d("44"),
-            d("45"),
-            c("00"),
-        ],
-    );
+    let data = [
+        // Two blocks before any ack.
+        cb(&image[..16384]),
+        d("47"),
+        cb(&image[16384..24576]),
+        // Two acks at once: two more blocks.
+        d("4747"),
+        cb(&image[24576..40960]),
+        d("47"),
+        cb(&image[40960..]),
+        // The acks of what is still in flight, then the device's verdict.
+        d("4747"),
+        d("44"),
+        d("45"),
+        c("00"),
+    ];
+    play(&mut cl, &[until_data(&image), data.to_vec()].concat());
     assert_eq!(cl.outcome(), Some(&Ok(())));
 }
 
 #[test]
 fn with_a_window_an_ack_counts_one_block_written_whole() {
     let image = vec![9u8; 40_000];
-    let md5 = Image::new(image.clone()).md5_hex().to_owned();
     let mut cl = client(&image, None, ALL_FEATURES);
     cl.set_window(4 * 8192);
-    play(&mut cl, &[c(MAGIC), d("0002"), c("17"), d("4800 41"), c("00 00009C40"), d("42"), ca(&md5), d("43")]);
+    play(&mut cl, &until_data(&image));
     cl.sent(10_000);
     cl.handle_input(&[0x47]);
     assert!(cl.outcome().is_none(), "the first block was written whole");
@@ -626,10 +620,9 @@ fn with_a_window_an_ack_counts_one_block_written_whole() {
 #[test]
 fn a_full_window_waits_for_the_device() {
     let image = vec![5u8; 100_000];
-    let md5 = Image::new(image.clone()).md5_hex().to_owned();
     let mut cl = client(&image, None, ALL_FEATURES);
     cl.set_window(3 * 8192 + 100);
-    play(&mut cl, &[c(MAGIC), d("0002"), c("17"), d("4800 41"), c("00 000186A0"), d("42"), ca(&md5), d("43")]);
+    play(&mut cl, &until_data(&image));
     assert_eq!(drain(&mut cl).len(), 3 * 8192, "the window is whole blocks");
     assert!(cl.pending().is_empty(), "a full window sends nothing more until an ack");
     // A drop now: the device has not acknowledged everything, so the upload may be retried.
@@ -644,8 +637,7 @@ fn a_full_window_waits_for_the_device() {
 #[test]
 fn with_blocks_in_flight_committed_means_all_but_the_last_block_acked() {
     let image = vec![3u8; 3 * 8192];
-    let md5 = Image::new(image.clone()).md5_hex().to_owned();
-    let start = [c(MAGIC), d("0002"), c("17"), d("4800 41"), c("00 00006000"), d("42"), ca(&md5), d("43")];
+    let start = until_data(&image);
     for (acks, committed) in [(0, false), (1, false), (2, true)] {
         let mut cl = client(&image, None, ALL_FEATURES);
         cl.set_window(4 * 8192);
