@@ -90,3 +90,24 @@ fn port_from_the_config_and_the_default_image_path() {
     assert!(!log.contains("Connecting"), "--quiet prints only errors:\n{log}");
     assert_eq!(device.image_of_boot(2), new_id);
 }
+
+#[test]
+fn a_connection_cut_mid_image_is_resumed_not_restarted() {
+    let dir = TempDir::new("up-resume");
+    let device = start_ours(&dir, &["--no-deflate"]);
+    let image = dir.path("new.bin");
+    let new_id = make_image(&host_device_binary(), &image, "resume");
+    let size = std::fs::metadata(&image).unwrap().len() as usize;
+    let cut = size / 2;
+    let proxy = ferrota_test_support::CuttingProxy::start(device.port, cut);
+    let config = write_config(&dir, "", "");
+    let port = proxy.port.to_string();
+    let (code, log) = ferrota(&["upload", &config, "--device", "127.0.0.1", "--port", &port, "--file", image.to_str().unwrap()]);
+    assert_eq!(code, 0, "ferrota upload failed:\n{log}\ndevice:\n{}", device.output());
+    assert_eq!(proxy.connections.load(std::sync::atomic::Ordering::SeqCst), 2, "{log}");
+    // The device has everything the proxy let through but the handshake's bytes.
+    let from: usize = log.split("Resuming at byte ").nth(1).and_then(|rest| rest.split(' ').next()).and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("no resume:\n{log}"));
+    assert!(from > cut - 200 && from < cut, "resumed at {from} after a cut at {cut}:\n{log}");
+    assert!(device.output().contains(&format!("keeping the {from} bytes received")), "{}", device.output());
+    assert_eq!(device.image_of_boot(2), new_id, "device:\n{}", device.output());
+}

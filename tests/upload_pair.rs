@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use ferrota::upload::errors::{Step, UploadError};
 use ferrota::upload::image::Image;
-use ferrota::upload::protocol::{Client, Compression, ALL_FEATURES};
+use ferrota::upload::protocol::{Client, Compression, Event, ALL_FEATURES};
+use ferrota_ota::protocol::Parked;
 use ferrota_ota::{OtaComponent, OtaConfig, ProtocolVersion, Rng, Session};
 use ferrota_test_support::MemFlash;
 
@@ -93,5 +94,83 @@ fn wrong_password_against_our_device() {
 
 #[test]
 fn our_client_offers_everything_we_implement() {
-    assert_eq!(ALL_FEATURES, 0x17);
+    // ESPHome 2026.10's 0x17 plus ferrota's resume (0x40).
+    assert_eq!(ALL_FEATURES, 0x57);
+}
+
+/// What one connection of [`connection`] did.
+struct Connection {
+    outcome: Option<Result<(), UploadError>>,
+    /// Client-to-device bytes that got through.
+    carried: usize,
+    resumed_from: Option<usize>,
+    parked: Option<Parked>,
+}
+
+/// One connection between our client and our device writing to `flash`, offered `parked`;
+/// the connection drops once `cut` client-to-device bytes went through (both ends see it).
+fn connection(image: &Arc<Image>, flash: &mut MemFlash, parked: Option<Parked>, deflate: bool, cut: usize) -> Connection {
+    let ota = OtaComponent::new(OtaConfig { port: 8082, version: ProtocolVersion::V2, deflate });
+    let mut device = ota.start_session(&mut *flash, &mut CountingRng(1), 0).with_parked(parked);
+    let mut client = Client::new(image.clone(), None, [0x5A; 32]);
+    let (mut carried, mut resumed_from, mut buf) = (0, None, [0u8; 333]);
+    while client.outcome().is_none() && device.outcome().is_none() {
+        let pending = client.pending();
+        let n = pending.len().min(4000).min(cut - carried);
+        if n > 0 {
+            device.handle_input(1, &pending[..n]);
+            client.sent(n);
+            carried += n;
+        }
+        loop {
+            let got = device.poll_transmit(&mut buf);
+            if got == 0 {
+                break;
+            }
+            client.handle_input(&buf[..got]);
+        }
+        while let Some(event) = client.poll_event() {
+            if let Event::Resumed { from, .. } = event {
+                resumed_from = Some(from);
+            }
+        }
+        if carried == cut || (n == 0 && client.pending().is_empty() && client.outcome().is_none() && device.outcome().is_none() && !device.has_transmit()) {
+            device.handle_close();
+            client.handle_close();
+        }
+    }
+    if device.outcome().is_none() {
+        device.handle_close();
+    }
+    let outcome = client.outcome().cloned();
+    Connection { outcome, carried, resumed_from, parked: device.take_parked() }
+}
+
+#[test]
+fn a_drop_anywhere_then_a_retry_commits_the_image_resuming_in_the_data_phase() {
+    let image = Arc::new(Image::new(sample(100_003)));
+    for deflate in [false, true] {
+        let whole = connection(&image, &mut MemFlash::default(), None, deflate, usize::MAX);
+        assert_eq!(whole.outcome, Some(Ok(())));
+        // Every byte of the handshake, then every 1009th of the payload.
+        let cuts = (0..300).chain((300..whole.carried).step_by(1009));
+        let mut resumed = 0;
+        for cut in cuts {
+            let mut flash = MemFlash::default();
+            let first = connection(&image, &mut flash, None, deflate, cut);
+            let what = format!("deflate={deflate} cut={cut}");
+            assert_ne!(first.outcome, Some(Ok(())), "{what}");
+            let kept = first.parked.as_ref().map(|p| p.received() as usize);
+            let second = connection(&image, &mut flash, first.parked, deflate, usize::MAX);
+            assert_eq!(second.outcome, Some(Ok(())), "{what}");
+            assert!(flash.committed.as_deref() == Some(image.bytes()), "{what}: image differs");
+            assert_eq!(second.resumed_from, kept.filter(|&k| k > 0), "{what}");
+            if let Some(from) = second.resumed_from {
+                resumed += 1;
+                // The retry sends only what the device lacked.
+                assert!(second.carried < whole.carried - from + 200, "{what}");
+            }
+        }
+        assert!(resumed > 50, "deflate={deflate}: only {resumed} retries resumed");
+    }
 }

@@ -100,7 +100,7 @@ fn play(cl: &mut Client, lines: &[L]) {
 /// sends next is the payload. (`version_2_waits_for_one_ack_per_8192_byte_block` spells it out.)
 fn until_data(image: &[u8]) -> Vec<L> {
     let md5 = Image::new(image.to_vec()).md5_hex().to_owned();
-    vec![c(MAGIC), d("0002"), c("17"), d("4800 41"), c(&format!("00 {:08X}", image.len())), d("42"), ca(&md5), d("43")]
+    vec![c(MAGIC), d("0002"), c("57"), d("4800 41"), c(&format!("00 {:08X}", image.len())), d("42"), ca(&md5), d("43")]
 }
 
 fn events(cl: &mut Client) -> Vec<Event> {
@@ -127,7 +127,7 @@ fn extended_device_without_compression() {
     let mut cl = client(IMAGE21, None, ALL_FEATURES);
     play(
         &mut cl,
-        &[c(MAGIC), d("0002"), c("17"), d("4800"), d("41"), c("00 00000015"), d("42"), ca(IMAGE21_MD5), d("43"), cb(IMAGE21), d("47"), d("44"), d("45"), c("00")],
+        &[c(MAGIC), d("0002"), c("57"), d("4800"), d("41"), c("00 00000015"), d("42"), ca(IMAGE21_MD5), d("43"), cb(IMAGE21), d("47"), d("44"), d("45"), c("00")],
     );
     assert_eq!(cl.outcome(), Some(&Ok(())));
     assert_eq!(cl.compression(), Compression::None);
@@ -135,11 +135,11 @@ fn extended_device_without_compression() {
 
 #[test]
 fn unknown_server_flags_are_not_an_error_byte() {
-    // A future flag 0x80 in the byte after `48` is a flag, not a device error.
+    // A future flag 0x20 in the byte after `48` is a flag, not a device error.
     let mut cl = client(IMAGE21, None, ALL_FEATURES);
     play(
         &mut cl,
-        &[c(MAGIC), d("0002"), c("17"), d("4880"), d("41"), c("00 00000015"), d("42"), ca(IMAGE21_MD5), d("43"), cb(IMAGE21), d("47"), d("44"), d("45"), c("00")],
+        &[c(MAGIC), d("0002"), c("57"), d("4820"), d("41"), c("00 00000015"), d("42"), ca(IMAGE21_MD5), d("43"), cb(IMAGE21), d("47"), d("44"), d("45"), c("00")],
     );
     assert_eq!(cl.outcome(), Some(&Ok(())));
     assert_eq!(cl.compression(), Compression::None);
@@ -148,7 +148,7 @@ fn unknown_server_flags_are_not_an_error_byte() {
 #[test]
 fn success_needs_the_final_ack_written() {
     let mut cl = client(IMAGE21, None, ALL_FEATURES);
-    play(&mut cl, &[c(MAGIC), d("0002"), c("17"), d("4800 41"), c("00 00000015"), d("42"), ca(IMAGE21_MD5), d("43"), cb(IMAGE21), d("47 44 45")]);
+    play(&mut cl, &[c(MAGIC), d("0002"), c("57"), d("4800 41"), c("00 00000015"), d("42"), ca(IMAGE21_MD5), d("43"), cb(IMAGE21), d("47 44 45")]);
     assert_eq!(cl.pending(), [0x00]);
     assert_eq!(cl.outcome(), None);
     cl.send_failed(&io::Error::new(io::ErrorKind::BrokenPipe, "broken pipe"));
@@ -165,7 +165,7 @@ fn sha256_auth_with_the_spec_vector() {
         &[
             c(MAGIC),
             d("0002"),
-            c("17"),
+            c("57"),
             d("4800"),
             d("02"),
             da(NONCE64),
@@ -194,7 +194,7 @@ fn md5_auth_for_older_devices() {
         &[
             c(MAGIC),
             d("0002"),
-            c("17"),
+            c("57"),
             d("40"),
             d("01"),
             da(&NONCE32[..5]),
@@ -224,7 +224,7 @@ fn empty_password_is_hashed_not_refused() {
         &[
             c(MAGIC),
             d("0002"),
-            c("17"),
+            c("57"),
             d("4800 02"),
             da(NONCE64),
             ca(CNONCE64),
@@ -238,7 +238,7 @@ fn empty_password_is_hashed_not_refused() {
 #[test]
 fn wrong_password_is_a_clear_device_error() {
     let mut cl = client(IMAGE21, Some("nope"), ALL_FEATURES);
-    play(&mut cl, &[c(MAGIC), d("0002"), c("17"), d("4800 02"), da(NONCE64)]);
+    play(&mut cl, &[c(MAGIC), d("0002"), c("57"), d("4800 02"), da(NONCE64)]);
     let sent = drain(&mut cl);
     assert_eq!(sent.len(), 128);
     cl.handle_input(&[0x82]);
@@ -252,7 +252,7 @@ fn wrong_password_is_a_clear_device_error() {
 #[test]
 fn no_password_given_but_device_asks() {
     let mut cl = client(IMAGE21, None, ALL_FEATURES);
-    play(&mut cl, &[c(MAGIC), d("0002"), c("17"), d("4800 02"), da(&NONCE64[..10])]);
+    play(&mut cl, &[c(MAGIC), d("0002"), c("57"), d("4800 02"), da(&NONCE64[..10])]);
     assert_eq!(cl.outcome(), Some(&Err(UploadError::PasswordRequired)));
     assert!(cl.pending().is_empty(), "no cnonce is sent");
 }
@@ -262,7 +262,7 @@ fn version_1_streams_every_block_without_acks() {
     let image: Vec<u8> = (0..20_000u32).map(|i| (i * 7 % 251) as u8).collect();
     let md5 = Image::new(image.clone()).md5_hex().to_owned();
     let mut cl = client(&image, None, ALL_FEATURES);
-    play(&mut cl, &[c(MAGIC), d("0001"), c("17"), d("4800 41"), c("00 00004E20"), d("42"), ca(&md5), d("43"), cb(&image), d("44 45"), c("00")]);
+    play(&mut cl, &[c(MAGIC), d("0001"), c("57"), d("4800 41"), c("00 00004E20"), d("42"), ca(&md5), d("43"), cb(&image), d("44 45"), c("00")]);
     assert_eq!(cl.outcome(), Some(&Ok(())));
 }
 
@@ -276,7 +276,7 @@ fn version_2_waits_for_one_ack_per_8192_byte_block() {
         &[
             c(MAGIC),
             d("0002"),
-            c("17"),
+            c("57"),
             d("4800 41"),
             c("00 00004E20"),
             d("42"),
@@ -319,7 +319,7 @@ fn streaming_deflate_sends_both_sizes_and_the_md5_of_the_inflated_image() {
         &[
             c(MAGIC),
             d("0002"),
-            c("17"),
+            c("57"),
             d("4808"),
             d("02"),
             da(NONCE64),
@@ -343,7 +343,7 @@ fn streaming_deflate_sends_both_sizes_and_the_md5_of_the_inflated_image() {
 fn deflate_is_only_used_with_the_extended_ack() {
     // Flag 0x08 means deflate only after `48`; a legacy `40` never selects it.
     let mut cl = client(IMAGE21, None, ALL_FEATURES);
-    play(&mut cl, &[c(MAGIC), d("0002"), c("17"), d("40 41"), c("00000015")]);
+    play(&mut cl, &[c(MAGIC), d("0002"), c("57"), d("40 41"), c("00000015")]);
     assert_eq!(cl.compression(), Compression::None);
 }
 
@@ -356,7 +356,7 @@ fn gzip_when_the_device_asks_with_46() {
     let mut cl = client(&image, None, ALL_FEATURES);
     play(
         &mut cl,
-        &[c(MAGIC), d("0002"), c("17"), d("46"), d("41"), c(&format!("{:08X}", gz.len())), d("42"), ca(&gz_md5), d("43"), cb(&gz), d("47 44 45"), c("00")],
+        &[c(MAGIC), d("0002"), c("57"), d("46"), d("41"), c(&format!("{:08X}", gz.len())), d("42"), ca(&gz_md5), d("43"), cb(&gz), d("47 44 45"), c("00")],
     );
     assert_eq!(cl.outcome(), Some(&Ok(())));
     assert_eq!(cl.compression(), Compression::Gzip);
@@ -367,7 +367,7 @@ fn gzip_through_the_extended_flag() {
     let img = Image::new(IMAGE21.to_vec());
     let gz_len = img.gzip().0.len();
     let mut cl = client(IMAGE21, None, ALL_FEATURES);
-    play(&mut cl, &[c(MAGIC), d("0002"), c("17"), d("4801 41"), c(&format!("00{gz_len:08X}")), d("42"), ca(img.gzip().1)]);
+    play(&mut cl, &[c(MAGIC), d("0002"), c("57"), d("4801 41"), c(&format!("00{gz_len:08X}")), d("42"), ca(img.gzip().1)]);
     assert_eq!(cl.compression(), Compression::Gzip);
 }
 
@@ -517,7 +517,7 @@ fn a_failed_write_at_every_send_step() {
 #[test]
 fn a_read_timeout_names_the_step() {
     let mut cl = client(IMAGE21, None, ALL_FEATURES);
-    play(&mut cl, &[c(MAGIC), d("0002"), c("17"), d("4800 41"), c("00 00000015")]);
+    play(&mut cl, &[c(MAGIC), d("0002"), c("57"), d("4800 41"), c("00 00000015")]);
     cl.receive_failed(&io::Error::new(io::ErrorKind::WouldBlock, "Resource temporarily unavailable"));
     let err = cl.outcome().unwrap().clone().unwrap_err();
     assert_eq!(err.to_string(), "receiving update prepare result: timed out");
@@ -647,4 +647,59 @@ fn with_blocks_in_flight_committed_means_all_but_the_last_block_acked() {
         cl.handle_close();
         assert_eq!(cl.outcome(), Some(&Err(UploadError::Closed { step: Step::Chunk, committed })), "{acks} acks");
     }
+}
+
+#[test]
+fn resume_continues_at_the_offset_the_device_sends_with_acks_on_block_bounds() {
+    // The device kept 10 000 bytes (0x2710): the client sends the rest of block 2 (to 16 384),
+    // which the device acks once, then the last short block.
+    let image = ferrota_test_support::sample(20_000, 5);
+    let md5 = Image::new(image.clone()).md5_hex().to_owned();
+    let mut cl = client(&image, None, ALL_FEATURES);
+    play(
+        &mut cl,
+        &[c(MAGIC), d("0002"), c("57"), d("4840 41"), c("00 00004E20"), d("42"), ca(&md5), d("43 00002710"), cb(&image[10_000..16_384]), d("47"), cb(&image[16_384..]), d("47 44 45"), c("00")],
+    );
+    assert_eq!(cl.outcome(), Some(&Ok(())));
+    assert_eq!(
+        events(&mut cl),
+        [
+            Event::Connected { version: 2 },
+            Event::Authenticated(None),
+            Event::Resumed { from: 10_000, total: 20_000 },
+            Event::DataStarted { total: 20_000 },
+            Event::Received,
+            Event::Committed
+        ]
+    );
+}
+
+#[test]
+fn resume_from_zero_is_a_plain_upload_and_the_offset_is_no_status_byte() {
+    let mut cl = client(IMAGE21, None, ALL_FEATURES);
+    play(&mut cl, &[c(MAGIC), d("0002"), c("57"), d("4840 41"), c("00 00000015"), d("42"), ca(IMAGE21_MD5), d("43 00000000"), cb(IMAGE21), d("47 44 45"), c("00")]);
+    assert_eq!(cl.outcome(), Some(&Ok(())));
+    // An offset whose bytes are >= 0x80 (0x00008000 = 32 768) is read as an offset too.
+    let image = ferrota_test_support::sample(40_000, 2);
+    let md5 = Image::new(image.clone()).md5_hex().to_owned();
+    let mut cl = client(&image, None, ALL_FEATURES);
+    play(&mut cl, &[c(MAGIC), d("0002"), c("57"), d("4840 41"), c("00 00009C40"), d("42"), ca(&md5), d("43 00008000"), cb(&image[32_768..]), d("47 44 45"), c("00")]);
+    assert_eq!(cl.outcome(), Some(&Ok(())));
+}
+
+#[test]
+fn an_offset_at_or_past_the_end_is_refused() {
+    let mut cl = client(IMAGE21, None, ALL_FEATURES);
+    play(&mut cl, &[c(MAGIC), d("0002"), c("57"), d("4840 41"), c("00 00000015"), d("42"), ca(IMAGE21_MD5), d("43 00000015")]);
+    let err = cl.outcome().unwrap().clone().unwrap_err();
+    assert_eq!(err, UploadError::BadResumeOffset { offset: 21, size: 21 });
+    assert!(!err.is_retryable());
+    assert!(cl.pending().is_empty(), "nothing more is sent");
+}
+
+#[test]
+fn without_the_resume_flag_no_offset_is_read() {
+    // Flags 0x00: `43` is followed by the payload at once (ESPHome's devices).
+    let mut cl = client(IMAGE21, None, ALL_FEATURES);
+    play(&mut cl, &[c(MAGIC), d("0002"), c("57"), d("4800 41"), c("00 00000015"), d("42"), ca(IMAGE21_MD5), d("43"), cb(IMAGE21)]);
 }

@@ -122,6 +122,7 @@ impl OtaComponent {
             version: self.config.version,
             password: self.password.get(),
             deflate: self.config.deflate,
+            resume: true,
         };
         Session::new(config, flash, rng, now)
     }

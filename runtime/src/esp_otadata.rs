@@ -333,6 +333,16 @@ impl<F: NorFlash + Clone> Flash for EspSlots<F> {
     fn abort(&mut self) {
         self.writing = None;
     }
+
+    /// The writer (and the image check) keep their place in `writing`.
+    fn suspend(&mut self) -> Result<(), FlashError> {
+        if self.writing.is_some() { Ok(()) } else { Err(FlashError::Write) }
+    }
+
+    fn resume(&mut self, size: u32, written: u32) -> Result<(), FlashError> {
+        let Some((_, writer, _)) = self.writing.as_mut() else { return Err(FlashError::UpdatePrepare) };
+        writer.resume(size, written)
+    }
 }
 
 impl<F: NorFlash + Clone> UpdateSlot for EspSlots<F> {

@@ -16,6 +16,19 @@ pub trait Flash {
     fn finish(&mut self) -> Result<(), FlashError>;
     /// Drops a partial image; the running image stays bootable.
     fn abort(&mut self);
+    /// Keeps a partial image for [`Flash::resume`] after the connection that sent it dropped:
+    /// every byte written so far must be stored (buffers flushed) and stay where it is even
+    /// when this value is dropped. `Err` when it can't: the session aborts instead.
+    fn suspend(&mut self) -> Result<(), FlashError> {
+        Err(FlashError::Write)
+    }
+    /// Continues the partial image of `size` bytes an earlier session suspended after
+    /// `written` bytes, as if those had just been written. `Err` when it is gone or differs:
+    /// the session begins afresh.
+    fn resume(&mut self, size: u32, written: u32) -> Result<(), FlashError> {
+        let _ = (size, written);
+        Err(FlashError::UpdatePrepare)
+    }
 }
 
 impl<F: Flash + ?Sized> Flash for &mut F {
@@ -30,6 +43,12 @@ impl<F: Flash + ?Sized> Flash for &mut F {
     }
     fn abort(&mut self) {
         (**self).abort()
+    }
+    fn suspend(&mut self) -> Result<(), FlashError> {
+        (**self).suspend()
+    }
+    fn resume(&mut self, size: u32, written: u32) -> Result<(), FlashError> {
+        (**self).resume(size, written)
     }
 }
 
@@ -77,5 +96,11 @@ impl<S: UpdateSlot> Flash for ConfirmFirst<'_, S> {
     }
     fn abort(&mut self) {
         self.slot.abort()
+    }
+    fn suspend(&mut self) -> Result<(), FlashError> {
+        self.slot.suspend()
+    }
+    fn resume(&mut self, size: u32, written: u32) -> Result<(), FlashError> {
+        self.slot.resume(size, written)
     }
 }

@@ -23,6 +23,8 @@ const ERASED: u8 = 0xFF;
 /// Writes one image at a time from the start of a NOR flash region.
 pub struct NorImageWriter<F: NorFlash> {
     flash: F,
+    /// The size announced for the image under way; `None` once it is finished or aborted.
+    size: Option<u32>,
     /// Bytes of the image written or buffered so far.
     len: u32,
     /// Everything below this offset has been erased for the current image.
@@ -37,7 +39,7 @@ impl<F: NorFlash> NorImageWriter<F> {
     pub fn new(flash: F) -> Self {
         assert!(F::WRITE_SIZE <= MAX_WRITE_SIZE, "WRITE_SIZE above MAX_WRITE_SIZE");
         assert!(F::ERASE_SIZE % F::WRITE_SIZE == 0, "ERASE_SIZE is a multiple of WRITE_SIZE");
-        NorImageWriter { flash, len: 0, erased_end: 0, pending: [ERASED; MAX_WRITE_SIZE], pending_len: 0 }
+        NorImageWriter { flash, size: None, len: 0, erased_end: 0, pending: [ERASED; MAX_WRITE_SIZE], pending_len: 0 }
     }
 
     /// Starts a new image of `size` bytes; nothing is erased yet.
@@ -45,10 +47,27 @@ impl<F: NorFlash> NorImageWriter<F> {
         if size as usize > self.flash.capacity() {
             return Err(FlashError::NotEnoughSpace);
         }
+        self.size = Some(size);
         self.len = 0;
         self.erased_end = 0;
         self.pending_len = 0;
         Ok(())
+    }
+
+    /// Goes on with the image under way (see `Flash::resume`): `Ok` only if it is still
+    /// unfinished, announced as `size` bytes and `written` bytes long. The writer never lost
+    /// its place (a partial write unit waits in RAM), so nothing is read back.
+    pub fn resume(&mut self, size: u32, written: u32) -> Result<(), FlashError> {
+        if self.size == Some(size) && self.len == written {
+            Ok(())
+        } else {
+            Err(FlashError::UpdatePrepare)
+        }
+    }
+
+    /// Drops the image under way: it can't be resumed; the next `begin` erases again.
+    pub fn abort(&mut self) {
+        self.size = None;
     }
 
     /// Appends `data` to the image.
@@ -95,6 +114,7 @@ impl<F: NorFlash> NorImageWriter<F> {
             self.program(at, &unit[..F::WRITE_SIZE])?;
             self.pending_len = 0;
         }
+        self.size = None;
         Ok(self.len)
     }
 

@@ -10,6 +10,12 @@
 //! on the first [`Session::poll_transmit`] after `44` was taken (or on the next
 //! `handle_timeout`, `handle_input` or `handle_close`). A driver that writes what it polls
 //! before polling again therefore has `44` on the wire while the image is being committed.
+//!
+//! Resume (a ferrota extension, `docs/ota-extensions.md`): when a client that asked for it
+//! drops in the data phase, the session does not abort the image but [`Flash::suspend`]s it and
+//! leaves a [`Parked`] upload (the running MD5, the counters, the inflater) for the device's
+//! loop to hand to the next session ([`Session::with_parked`]), which continues it when the
+//! same image comes again.
 
 use md5::{Digest, Md5};
 
@@ -31,6 +37,8 @@ pub const DATA_TIMEOUT_MS: u64 = 90_000;
 pub const FINAL_ACK_TIMEOUT_MS: u64 = 10_000;
 /// Minimum milliseconds between two progress events.
 pub const PROGRESS_INTERVAL_MS: u64 = 1_000;
+/// Milliseconds a dropped upload is kept for its client to resume.
+pub const RESUME_KEEP_MS: u64 = 5 * 60_000;
 
 /// The MD5 a client announces for `image`, as lowercase hex (what the session checks).
 pub fn image_md5_hex(image: &[u8]) -> [u8; 32] {
@@ -57,6 +65,46 @@ pub struct SessionConfig {
     pub password: Password,
     /// Whether to offer streaming deflate to a client that supports it.
     pub deflate: bool,
+    /// Whether to offer resume (a ferrota extension) to a client that asks for it.
+    pub resume: bool,
+}
+
+/// What an upload cut off in its data phase leaves besides the bytes in flash: enough for the
+/// next session to continue it where it stopped, if the same image comes again.
+pub struct Parked {
+    upload: Upload,
+    inflater: Option<Inflater>,
+    since: u64,
+}
+
+impl Parked {
+    /// True once it was kept [`RESUME_KEEP_MS`]: the loop drops it and aborts the flash.
+    pub fn expired(&self, now: u64) -> bool {
+        now >= self.since + RESUME_KEEP_MS
+    }
+
+    /// Payload bytes received before the connection dropped (where a resume continues).
+    pub fn received(&self) -> u64 {
+        self.upload.received
+    }
+}
+
+/// The image being received: what it is and how far it got.
+#[derive(Clone)]
+struct Upload {
+    wire_size: u64,
+    image_size: u64,
+    deflate: bool,
+    expected_md5: [u8; 32],
+    md5: Md5,
+    received: u64,
+    written: u64,
+}
+
+impl Upload {
+    fn new() -> Self {
+        Upload { wire_size: 0, image_size: 0, deflate: false, expected_md5: [0; 32], md5: Md5::new(), received: 0, written: 0 }
+    }
 }
 
 /// Where in spec §1.3 the session is.
@@ -101,15 +149,14 @@ pub struct Session<F: Flash> {
     last_input_at: u64,
     extended: bool,
     deflate: bool,
-    wire_size: u64,
-    image_size: u64,
-    expected_md5: [u8; 32],
-    md5: Md5,
-    received: u64,
+    /// Resume was agreed: the device tells where the payload continues, and a drop parks.
+    resume: bool,
+    upload: Upload,
     acked: u64,
-    written: u64,
     inflater: Option<Inflater>,
     flash_begun: bool,
+    /// An upload an earlier session left; its inflater waits in `inflater` until begin.
+    parked: Option<(Upload, u64)>,
     last_progress_at: Option<u64>,
     outbox: Outbox,
     events: EventQueue,
@@ -131,20 +178,36 @@ impl<F: Flash> Session<F> {
             last_input_at: now,
             extended: false,
             deflate: false,
-            wire_size: 0,
-            image_size: 0,
-            expected_md5: [0; 32],
-            md5: Md5::new(),
-            received: 0,
+            resume: false,
+            upload: Upload::new(),
             acked: 0,
-            written: 0,
             inflater: None,
             flash_begun: false,
+            parked: None,
             last_progress_at: None,
             outbox: Outbox::default(),
             events: EventQueue::default(),
             outcome: None,
         }
+    }
+
+    /// Offers an upload an earlier session parked: continued if this client sends the same
+    /// image and asked for resume; kept for the next session if this one never begins an image
+    /// ([`Session::take_parked`]); dropped if it begins another.
+    pub fn with_parked(mut self, parked: Option<Parked>) -> Self {
+        if let Some(Parked { upload, inflater, since }) = parked {
+            self.parked = Some((upload, since));
+            self.inflater = inflater;
+        }
+        self
+    }
+
+    /// Once the session is over: the upload it parked (a drop in the data phase after resume
+    /// was agreed), or the one it was offered and did not touch. The loop keeps it for the
+    /// next session; `None` means nothing is parked (any partial image was aborted).
+    pub fn take_parked(&mut self) -> Option<Parked> {
+        let (upload, since) = self.parked.take()?;
+        Some(Parked { upload, inflater: self.inflater.take(), since })
     }
 
     /// Consumes bytes the client sent. Bytes after the session closed are ignored.
@@ -155,7 +218,7 @@ impl<F: Flash> Session<F> {
         self.last_input_at = now;
         while !data.is_empty() && self.step != Step::Closed {
             if self.step == Step::Data {
-                let take = data.len().min((self.wire_size - self.received) as usize);
+                let take = data.len().min((self.upload.wire_size - self.upload.received) as usize);
                 let (chunk, rest) = data.split_at(take);
                 data = rest;
                 self.receive_data(now, chunk);
@@ -302,10 +365,20 @@ impl<F: Flash> Session<F> {
             }
             Step::Size => self.handle_size(field),
             Step::Md5 => {
-                self.expected_md5.copy_from_slice(field);
+                self.upload.expected_md5.copy_from_slice(field);
+                // Deferred from the size step: a parked upload of the same sizes may go on.
+                if !self.flash_begun && !self.resume_parked() {
+                    if let Err(e) = self.begin() {
+                        return self.fail(OtaError::Flash(e));
+                    }
+                }
                 self.outbox.push(response::BIN_MD5_OK);
+                if self.resume {
+                    let from = u32::try_from(self.upload.received).unwrap_or(u32::MAX);
+                    self.outbox.push_all(&from.to_be_bytes());
+                }
                 self.step = Step::Data;
-                if self.wire_size == 0 {
+                if self.upload.received == self.upload.wire_size {
                     self.finish_image();
                 }
             }
@@ -316,8 +389,12 @@ impl<F: Flash> Session<F> {
     fn handle_features(&mut self, client: u8) {
         let extended = client & client_feature::EXTENDED_PROTOCOL != 0;
         self.deflate = extended && self.config.deflate && client & client_feature::DEFLATE != 0;
+        self.resume = extended && self.config.resume && client & client_feature::RESUME != 0;
         if extended {
-            let flags = if self.deflate { server_feature::DEFLATE } else { 0 };
+            let mut flags = if self.deflate { server_feature::DEFLATE } else { 0 };
+            if self.resume {
+                flags |= server_feature::RESUME;
+            }
             self.outbox.push_all(&[response::FEATURE_FLAGS, flags]);
         } else {
             // Never `48` to a client that did not ask: old clients reject it.
@@ -342,27 +419,59 @@ impl<F: Flash> Session<F> {
 
     fn handle_size(&mut self, field: &[u8]) {
         let be = |b: &[u8]| u64::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
-        self.wire_size = be(&field[..4]);
+        self.upload.wire_size = be(&field[..4]);
         // With deflate the second field is the inflated size: what the flash receives.
-        self.image_size = if self.deflate { be(&field[4..8]) } else { self.wire_size };
+        self.upload.image_size = if self.deflate { be(&field[4..8]) } else { self.upload.wire_size };
+        self.upload.deflate = self.deflate;
         self.events.push(Event::Started);
-        // Both sizes came from 32-bit fields, so the conversion cannot fail.
-        let size = u32::try_from(self.image_size).unwrap_or(u32::MAX);
-        if let Err(e) = self.flash.begin(size) {
-            return self.fail(OtaError::Flash(e));
-        }
-        self.flash_begun = true;
-        if self.deflate {
-            self.inflater = Some(Inflater::new());
+        // A parked upload of the same sizes may be this one: which, the MD5 tells.
+        let same_sizes = |(parked, _): &(Upload, u64)| {
+            (parked.wire_size, parked.image_size, parked.deflate) == (self.upload.wire_size, self.upload.image_size, self.deflate)
+        };
+        if !(self.resume && self.parked.as_ref().is_some_and(same_sizes)) {
+            if let Err(e) = self.begin() {
+                return self.fail(OtaError::Flash(e));
+            }
         }
         self.outbox.push(response::UPDATE_PREPARE_OK);
         self.step = Step::Md5;
     }
 
+    /// Starts a new image in the flash; a parked one is gone from here on.
+    fn begin(&mut self) -> Result<(), FlashError> {
+        self.parked = None;
+        self.inflater = None;
+        // Both sizes came from 32-bit fields, so the conversion cannot fail.
+        let size = u32::try_from(self.upload.image_size).unwrap_or(u32::MAX);
+        self.flash.begin(size)?;
+        self.flash_begun = true;
+        if self.deflate {
+            self.inflater = Some(Inflater::new());
+        }
+        Ok(())
+    }
+
+    /// Continues the parked upload if it is this image (same sizes, same MD5) and the flash
+    /// still holds its bytes; false leaves a fresh start to the caller.
+    fn resume_parked(&mut self) -> bool {
+        let Some((parked, _)) = self.parked.take() else { return false };
+        let same = parked.expected_md5.eq_ignore_ascii_case(&self.upload.expected_md5);
+        let size = u32::try_from(parked.image_size).unwrap_or(u32::MAX);
+        let written = u32::try_from(parked.written).unwrap_or(u32::MAX);
+        if !same || self.flash.resume(size, written).is_err() {
+            return false;
+        }
+        self.acked = parked.received / BLOCK_SIZE * BLOCK_SIZE;
+        self.upload = parked;
+        self.flash_begun = true;
+        true
+    }
+
     fn receive_data(&mut self, now: u64, chunk: &[u8]) {
-        self.received += chunk.len() as u64;
-        let more = self.received < self.wire_size;
-        let (flash, md5, written, limit) = (&mut self.flash, &mut self.md5, &mut self.written, self.image_size);
+        self.upload.received += chunk.len() as u64;
+        let more = self.upload.received < self.upload.wire_size;
+        let upload = &mut self.upload;
+        let (flash, md5, written, limit) = (&mut self.flash, &mut upload.md5, &mut upload.written, upload.image_size);
         let mut store = |data: &[u8]| -> Result<(), OtaError> {
             *written += data.len() as u64;
             if *written > limit {
@@ -380,7 +489,7 @@ impl<F: Flash> Session<F> {
         }
         if self.config.version == ProtocolVersion::V2 {
             let mut acks = 0;
-            while self.acked + BLOCK_SIZE <= self.received || (!more && self.acked < self.wire_size) {
+            while self.acked + BLOCK_SIZE <= self.upload.received || (!more && self.acked < self.upload.wire_size) {
                 self.acked += BLOCK_SIZE;
                 acks += 1;
             }
@@ -388,7 +497,7 @@ impl<F: Flash> Session<F> {
         }
         if self.last_progress_at.is_none_or(|at| now >= at + PROGRESS_INTERVAL_MS) {
             self.last_progress_at = Some(now);
-            self.events.push(Event::Progress(self.received as f32 * 100.0 / self.wire_size as f32));
+            self.events.push(Event::Progress(self.upload.received as f32 * 100.0 / self.upload.wire_size as f32));
         }
         if !more {
             self.finish_image();
@@ -404,18 +513,18 @@ impl<F: Flash> Session<F> {
     /// Checks the received image, then makes it bootable.
     fn commit(&mut self) {
         if let Some(inflater) = &self.inflater {
-            if !inflater.is_done() || self.written != self.image_size {
+            if !inflater.is_done() || self.upload.written != self.upload.image_size {
                 return self.fail(OtaError::InvalidDeflateStream);
             }
         }
         let mut actual = [0u8; 32];
-        hex::encode_into(&self.md5.finalize_reset(), &mut actual);
-        if !actual.eq_ignore_ascii_case(&self.expected_md5) {
+        hex::encode_into(&self.upload.md5.finalize_reset(), &mut actual);
+        if !actual.eq_ignore_ascii_case(&self.upload.expected_md5) {
             return self.fail(OtaError::Md5Mismatch);
         }
         // An empty image (its MD5 matches `d41d8…`) would leave whatever the update slot held
         // before to be booted: no platform can check what was never written.
-        if self.written == 0 {
+        if self.upload.written == 0 {
             return self.fail(OtaError::Flash(FlashError::UpdateEnd));
         }
         if let Err(e) = self.flash.finish() {
@@ -432,16 +541,27 @@ impl<F: Flash> Session<F> {
         self.events.push(Event::Completed);
     }
 
-    /// Sends the error byte (when the peer can still read it), drops a partial image, closes.
+    /// Sends the error byte (when the peer can still read it), drops a partial image (or parks
+    /// it, when the connection was lost mid-data and the client can resume), closes.
     fn fail(&mut self, error: OtaError) {
         if error != OtaError::PeerClosed {
             self.outbox.push(error.code());
         }
         if self.flash_begun {
             self.flash_begun = false;
+            let lost = matches!(error, OtaError::PeerClosed | OtaError::DataTimeout);
+            if self.resume && self.step == Step::Data && lost && self.flash.suspend().is_ok() {
+                self.parked = Some((self.upload.clone(), self.last_input_at));
+                self.step = Step::Closed;
+                self.outcome = Some(Err(error));
+                self.events.push(Event::Error(error.code()));
+                return;
+            }
             self.flash.abort();
         }
-        self.inflater = None;
+        if self.parked.is_none() {
+            self.inflater = None;
+        }
         self.step = Step::Closed;
         self.outcome = Some(Err(error));
         self.events.push(Event::Error(error.code()));

@@ -50,6 +50,9 @@ pub mod client_feature {
     pub const EXTENDED_PROTOCOL: u8 = 0x04;
     /// The client can send a raw deflate stream with a 4 KiB window (spec §1.5b).
     pub const DEFLATE: u8 = 0x10;
+    /// ferrota: the client continues a dropped upload where the device says
+    /// (`docs/ota-extensions.md`); the highest bits, which ESPHome assigns last.
+    pub const RESUME: u8 = 0x40;
 }
 
 /// Bits of the server flags byte that follows `48`.
@@ -58,4 +61,7 @@ pub mod server_feature {
     pub const COMPRESSION: u8 = 0x01;
     /// Binding: the device expects two sizes and a raw deflate stream.
     pub const DEFLATE: u8 = 0x08;
+    /// ferrota: binding; after `43` the device sends 4 bytes (big-endian): how many payload
+    /// bytes it already has, where the client continues (`docs/ota-extensions.md`).
+    pub const RESUME: u8 = 0x40;
 }

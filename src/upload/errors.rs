@@ -26,6 +26,7 @@ pub enum Step {
     Prepare,
     Checksum,
     ChecksumResult,
+    ResumeOffset,
     Data,
     Chunk,
     Receive,
@@ -52,6 +53,7 @@ impl Step {
             Step::Prepare => "receiving update prepare result",
             Step::Checksum => "sending file checksum",
             Step::ChecksumResult => "receiving file checksum result",
+            Step::ResumeOffset => "receiving resume offset",
             Step::Data => "sending data",
             Step::Chunk => "receiving chunk result",
             Step::Receive => "receiving update receive result",
@@ -214,6 +216,9 @@ pub enum UploadError {
     WebServer(String),
     /// Compressing the image failed (a compressor bug; nothing was sent of it).
     Compress(String),
+    /// The device would resume at or past the payload's end (a device bug: a complete
+    /// upload is committed, never kept for a resume).
+    BadResumeOffset { offset: u64, size: u64 },
 }
 
 impl UploadError {
@@ -270,6 +275,11 @@ impl fmt::Display for UploadError {
             UploadError::PasswordRequired => write!(
                 f,
                 "the device requires an OTA password but none was given: set `password:` under `ota: - platform: esphome` or pass --password"
+            ),
+            UploadError::BadResumeOffset { offset, size } => write!(
+                f,
+                "receiving resume offset: the device would continue at byte {offset} of a {size}-byte upload; \
+                 upload again after restarting the device, which drops what it kept"
             ),
             UploadError::BadImageSize(n) => write!(f, "the image has {n} bytes; an OTA image must have 1 to 4294967295 bytes"),
             UploadError::Closed { step, committed } => {

@@ -17,11 +17,13 @@ use super::errors::{Step, UploadError};
 use super::image::{hex, Image};
 
 /// Every feature this client implements: gzip, SHA-256 auth, the extended protocol and
-/// streaming deflate (0x17, what ESPHome 2026.10 sends without an encryption key).
+/// streaming deflate (0x17, what ESPHome 2026.10 sends without an encryption key), plus
+/// ferrota's resume, which ESPHome's devices ignore (`docs/ota-extensions.md`).
 pub const ALL_FEATURES: u8 = client_feature::COMPRESSION
     | client_feature::SHA256_AUTH
     | client_feature::EXTENDED_PROTOCOL
-    | client_feature::DEFLATE;
+    | client_feature::DEFLATE
+    | client_feature::RESUME;
 
 /// Socket timeout from connect through auth (spec §1.8).
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
@@ -74,6 +76,9 @@ pub enum Event {
     Authenticated(Option<AuthMethod>),
     /// The device prepared its flash; the data phase starts.
     DataStarted { total: usize },
+    /// The device kept the first `from` payload bytes of a dropped upload of this image: the
+    /// data phase continues there.
+    Resumed { from: usize, total: usize },
     /// `sent` of `total` payload bytes were handed to the network.
     Progress { sent: usize, total: usize },
     /// The device has every byte (`44`).
@@ -93,6 +98,7 @@ enum State {
     AuthResult(AuthMethod),
     Prepare,
     ChecksumResult,
+    ResumeOffset,
     Data,
     Receive,
     End,
@@ -109,6 +115,8 @@ pub struct Client {
     state: State,
     version: u8,
     extended: bool,
+    /// Resume was agreed: the device says where the payload continues.
+    resume: bool,
     mode: Compression,
     /// Control bytes not yet written, from `out_pos`.
     out: Vec<u8>,
@@ -143,6 +151,7 @@ impl Client {
             state: State::Version,
             version: 0,
             extended: false,
+            resume: false,
             mode: Compression::None,
             out: wire::MAGIC.to_vec(),
             out_pos: 0,
@@ -185,8 +194,9 @@ impl Client {
             return &self.out[self.out_pos..];
         }
         if self.state == State::Data {
-            // One block at a time even in version 1, so progress and device errors are seen per block.
-            let end = self.data_limit().min(self.data_sent + BLOCK);
+            // One block at a time even in version 1, so progress and device errors are seen per
+            // block; blocks end at multiples of 8 KiB also after a resume mid-block.
+            let end = self.data_limit().min((self.data_sent / BLOCK + 1) * BLOCK);
             return self.payload().get(self.data_sent..end).unwrap_or_default();
         }
         &[]
@@ -328,6 +338,7 @@ impl Client {
             State::AuthResult(_) => Step::AuthResult,
             State::Prepare => Step::Prepare,
             State::ChecksumResult => Step::ChecksumResult,
+            State::ResumeOffset => Step::ResumeOffset,
             State::Data => Step::Chunk,
             State::Receive => Step::Receive,
             State::End => Step::End,
@@ -350,8 +361,9 @@ impl Client {
     }
 
     fn handle_byte(&mut self, byte: u8) {
-        // The flags byte after `48` is a bit set, not a status: a future flag 0x80 is no error.
-        if self.state != State::FeatureFlags && self.check_error(byte) {
+        // The flags byte after `48` is a bit set, not a status: a future flag 0x80 is no error;
+        // nor is the resume offset a status.
+        if !matches!(self.state, State::FeatureFlags | State::ResumeOffset) && self.check_error(byte) {
             return;
         }
         match self.state {
@@ -423,13 +435,22 @@ impl Client {
                 _ => self.unexpected(byte),
             },
             State::ChecksumResult => match byte {
-                response::BIN_MD5_OK => {
-                    let total = self.payload().len();
-                    self.state = State::Data;
-                    self.events.push_back(Event::DataStarted { total });
-                }
+                response::BIN_MD5_OK if self.resume => self.state = State::ResumeOffset,
+                response::BIN_MD5_OK => self.start_data(0),
                 _ => self.unexpected(byte),
             },
+            State::ResumeOffset => {
+                self.partial.push(byte);
+                if self.partial.len() == 4 {
+                    let from = u32::from_be_bytes([self.partial[0], self.partial[1], self.partial[2], self.partial[3]]) as usize;
+                    self.partial.clear();
+                    // Every byte already there would have been committed, not parked.
+                    if from >= self.payload().len() {
+                        return self.fail(UploadError::BadResumeOffset { offset: from as u64, size: self.payload().len() as u64 });
+                    }
+                    self.start_data(from);
+                }
+            }
             State::Data => {
                 // Version 2: one `47` per block, and only for a block that was written whole.
                 let total = self.payload().len();
@@ -461,9 +482,23 @@ impl Client {
         }
     }
 
+    /// The data phase starts, at payload offset `from` (0 unless the device resumes).
+    fn start_data(&mut self, from: usize) {
+        let total = self.payload().len();
+        self.data_sent = from;
+        // Acks count whole 8 KiB blocks from the payload's start (the device's rule).
+        self.acked = from / BLOCK * BLOCK;
+        self.state = State::Data;
+        if from > 0 {
+            self.events.push_back(Event::Resumed { from, total });
+        }
+        self.events.push_back(Event::DataStarted { total });
+    }
+
     /// The feature ack arrived: pick the compression and wait for the auth request.
     fn negotiated(&mut self, flags: u8) {
         let offered = |bit: u8| self.features & bit != 0;
+        self.resume = self.extended && flags & server_feature::RESUME != 0 && offered(client_feature::RESUME);
         self.mode = if self.extended && flags & server_feature::DEFLATE != 0 && offered(client_feature::DEFLATE) {
             Compression::Deflate
         } else if flags & server_feature::COMPRESSION != 0 && offered(client_feature::COMPRESSION) {

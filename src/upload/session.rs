@@ -135,6 +135,7 @@ fn probe_error_byte(stream: &mut TcpStream, client: &mut Client) {
 /// When the phases began, for the timing lines.
 #[derive(Default)]
 struct Timer {
+    resumed_from: usize,
     data_started: Option<Instant>,
     data_sent: Option<Instant>,
 }
@@ -152,9 +153,16 @@ fn report(client: &mut Client, reporter: &mut dyn Reporter, timer: &mut Timer) {
                 Some(AuthMethod::Md5) => "Handshake complete (MD5 auth; the device is older than ESPHome 2025.10)",
                 Some(AuthMethod::Sha256) => "Handshake complete (SHA-256 auth)",
             }),
+            Event::Resumed { from, total } => {
+                reporter.info(&format!("Resuming at byte {from} of {total}: the device kept what arrived before the connection dropped"));
+                timer.resumed_from = from;
+            }
             Event::DataStarted { total } => {
                 timer.data_started = Some(Instant::now());
                 reporter.progress_start(total as u64);
+                if timer.resumed_from > 0 {
+                    reporter.progress(timer.resumed_from as u64);
+                }
             }
             Event::Progress { sent, total } => {
                 reporter.progress(sent as u64);

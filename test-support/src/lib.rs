@@ -492,3 +492,55 @@ pub fn start_device(ferrota: &Path, dir: &TempDir, config: &Path, name: &str, po
     device
 }
 
+
+/// A loopback TCP proxy in front of `target` that cuts its first connection once the client
+/// has sent `cut_after` bytes through it (both directions closed, as a lost WiFi link looks to
+/// both ends); later connections pass whole. For uploads that must survive a drop.
+pub struct CuttingProxy {
+    pub port: u16,
+    pub connections: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl CuttingProxy {
+    pub fn start(target: u16, cut_after: usize) -> CuttingProxy {
+        use std::net::{Shutdown, TcpListener};
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let count = connections.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                let Ok(device) = TcpStream::connect(("127.0.0.1", target)) else { continue };
+                let limit = if count.fetch_add(1, Ordering::SeqCst) == 0 { cut_after } else { usize::MAX };
+                let (mut from_client, mut to_device) = (client.try_clone().unwrap(), device.try_clone().unwrap());
+                let (mut from_device, mut to_client) = (device, client);
+                let upstream = std::thread::spawn(move || {
+                    let (mut buf, mut carried) = ([0u8; 16 * 1024], 0usize);
+                    loop {
+                        let n = match from_client.read(&mut buf[..(limit - carried).min(16 * 1024)]) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        if to_device.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                        carried += n;
+                        if carried == limit {
+                            break;
+                        }
+                    }
+                    let _ = to_device.shutdown(Shutdown::Both);
+                    let _ = from_client.shutdown(Shutdown::Both);
+                });
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from_device, &mut to_client);
+                    let _ = to_client.shutdown(Shutdown::Both);
+                    let _ = upstream.join();
+                });
+            }
+        });
+        CuttingProxy { port, connections }
+    }
+}

@@ -21,6 +21,8 @@ pub struct MemFlash {
     pub fail_finish: Option<FlashError>,
     /// How many `write` calls there were.
     pub writes: usize,
+    /// How many times a session parked its image here.
+    pub suspended: usize,
     /// As an update slot: the running build has not confirmed itself (refuses `begin`).
     pub unconfirmed: bool,
 }
@@ -34,6 +36,7 @@ impl Flash for MemFlash {
             return Err(FlashError::UpdatePrepare);
         }
         self.begun_with = Some(size);
+        self.aborted = false;
         self.data.clear();
         Ok(())
     }
@@ -58,6 +61,17 @@ impl Flash for MemFlash {
     fn abort(&mut self) {
         self.aborted = true;
         self.data.clear();
+    }
+    fn suspend(&mut self) -> Result<(), FlashError> {
+        self.suspended += 1;
+        Ok(())
+    }
+    fn resume(&mut self, size: u32, written: u32) -> Result<(), FlashError> {
+        if self.begun_with == Some(size) && !self.aborted && self.data.len() == written as usize {
+            Ok(())
+        } else {
+            Err(FlashError::UpdatePrepare)
+        }
     }
 }
 
@@ -122,6 +136,7 @@ pub fn events<F: Flash>(s: &mut Session<F>) -> Vec<Event> {
 }
 
 /// One line of a transcript.
+#[derive(Clone, Copy)]
 pub enum Line<'a> {
     /// Client to device, as hex.
     C(&'a str),

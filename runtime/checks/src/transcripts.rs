@@ -5,7 +5,8 @@ use crate::support::*;
 use alloc::string::String;
 use alloc::vec::Vec;
 use alloc::{format, vec};
-use ferrota_ota::{Event, FlashError, OtaComponent, OtaConfig, OtaError, ProtocolVersion, Session};
+use ferrota_ota::protocol::{DATA_TIMEOUT_MS, RESUME_KEEP_MS};
+use ferrota_ota::{Event, Flash, FlashError, OtaComponent, OtaConfig, OtaError, ProtocolVersion, Session};
 
 const MAGIC: &str = "6C26F75C45";
 const PASSWORD: &str = "superlongpasswordthatnoonewillknow";
@@ -16,7 +17,7 @@ const RESPONSE: &str = "bb69f6a7ee3a47377ae98f244dbede8e0c4e823209645f6977a6c308
 const IMAGE21: &[u8] = b"ESPHome OTA test data";
 const IMAGE21_MD5: &str = "b295924d0ca69ee485a5de18c3222b60";
 
-fn device(version: ProtocolVersion, password: &str, deflate: bool, flash: MemFlash) -> Session<MemFlash> {
+fn device<F: Flash>(version: ProtocolVersion, password: &str, deflate: bool, flash: F) -> Session<F> {
     let ota = OtaComponent::new(OtaConfig { port: 8082, version, deflate });
     ota.try_set_auth_password(password).unwrap();
     ota.start_session(flash, &mut ZeroRng, 0)
@@ -329,6 +330,127 @@ checks! {
             seen.extend(events(&mut s));
         }
         assert_eq!(seen, [Event::Started, Event::Progress(20.0), Event::Progress(60.0), Event::Progress(100.0)]);
+    }
+
+    fn resume_continues_a_dropped_upload_where_the_device_says() {
+        // 0x44: extended + resume; the device answers flags 0x40 and, after `43`, where to go on.
+        let image = sample(20_000, 5);
+        let md5 = md5_hex(&image);
+        let head = |from: &'static str| [C(MAGIC), D("0002"), C("44"), D("4840"), D("41"), C("00"), C("00004E20"), D("42"), Ca(&md5), D("43"), D(from)];
+        let mut flash = MemFlash::default();
+        let mut first = play(device(ProtocolVersion::V2, "", false, &mut flash), 0, &[&head("00000000")[..], &[Cb(&image[..10_000]), D("47")]].concat());
+        first.handle_close();
+        assert_eq!(outcome(&first), Err(OtaError::PeerClosed));
+        let parked = first.take_parked().expect("a drop in the data phase parks");
+        assert_eq!(parked.received(), 10_000);
+        drop(first);
+        assert!(!flash.aborted && flash.suspended == 1 && flash.data.len() == 10_000);
+        // 10 000 = 0x2710: the rest of block 2 then a short block, each acked once.
+        let second = device(ProtocolVersion::V2, "", false, &mut flash).with_parked(Some(parked));
+        let mut second = play(second, 1, &[&head("00002710")[..], &[Cb(&image[10_000..16_384]), D("47"), Cb(&image[16_384..]), D("474445"), C("00")]].concat());
+        assert_eq!(outcome(&second), Ok(()));
+        assert!(second.take_parked().is_none());
+        assert_eq!(flash.committed.as_deref(), Some(&image[..]));
+    }
+
+    fn resume_of_a_deflate_upload_keeps_the_inflater_and_the_md5() {
+        let image = sample(50_000, 3);
+        let stream = deflated(50_000, 3);
+        let sizes = format!("{:08x}{:08x}", stream.len(), image.len());
+        let md5 = md5_hex(&image);
+        let mut flash = MemFlash::default();
+        // Cut at an odd place inside the second block.
+        let cut = 8192 + 777;
+        let mut lines = vec![C(MAGIC), D("0002"), C("57"), D("4848"), D("41"), C("00"), C(&sizes), D("42"), Ca(&md5), D("43 00000000"), Cb(&stream[..8192]), D("47"), Cb(&stream[8192..cut])];
+        let mut first = play(device(ProtocolVersion::V2, "", true, &mut flash), 0, &lines);
+        first.handle_timeout(DATA_TIMEOUT_MS);
+        assert_eq!(outcome(&first), Err(OtaError::DataTimeout));
+        let parked = first.take_parked().expect("a silent client parks too");
+        drop(first);
+        let from = format!("43 {cut:08x}");
+        lines = vec![C(MAGIC), D("0002"), C("57"), D("4848"), D("41"), C("00"), C(&sizes), D("42"), Ca(&md5), D(&from)];
+        let mut at = cut;
+        for end in (16_384..stream.len()).step_by(8192).chain([stream.len()]) {
+            lines.push(Cb(&stream[at..end]));
+            lines.push(D("47"));
+            at = end;
+        }
+        lines.push(D("4445"));
+        lines.push(C("00"));
+        let second = play(device(ProtocolVersion::V2, "", true, &mut flash).with_parked(Some(parked)), 1, &lines);
+        assert_eq!(outcome(&second), Ok(()));
+        drop(second);
+        assert_eq!(flash.committed.as_deref(), Some(&image[..]));
+    }
+
+    fn another_image_starts_afresh_and_drops_what_was_parked() {
+        let (a, b) = (sample(9_000, 1), sample(9_000, 2));
+        let mut flash = MemFlash::default();
+        let mut first = play(
+            device(ProtocolVersion::V2, "", false, &mut flash),
+            0,
+            &[C(MAGIC), D("0002"), C("44"), D("4840"), D("41"), C("00"), C("00002328"), D("42"), Ca(&md5_hex(&a)), D("43 00000000"), Cb(&a[..5_000])],
+        );
+        first.handle_close();
+        let parked = first.take_parked();
+        drop(first);
+        // Same size, other MD5: offset 0, the flash begun again.
+        let mut second = play(
+            device(ProtocolVersion::V2, "", false, &mut flash).with_parked(parked),
+            1,
+            &[C(MAGIC), D("0002"), C("44"), D("4840"), D("41"), C("00"), C("00002328"), D("42"), Ca(&md5_hex(&b)), D("43 00000000"), Cb(&b[..8192]), D("47"), Cb(&b[8192..]), D("474445"), C("00")],
+        );
+        assert_eq!(outcome(&second), Ok(()));
+        assert!(second.take_parked().is_none());
+        drop(second);
+        assert_eq!(flash.committed.as_deref(), Some(&b[..]));
+    }
+
+    fn a_session_that_never_begins_leaves_the_parked_upload() {
+        let image = sample(9_000, 1);
+        let mut flash = MemFlash::default();
+        let mut first = play(
+            device(ProtocolVersion::V2, "", false, &mut flash),
+            0,
+            &[C(MAGIC), D("0002"), C("44"), D("4840"), D("41"), C("00"), C("00002328"), D("42"), Ca(&md5_hex(&image)), D("43 00000000"), Cb(&image[..5_000])],
+        );
+        first.handle_close();
+        let parked = first.take_parked();
+        drop(first);
+        // A port scanner, then a client with the wrong password: neither touches the flash.
+        let mut scan = play(device(ProtocolVersion::V2, "", false, &mut flash).with_parked(parked), 1, &[C("00000000 00"), D("80")]);
+        let parked = scan.take_parked();
+        drop(scan);
+        let mut wrong = play(device(ProtocolVersion::V2, PASSWORD, false, &mut flash).with_parked(parked), 2, &[C(MAGIC), D("0002"), C("46"), D("4840 02"), D(&hex_ascii(ZERO_NONCE)), Ca(CNONCE), Ca(&"0".repeat(64)), D("82")]);
+        let parked = wrong.take_parked();
+        drop(wrong);
+        assert_eq!(parked.as_ref().map(|p| p.received()), Some(5_000));
+        assert!(!flash.aborted);
+    }
+
+    fn a_client_without_resume_gets_no_offset_and_its_drop_aborts() {
+        let image = sample(9_000, 1);
+        let mut s = play(
+            device(ProtocolVersion::V2, "", false, MemFlash::default()),
+            0,
+            &[C(MAGIC), D("0002"), C("07"), D("4800"), D("41"), C("00"), C("00002328"), D("42"), Ca(&md5_hex(&image)), D("43"), Cb(&image[..5_000])],
+        );
+        s.handle_close();
+        assert!(s.take_parked().is_none());
+        assert!(s.flash().aborted && s.flash().suspended == 0);
+    }
+
+    fn a_parked_upload_expires() {
+        let image = sample(9_000, 1);
+        let mut s = play(
+            device(ProtocolVersion::V2, "", false, MemFlash::default()),
+            7,
+            &[C(MAGIC), D("0002"), C("44"), D("4840"), D("41"), C("00"), C("00002328"), D("42"), Ca(&md5_hex(&image)), D("43 00000000"), Cb(&image[..100])],
+        );
+        s.handle_close();
+        let parked = s.take_parked().unwrap();
+        assert!(!parked.expired(7 + RESUME_KEEP_MS - 1));
+        assert!(parked.expired(7 + RESUME_KEEP_MS));
     }
 
     fn session_state_is_small_enough_for_a_microcontroller() {

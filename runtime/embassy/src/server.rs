@@ -8,7 +8,8 @@ use embassy_net::Stack;
 use embassy_time::{Duration, Instant, Timer};
 use ferrota_ota::device::{Action, Device};
 use ferrota_ota::events::{dispatch, OtaListener};
-use ferrota_ota::exchange::{Exchange, Level};
+use ferrota_ota::exchange::{Ending, Exchange, Level};
+use ferrota_ota::protocol::Parked;
 use ferrota_ota::web_update::{WebServer, WebUpdate, BUSY_REPLY};
 use ferrota_ota::{BootCounterStore, ConfirmFirst, OtaComponent, Rng, SafeMode, SafeModeConfig, UpdateSlot};
 
@@ -31,6 +32,8 @@ pub struct Server<S: UpdateSlot, B: BootCounterStore, R: Rng> {
     reset: fn() -> !,
     /// Safe mode found the boot good while a session held the slot: confirm when it lets go.
     confirm_due: Cell<bool>,
+    /// An upload a dropped connection left in the slot for its client to resume.
+    parked: Option<Parked>,
 }
 
 impl<S: UpdateSlot, B: BootCounterStore, R: Rng> Server<S, B, R> {
@@ -39,7 +42,7 @@ impl<S: UpdateSlot, B: BootCounterStore, R: Rng> Server<S, B, R> {
     pub async fn boot(config: SafeModeConfig, boot_counter: B, mut slot: S, rng: R, reset: fn() -> !) -> Self {
         let unconfirmed = slot.unconfirmed();
         let device = Device::boot(config, boot_counter, now(), unconfirmed);
-        let mut server = Server { device, slot, rng, reset, confirm_due: Cell::new(false) };
+        let mut server = Server { device, slot, rng, reset, confirm_due: Cell::new(false), parked: None };
         if server.device.safe_mode().is_active() {
             log::warn!("[W][safe_mode]: SAFE MODE IS ACTIVE");
         } else {
@@ -84,24 +87,36 @@ impl<S: UpdateSlot, B: BootCounterStore, R: Rng> Server<S, B, R> {
             self.tick().await;
             let web_port = web.as_ref().map(|w| w.port);
             let [web_a, web_b] = &mut web_sockets;
-            let committed = match wait_for_client(&mut socket, port, web_a, web_b, web_port).await {
+            let ending = match wait_for_client(&mut socket, port, web_a, web_b, web_port).await {
                 Some(Client::Ota) => {
                     let automations: &mut dyn OtaListener = if safe_mode { &mut () } else { &mut *automations };
-                    let session = ota.start_session(ConfirmFirst::new(&mut self.slot, &self.confirm_due), &mut self.rng, now());
-                    serve(&mut socket, session, automations, &mut self.device, &self.confirm_due, [web_a, web_b]).await
+                    let mut session = ota
+                        .start_session(ConfirmFirst::new(&mut self.slot, &self.confirm_due), &mut self.rng, now())
+                        .with_parked(self.parked.take());
+                    let ending = serve(&mut socket, &mut session, automations, &mut self.device, &self.confirm_due, [web_a, web_b]).await;
+                    self.parked = session.take_parked();
+                    if let Some(kept) = &self.parked {
+                        log::info!("[I][ota]: keeping the {} bytes received for the client to resume", kept.received());
+                    }
+                    ending
                 }
                 Some(Client::Web(second)) => {
                     let Some(web) = web.as_mut() else { continue };
                     let automations: &mut dyn OtaListener = if safe_mode { &mut () } else { &mut *web.automations };
                     let info = ferrota_ota::web_page::DeviceInfo { safe_mode, ..web.info };
-                    let request = WebUpdate::new(now(), ConfirmFirst::new(&mut self.slot, &self.confirm_due), web.credentials, info);
+                    let mut request = WebUpdate::new(now(), ConfirmFirst::new(&mut self.slot, &self.confirm_due), web.credentials, info);
                     let (this, other) = if second { (web_b, web_a) } else { (web_a, web_b) };
-                    serve(this, request, automations, &mut self.device, &self.confirm_due, [other]).await
+                    let ending = serve(this, &mut request, automations, &mut self.device, &self.confirm_due, [other]).await;
+                    // An upload through the page used the slot: nothing parked is left.
+                    if matches!(ending, Ending::Updated | Ending::WebFailed | Ending::WebAborted) {
+                        self.parked = None;
+                    }
+                    ending
                 }
                 None => continue,
             };
             // What the session's end asks (a reboot into the update) is done by the next tick.
-            self.device.handle_session_end(now(), committed);
+            self.device.handle_session_end(now(), ending.committed());
             if self.confirm_due.take() {
                 self.confirm();
             }
@@ -110,6 +125,11 @@ impl<S: UpdateSlot, B: BootCounterStore, R: Rng> Server<S, B, R> {
 
     /// The clock moved: what the device's rules ask now.
     async fn tick(&mut self) {
+        if self.parked.as_ref().is_some_and(|p| p.expired(now())) {
+            log::info!("[I][ota]: the partial upload kept for a resume expired: dropped");
+            self.parked = None;
+            self.slot.abort();
+        }
         self.device.handle_timeout(now());
         self.act().await;
     }
@@ -144,7 +164,7 @@ impl<S: UpdateSlot, B: BootCounterStore, R: Rng> Server<S, B, R> {
     }
 }
 
-/// Runs one connection's handler to its end over `socket`; true when a new build was committed.
+/// Runs one connection's handler to its end over `socket`; how it ended.
 ///
 /// Every turn feeds the device's rules what the session is doing, so safe mode's clock keeps
 /// running while a client is connected; a `DropClient` ends the session, a `Confirm` is left in
@@ -154,16 +174,16 @@ impl<S: UpdateSlot, B: BootCounterStore, R: Rng> Server<S, B, R> {
 /// when it can give way (idle, or answered); otherwise it is told the device is busy.
 async fn serve<B: BootCounterStore, const N: usize>(
     socket: &mut TcpSocket<'_>,
-    mut exchange: impl Exchange,
+    exchange: &mut impl Exchange,
     automations: &mut dyn OtaListener,
     device: &mut Device<B>,
     confirm_due: &Cell<bool>,
     mut web: [&mut TcpSocket<'_>; N],
-) -> bool {
+) -> Ending {
     socket.set_timeout(Some(SESSION_SOCKET_TIMEOUT));
     let mut input = [0u8; 1024];
     let mut output = [0u8; 256];
-    let committed = loop {
+    let ending = loop {
         while exchange.has_transmit() {
             let n = exchange.poll_transmit(&mut output);
             if !send(socket, &output[..n]).await {
@@ -181,7 +201,7 @@ async fn serve<B: BootCounterStore, const N: usize>(
                 Some((Level::Error, tag)) => log::error!("[E][{tag}]: {ending}"),
                 None => {}
             }
-            break ending.committed();
+            break ending;
         }
         let now = now();
         if exchange.poll_timeout().is_some_and(|due| due <= now) {
@@ -216,7 +236,7 @@ async fn serve<B: BootCounterStore, const N: usize>(
         }
     };
     end(socket).await;
-    committed
+    ending
 }
 
 /// Tells a client the device is busy with another update and closes (without waiting: its

@@ -117,6 +117,16 @@ impl ferrota_ota::Flash for DfuSlot {
     fn abort(&mut self) {
         // A partial image in DFU is never marked, so the bootloader ignores it; the next
         // `begin` starts over (and erases again).
+        self.dfu.abort();
+    }
+
+    /// The writer keeps its place; the partial image stays unmarked in DFU.
+    fn suspend(&mut self) -> Result<(), FlashError> {
+        Ok(())
+    }
+
+    fn resume(&mut self, size: u32, written: u32) -> Result<(), FlashError> {
+        self.dfu.resume(size, written)
     }
 }
 

@@ -1,7 +1,7 @@
 //! The host's "flash": a staging file that becomes the next A/B slot once verified.
 
-use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 
 use super::elf;
 use super::slots::Slots;
@@ -74,6 +74,27 @@ impl Flash for FileFlash {
     fn abort(&mut self) {
         self.file = None;
         let _ = std::fs::remove_file(self.slots.staging_path());
+    }
+
+    /// The staging file keeps what was written (flushed, not synced: a parked upload lives in
+    /// the device's memory, so a power cut loses it anyway).
+    fn suspend(&mut self) -> Result<(), FlashError> {
+        let mut file = self.file.take().ok_or(FlashError::Write)?;
+        file.flush().map_err(|_| FlashError::Write)
+    }
+
+    fn resume(&mut self, size: u32, written: u32) -> Result<(), FlashError> {
+        if size > MAX_IMAGE_SIZE {
+            return Err(FlashError::NotEnoughSpace);
+        }
+        let mut file = OpenOptions::new().write(true).open(self.slots.staging_path()).map_err(|_| FlashError::UpdatePrepare)?;
+        let len = file.metadata().map_err(|_| FlashError::UpdatePrepare)?.len();
+        if len != u64::from(written) {
+            return Err(FlashError::UpdatePrepare);
+        }
+        file.seek(SeekFrom::End(0)).map_err(|_| FlashError::UpdatePrepare)?;
+        self.file = Some(BufWriter::with_capacity(64 * 1024, file));
+        Ok(())
     }
 }
 

@@ -29,7 +29,9 @@ pub use store::{FileCounterStore, OsRng};
 use crate::component::OtaComponent;
 use crate::device::{Action, Device};
 use crate::events::{dispatch, Event, OtaListener};
-use crate::exchange::Exchange;
+use crate::exchange::{Ending, Exchange};
+use crate::flash::Flash;
+use crate::protocol::Parked;
 use crate::safe_mode::SafeModeConfig;
 use crate::web_page::DeviceInfo;
 use crate::web_update::{WebServer, WebUpdate, BUSY_REPLY};
@@ -111,21 +113,37 @@ impl HostPlatform {
         let safe_mode = device.safe_mode().is_active();
         // A web client that arrived while an idle connection held the loop: served next.
         let mut next_web = None;
+        // An upload a dropped connection left for its client to resume.
+        let mut parked: Option<Parked> = None;
         loop {
             device.handle_timeout(self.now_ms());
             if let Some(error) = self.act(device) {
                 return error;
             }
+            if parked.as_ref().is_some_and(|p| p.expired(self.now_ms())) {
+                println!("[ota] the partial upload kept for a resume expired: dropped");
+                parked = None;
+                FileFlash::new(self.slots.clone()).abort();
+            }
             if let Some(stream) = next_web.take().or_else(|| accept(web_server.as_ref(), "web_server")).filter(|_| web.is_some()) {
                 let web = web.as_mut().expect("a web client only where the web server listens");
                 let automations: &mut dyn OtaListener = if safe_mode { &mut () } else { &mut *web.automations };
                 let info = DeviceInfo { safe_mode, ..web.info };
-                let request = WebUpdate::new(self.now_ms(), FileFlash::new(self.slots.clone()), web.credentials, info);
-                next_web = self.serve(stream, request, automations, device, web_server.as_ref());
+                let mut request = WebUpdate::new(self.now_ms(), FileFlash::new(self.slots.clone()), web.credentials, info);
+                let ending;
+                (ending, next_web) = self.serve(stream, &mut request, automations, device, web_server.as_ref());
+                // An upload through the page used the staging file: nothing parked is left.
+                if matches!(ending, Ending::Updated | Ending::WebFailed | Ending::WebAborted) {
+                    parked = None;
+                }
             } else if let (Some(stream), Some((component, automations))) = (accept(ota_server.as_ref(), "ota"), ota.as_mut()) {
                 let automations: &mut dyn OtaListener = if safe_mode { &mut () } else { &mut **automations };
-                let session = component.start_session(FileFlash::new(self.slots.clone()), &mut OsRng, self.now_ms());
-                next_web = self.serve(stream, session, automations, device, web_server.as_ref());
+                let mut session = component.start_session(FileFlash::new(self.slots.clone()), &mut OsRng, self.now_ms()).with_parked(parked.take());
+                (_, next_web) = self.serve(stream, &mut session, automations, device, web_server.as_ref());
+                parked = session.take_parked();
+                if let Some(kept) = &parked {
+                    println!("[ota] keeping the {} bytes received for the client to resume", kept.received());
+                }
             } else {
                 std::thread::sleep(IDLE_POLL);
             }
@@ -167,7 +185,7 @@ impl HostPlatform {
     /// confirmation (the read poll wakes this loop). A browser that connects to `web` meanwhile
     /// is told the device is busy, unless this connection is idle: then it gives way, and the
     /// new client is returned to be served next.
-    fn serve(&self, mut stream: TcpStream, mut exchange: impl Exchange, listener: &mut dyn OtaListener, device: &mut Device<FileCounterStore>, web: Option<&TcpListener>) -> Option<TcpStream> {
+    fn serve(&self, mut stream: TcpStream, exchange: &mut impl Exchange, listener: &mut dyn OtaListener, device: &mut Device<FileCounterStore>, web: Option<&TcpListener>) -> (Ending, Option<TcpStream>) {
         let mut next = None;
         let setup = stream
             .set_nonblocking(false)
@@ -176,7 +194,8 @@ impl HostPlatform {
             .and_then(|()| stream.set_write_timeout(Some(WRITE_TIMEOUT)));
         if let Err(e) = setup {
             eprintln!("[host] socket setup failed: {e}");
-            return None;
+            exchange.handle_close();
+            return (Ending::Quiet, None);
         }
         let mut input = vec![0u8; 64 * 1024];
         let mut output = [0u8; 1024];
@@ -233,7 +252,7 @@ impl HostPlatform {
             println!("[{tag}] {ending}");
         }
         device.handle_session_end(self.now_ms(), ending.committed());
-        next
+        (ending, next)
     }
 
     /// Restarts into the current build: exec with the same arguments and environment.
