@@ -87,6 +87,7 @@ fn main() {
             password: Some(PASSWORD.into()),
             image: Arc::new(Image::read(&file).unwrap()),
             retry: RetryPolicy::default(),
+            store: None,
         };
         upload(&request, &mut Quiet).unwrap();
         ours_call.push(start.elapsed());

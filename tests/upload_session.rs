@@ -110,6 +110,7 @@ fn request(hosts: &[&str], port: u16, image_len: usize) -> Request {
         password: None,
         image: Arc::new(Image::new((0..image_len).map(|i| (i % 253) as u8).collect())),
         retry: RetryPolicy { extra_attempts: 2, delay: Duration::from_millis(10) },
+        store: None,
     }
 }
 
@@ -210,7 +211,7 @@ fn a_device_that_stops_reading_times_out_the_write() {
     let (done, result) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let stream = session::connect(addr).unwrap();
-        let _ = done.send(session::run(stream, image, None, timeouts, &mut Collect::default()));
+        let _ = done.send(session::run(stream, image, None, timeouts, None, &mut Collect::default()));
     });
     let err = result.recv_timeout(Duration::from_secs(20)).expect("the upload must not block forever").unwrap_err();
     assert!(

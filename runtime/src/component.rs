@@ -123,6 +123,7 @@ impl OtaComponent {
             password: self.password.get(),
             deflate: self.config.deflate,
             resume: true,
+            delta: true,
         };
         Session::new(config, flash, rng, now)
     }

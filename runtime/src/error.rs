@@ -68,6 +68,12 @@ pub enum OtaError {
     DataTimeout,
     /// The client closed the connection before the image was committed: `FF` (not sendable).
     PeerClosed,
+    /// ferrota's delta updates: the patch is for another build than the running one: `F0`
+    /// (sent before anything is written; ESPHome has no such code).
+    PatchBaseMismatch,
+    /// ferrota's delta updates: the patch is malformed, or makes another length than announced,
+    /// or reads outside the running build: `F1`.
+    InvalidPatch,
 }
 
 impl OtaError {
@@ -79,6 +85,8 @@ impl OtaError {
             OtaError::UnsupportedOtaType(_) => 0x8E,
             OtaError::Flash(e) => e.code(),
             OtaError::Md5Mismatch => 0x8B,
+            OtaError::PatchBaseMismatch => 0xF0,
+            OtaError::InvalidPatch => 0xF1,
             OtaError::InvalidDeflateStream
             | OtaError::HandshakeTimeout
             | OtaError::DataTimeout
@@ -105,6 +113,8 @@ impl core::fmt::Display for OtaError {
             OtaError::HandshakeTimeout => "handshake timed out",
             OtaError::DataTimeout => "no data for 90 s",
             OtaError::PeerClosed => "the client closed the connection",
+            OtaError::PatchBaseMismatch => "the patch is for another build than the one running",
+            OtaError::InvalidPatch => "invalid patch",
         };
         write!(f, "{text} (0x{:02X})", self.code())
     }

@@ -16,6 +16,7 @@
 
 use crate::error::FlashError;
 use crate::esp_image::EspImageCheck;
+use crate::delta::ImageId;
 use crate::flash::{Flash, UpdateSlot};
 use crate::nor::{NorImageWriter, Region};
 use embedded_storage::nor_flash::NorFlash;
@@ -231,6 +232,8 @@ pub struct EspSlots<F: NorFlash + Clone> {
     chip: &'static str,
     /// The image being written and the slot it goes to.
     writing: Option<(u32, NorImageWriter<Region<F>>, EspImageCheck)>,
+    /// The running image's id, worked out at the first delta update (`None` before).
+    running: Option<Option<ImageId>>,
 }
 
 impl<F: NorFlash + Clone> EspSlots<F> {
@@ -239,7 +242,7 @@ impl<F: NorFlash + Clone> EspSlots<F> {
     /// with a blank `otadata`, which reads as "factory": its slot is recorded as the current,
     /// good one (ESP-IDF's first OTA does the same), so the next image never goes over it.
     pub fn new(flash: F, layout: Layout, chip: &'static str) -> Self {
-        let slots = EspSlots { flash, layout, chip, writing: None };
+        let slots = EspSlots { flash, layout, chip, writing: None, running: None };
         if let (Some(mut otadata), Some(0)) = (slots.otadata(), layout.booted) {
             if otadata.selected().is_ok_and(|s| s.is_none()) {
                 let _ = otadata.select(0, ImageState::Valid);
@@ -263,23 +266,37 @@ impl<F: NorFlash + Clone> EspSlots<F> {
     /// sends: read back from the running slot up to the image's end (which its header and
     /// segments say). `None` when the slot holds no complete image.
     pub fn running_image_md5(&self) -> Option<[u8; 16]> {
-        use embedded_storage::nor_flash::ReadNorFlash;
         use md5::{Digest, Md5};
-        let (offset, capacity) = self.layout.slots[self.layout.booted? as usize];
-        let mut slot = Region::new(self.flash.clone(), offset, capacity);
-        let mut check = EspImageCheck::for_chip(self.chip);
         let mut md5 = Md5::new();
+        self.walk_running_image(|bytes| md5.update(bytes))?;
+        Some(md5.finalize().into())
+    }
+
+    /// The running build's slot (the partition it boots from).
+    fn running_slot(&self) -> Option<Region<F>> {
+        let (offset, capacity) = self.layout.slots[self.layout.booted? as usize];
+        Some(Region::new(self.flash.clone(), offset, capacity))
+    }
+
+    /// Hands the running image's bytes to `each` in order, up to the end its header and
+    /// segments say; its length, or `None` when the slot holds no complete image.
+    fn walk_running_image(&self, mut each: impl FnMut(&[u8])) -> Option<u32> {
+        use embedded_storage::nor_flash::ReadNorFlash;
+        let mut slot = self.running_slot()?;
+        let capacity = slot.capacity() as u32;
+        let mut check = EspImageCheck::for_chip(self.chip);
         let mut buf = [0u8; 1024];
-        let mut at = 0;
+        let (mut at, mut len) = (0, 0);
         while at < capacity && !check.is_done() {
             let n = buf.len().min((capacity - at) as usize);
             slot.read(at, &mut buf[..n]).ok()?;
             let used = check.take(&buf[..n]);
-            md5.update(&buf[..used]);
+            each(&buf[..used]);
+            len += used as u32;
             at += n as u32;
         }
         check.finish().ok()?;
-        Some(md5.finalize().into())
+        Some(len)
     }
 
     /// The slot an update goes to: the one after the running build's, never the running one.
@@ -342,6 +359,26 @@ impl<F: NorFlash + Clone> Flash for EspSlots<F> {
     fn resume(&mut self, size: u32, written: u32) -> Result<(), FlashError> {
         let Some((_, writer, _)) = self.writing.as_mut() else { return Err(FlashError::UpdatePrepare) };
         writer.resume(size, written)
+    }
+
+    /// The running app partition's image, hashed once (a second or so of flash reads).
+    fn running_image(&mut self) -> Option<ImageId> {
+        if self.running.is_none() {
+            use sha2::{Digest, Sha256};
+            let mut sha = Sha256::new();
+            let len = self.walk_running_image(|bytes| sha.update(bytes));
+            self.running = Some(len.map(|len| ImageId { sha256: sha.finalize().into(), len }));
+        }
+        self.running.flatten()
+    }
+
+    fn read_running(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), FlashError> {
+        let len = self.running_image().ok_or(FlashError::Unknown)?.len;
+        if offset.checked_add(buf.len() as u32).is_none_or(|end| end > len) {
+            return Err(FlashError::Unknown);
+        }
+        let mut slot = self.running_slot().ok_or(FlashError::Unknown)?;
+        crate::nor::read_unaligned(&mut slot, offset, buf).map_err(|_| FlashError::Unknown)
     }
 }
 

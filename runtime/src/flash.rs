@@ -1,5 +1,6 @@
 //! Where the image goes: the backend a platform implements (flash partition, staging file).
 
+use crate::delta::ImageId;
 use crate::error::FlashError;
 
 /// An update partition that receives one image at a time.
@@ -29,6 +30,16 @@ pub trait Flash {
         let _ = (size, written);
         Err(FlashError::UpdatePrepare)
     }
+    /// The image the device runs, for delta updates: its SHA-256 and length (worth caching:
+    /// it is asked once per session). `None` when it can't be told: no patch is accepted then.
+    fn running_image(&mut self) -> Option<ImageId> {
+        None
+    }
+    /// Fills `buf` with the running image's bytes at `offset`, for a patch's base.
+    fn read_running(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), FlashError> {
+        let _ = (offset, buf);
+        Err(FlashError::Unknown)
+    }
 }
 
 impl<F: Flash + ?Sized> Flash for &mut F {
@@ -49,6 +60,12 @@ impl<F: Flash + ?Sized> Flash for &mut F {
     }
     fn resume(&mut self, size: u32, written: u32) -> Result<(), FlashError> {
         (**self).resume(size, written)
+    }
+    fn running_image(&mut self) -> Option<ImageId> {
+        (**self).running_image()
+    }
+    fn read_running(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), FlashError> {
+        (**self).read_running(offset, buf)
     }
 }
 
@@ -102,5 +119,11 @@ impl<S: UpdateSlot> Flash for ConfirmFirst<'_, S> {
     }
     fn resume(&mut self, size: u32, written: u32) -> Result<(), FlashError> {
         self.slot.resume(size, written)
+    }
+    fn running_image(&mut self) -> Option<ImageId> {
+        self.slot.running_image()
+    }
+    fn read_running(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), FlashError> {
+        self.slot.read_running(offset, buf)
     }
 }

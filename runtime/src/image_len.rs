@@ -34,8 +34,25 @@ pub fn read(slot: &[u8; 16]) -> Option<u32> {
     (len > 0).then_some(len)
 }
 
-/// The MD5 of the first `len` bytes of a region, read in pieces through `read(offset, buf)`
-/// (false: the read failed).
+/// The delta-update id (SHA-256 and length) of the first `len` bytes of a region, read in
+/// pieces through `read(offset, buf)` (false: the read failed).
+pub fn id_of(len: u32, mut read: impl FnMut(u32, &mut [u8]) -> bool) -> Option<crate::delta::ImageId> {
+    use sha2::{Digest, Sha256};
+    let mut sha = Sha256::new();
+    let mut buf = [0u8; 512];
+    let mut at = 0;
+    while at < len {
+        let n = buf.len().min((len - at) as usize);
+        if !read(at, &mut buf[..n]) {
+            return None;
+        }
+        sha.update(&buf[..n]);
+        at += n as u32;
+    }
+    Some(crate::delta::ImageId { sha256: sha.finalize().into(), len })
+}
+
+/// The MD5 of the first `len` bytes of a region, read the same way.
 pub fn md5_of(len: u32, mut read: impl FnMut(u32, &mut [u8]) -> bool) -> Option<[u8; 16]> {
     use md5::{Digest, Md5};
     let mut md5 = Md5::new();

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod base64;
 pub mod component;
 pub mod deflate;
+pub mod delta;
 pub mod device;
 pub mod error;
 pub mod esp_image;

@@ -248,6 +248,30 @@ impl<F: NorFlash> BootCounterStore for NorBootCounter<F> {
     }
 }
 
+/// Reads `buf.len()` bytes at any `offset`, however the flash aligns its reads (`READ_SIZE`
+/// up to 64): through a bounce buffer that may read up to `READ_SIZE - 1` bytes past the end.
+/// For a patch's base, read wherever the patch says.
+pub fn read_unaligned<F: ReadNorFlash>(flash: &mut F, offset: u32, buf: &mut [u8]) -> Result<(), F::Error> {
+    const BOUNCE: usize = 512;
+    let align = F::READ_SIZE.max(1) as u32;
+    if align == 1 {
+        return flash.read(offset, buf);
+    }
+    let mut bounce = [0u8; BOUNCE];
+    let mut done = 0;
+    while done < buf.len() {
+        let at = offset + done as u32;
+        let start = at - at % align;
+        let skip = (at - start) as usize;
+        let len = (skip + buf.len() - done).next_multiple_of(align as usize).min(BOUNCE - BOUNCE % align as usize);
+        flash.read(start, &mut bounce[..len])?;
+        let n = (len - skip).min(buf.len() - done);
+        buf[done..done + n].copy_from_slice(&bounce[skip..skip + n]);
+        done += n;
+    }
+    Ok(())
+}
+
 /// A window `[start, start + len)` of a NOR flash as a flash of its own (a partition).
 #[derive(Clone)]
 pub struct Region<F> {

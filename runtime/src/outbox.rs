@@ -2,10 +2,11 @@
 //!
 //! Runs of equal bytes are stored as one entry, so the thousands of `47` chunk acks a large
 //! version-2 upload produces between two polls take one slot. A whole session is at most about
-//! 75 distinct runs (handshake, 64-byte nonce, statuses, one error byte), so a caller that never
+//! 125 distinct runs (handshake, 64-byte nonce, statuses, the 36-byte running-image record and
+//! the 4-byte resume offset of ferrota's extensions, one error byte), so a caller that never
 //! polls still cannot overflow it.
 
-const CAPACITY: usize = 96;
+const CAPACITY: usize = 128;
 
 /// A FIFO of byte runs.
 pub struct Outbox {

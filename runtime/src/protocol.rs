@@ -22,12 +22,13 @@ use md5::{Digest, Md5};
 use crate::auth::{self, Rng, SHA256_HEX_LEN};
 use crate::component::Password;
 use crate::deflate::Inflater;
+use crate::delta::{Applier, ImageId, PatchIo};
 use crate::error::{FlashError, OtaError};
 use crate::events::{Event, EventQueue};
 use crate::flash::Flash;
 use crate::hex;
 use crate::outbox::Outbox;
-use crate::wire::{client_feature, response, server_feature, BLOCK_SIZE, MAGIC, OTA_TYPE_APP};
+use crate::wire::{client_feature, response, server_feature, BLOCK_SIZE, MAGIC, OTA_TYPE_APP, OTA_TYPE_APP_PATCH};
 
 /// Milliseconds from the connection to the end of auth (ESPHome's handshake watchdog).
 pub const HANDSHAKE_TIMEOUT_MS: u64 = 20_000;
@@ -67,13 +68,33 @@ pub struct SessionConfig {
     pub deflate: bool,
     /// Whether to offer resume (a ferrota extension) to a client that asks for it.
     pub resume: bool,
+    /// Whether to offer delta updates (a ferrota extension) to a client that asks for them.
+    pub delta: bool,
+}
+
+/// How the payload becomes the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// The payload is the image.
+    Raw,
+    /// A raw deflate stream of the image (spec §1.5b).
+    Deflate,
+    /// A patch against the running image (ferrota's delta updates).
+    Patch,
+}
+
+/// What turns the payload into the image, with its state.
+enum Decoder {
+    Raw,
+    Inflate(Inflater),
+    Patch(Applier),
 }
 
 /// What an upload cut off in its data phase leaves besides the bytes in flash: enough for the
 /// next session to continue it where it stopped, if the same image comes again.
 pub struct Parked {
     upload: Upload,
-    inflater: Option<Inflater>,
+    decoder: Decoder,
     since: u64,
 }
 
@@ -94,7 +115,7 @@ impl Parked {
 struct Upload {
     wire_size: u64,
     image_size: u64,
-    deflate: bool,
+    mode: Mode,
     expected_md5: [u8; 32],
     md5: Md5,
     received: u64,
@@ -103,7 +124,7 @@ struct Upload {
 
 impl Upload {
     fn new() -> Self {
-        Upload { wire_size: 0, image_size: 0, deflate: false, expected_md5: [0; 32], md5: Md5::new(), received: 0, written: 0 }
+        Upload { wire_size: 0, image_size: 0, mode: Mode::Raw, expected_md5: [0; 32], md5: Md5::new(), received: 0, written: 0 }
     }
 }
 
@@ -124,12 +145,12 @@ enum Step {
 }
 
 impl Step {
-    /// Bytes a fixed-length field of this step has.
-    fn field_len(self, deflate: bool) -> usize {
+    /// Bytes a fixed-length field of this step has (`two_sizes`: deflate or a patch).
+    fn field_len(self, two_sizes: bool) -> usize {
         match self {
             Step::Magic => MAGIC.len(),
             Step::AuthReply => 2 * SHA256_HEX_LEN,
-            Step::Size if deflate => 8,
+            Step::Size if two_sizes => 8,
             Step::Size => 4,
             Step::Md5 => 32,
             _ => 1,
@@ -151,11 +172,16 @@ pub struct Session<F: Flash> {
     deflate: bool,
     /// Resume was agreed: the device tells where the payload continues, and a drop parks.
     resume: bool,
+    /// Delta updates were agreed: the client may send a patch against `running`.
+    delta: bool,
+    running: ImageId,
+    /// How this session's payload is sent (set by the auth and OTA-type steps).
+    mode: Mode,
     upload: Upload,
     acked: u64,
-    inflater: Option<Inflater>,
+    decoder: Decoder,
     flash_begun: bool,
-    /// An upload an earlier session left; its inflater waits in `inflater` until begin.
+    /// An upload an earlier session left; its decoder waits in `decoder` until begin.
     parked: Option<(Upload, u64)>,
     last_progress_at: Option<u64>,
     outbox: Outbox,
@@ -179,9 +205,12 @@ impl<F: Flash> Session<F> {
             extended: false,
             deflate: false,
             resume: false,
+            delta: false,
+            running: ImageId::UNKNOWN,
+            mode: Mode::Raw,
             upload: Upload::new(),
             acked: 0,
-            inflater: None,
+            decoder: Decoder::Raw,
             flash_begun: false,
             parked: None,
             last_progress_at: None,
@@ -195,9 +224,9 @@ impl<F: Flash> Session<F> {
     /// image and asked for resume; kept for the next session if this one never begins an image
     /// ([`Session::take_parked`]); dropped if it begins another.
     pub fn with_parked(mut self, parked: Option<Parked>) -> Self {
-        if let Some(Parked { upload, inflater, since }) = parked {
+        if let Some(Parked { upload, decoder, since }) = parked {
             self.parked = Some((upload, since));
-            self.inflater = inflater;
+            self.decoder = decoder;
         }
         self
     }
@@ -207,7 +236,7 @@ impl<F: Flash> Session<F> {
     /// next session; `None` means nothing is parked (any partial image was aborted).
     pub fn take_parked(&mut self) -> Option<Parked> {
         let (upload, since) = self.parked.take()?;
-        Some(Parked { upload, inflater: self.inflater.take(), since })
+        Some(Parked { upload, decoder: core::mem::replace(&mut self.decoder, Decoder::Raw), since })
     }
 
     /// Consumes bytes the client sent. Bytes after the session closed are ignored.
@@ -229,7 +258,7 @@ impl<F: Flash> Session<F> {
                 // Any byte will do: ESPHome logs a wrong final ack and carries on.
                 self.complete();
             } else {
-                let need = self.step.field_len(self.deflate);
+                let need = self.step.field_len(self.mode != Mode::Raw);
                 let take = data.len().min(need - self.field_len);
                 self.field[self.field_len..self.field_len + take].copy_from_slice(&data[..take]);
                 self.field_len += take;
@@ -358,8 +387,10 @@ impl<F: Flash> Session<F> {
                 self.auth_passed();
             }
             Step::OtaType => {
-                if field[0] != OTA_TYPE_APP {
-                    return self.fail(OtaError::UnsupportedOtaType(field[0]));
+                match field[0] {
+                    OTA_TYPE_APP => {}
+                    OTA_TYPE_APP_PATCH if self.delta => self.mode = Mode::Patch,
+                    other => return self.fail(OtaError::UnsupportedOtaType(other)),
                 }
                 self.step = Step::Size;
             }
@@ -390,10 +421,14 @@ impl<F: Flash> Session<F> {
         let extended = client & client_feature::EXTENDED_PROTOCOL != 0;
         self.deflate = extended && self.config.deflate && client & client_feature::DEFLATE != 0;
         self.resume = extended && self.config.resume && client & client_feature::RESUME != 0;
+        self.delta = extended && self.config.delta && client & client_feature::DELTA != 0;
         if extended {
             let mut flags = if self.deflate { server_feature::DEFLATE } else { 0 };
             if self.resume {
                 flags |= server_feature::RESUME;
+            }
+            if self.delta {
+                flags |= server_feature::DELTA;
             }
             self.outbox.push_all(&[response::FEATURE_FLAGS, flags]);
         } else {
@@ -414,19 +449,25 @@ impl<F: Flash> Session<F> {
 
     fn auth_passed(&mut self) {
         self.outbox.push(response::AUTH_OK);
+        self.mode = if self.deflate { Mode::Deflate } else { Mode::Raw };
+        if self.delta {
+            // Only now: what a device runs is for those who may update it.
+            self.running = self.flash.running_image().unwrap_or(ImageId::UNKNOWN);
+            self.outbox.push_all(&self.running.to_bytes());
+        }
         self.step = if self.extended { Step::OtaType } else { Step::Size };
     }
 
     fn handle_size(&mut self, field: &[u8]) {
         let be = |b: &[u8]| u64::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
         self.upload.wire_size = be(&field[..4]);
-        // With deflate the second field is the inflated size: what the flash receives.
-        self.upload.image_size = if self.deflate { be(&field[4..8]) } else { self.upload.wire_size };
-        self.upload.deflate = self.deflate;
+        // With deflate or a patch the second field is the image's size: what the flash receives.
+        self.upload.image_size = if self.mode == Mode::Raw { self.upload.wire_size } else { be(&field[4..8]) };
+        self.upload.mode = self.mode;
         self.events.push(Event::Started);
         // A parked upload of the same sizes may be this one: which, the MD5 tells.
         let same_sizes = |(parked, _): &(Upload, u64)| {
-            (parked.wire_size, parked.image_size, parked.deflate) == (self.upload.wire_size, self.upload.image_size, self.deflate)
+            (parked.wire_size, parked.image_size, parked.mode) == (self.upload.wire_size, self.upload.image_size, self.mode)
         };
         if !(self.resume && self.parked.as_ref().is_some_and(same_sizes)) {
             if let Err(e) = self.begin() {
@@ -440,14 +481,16 @@ impl<F: Flash> Session<F> {
     /// Starts a new image in the flash; a parked one is gone from here on.
     fn begin(&mut self) -> Result<(), FlashError> {
         self.parked = None;
-        self.inflater = None;
+        self.decoder = Decoder::Raw;
         // Both sizes came from 32-bit fields, so the conversion cannot fail.
         let size = u32::try_from(self.upload.image_size).unwrap_or(u32::MAX);
         self.flash.begin(size)?;
         self.flash_begun = true;
-        if self.deflate {
-            self.inflater = Some(Inflater::new());
-        }
+        self.decoder = match self.mode {
+            Mode::Raw => Decoder::Raw,
+            Mode::Deflate => Decoder::Inflate(Inflater::new()),
+            Mode::Patch => Decoder::Patch(Applier::new(self.running, size)),
+        };
         Ok(())
     }
 
@@ -471,18 +514,11 @@ impl<F: Flash> Session<F> {
         self.upload.received += chunk.len() as u64;
         let more = self.upload.received < self.upload.wire_size;
         let upload = &mut self.upload;
-        let (flash, md5, written, limit) = (&mut self.flash, &mut upload.md5, &mut upload.written, upload.image_size);
-        let mut store = |data: &[u8]| -> Result<(), OtaError> {
-            *written += data.len() as u64;
-            if *written > limit {
-                return Err(OtaError::InvalidDeflateStream);
-            }
-            md5.update(data);
-            flash.write(data).map_err(OtaError::Flash)
-        };
-        let result = match self.inflater.as_mut() {
-            Some(inflater) => inflater.feed(chunk, more, &mut store),
-            None => store(chunk),
+        let mut sink = Sink { flash: &mut self.flash, md5: &mut upload.md5, written: &mut upload.written, limit: upload.image_size };
+        let result = match &mut self.decoder {
+            Decoder::Raw => sink.write(chunk),
+            Decoder::Inflate(inflater) => inflater.feed(chunk, more, &mut |data| sink.write(data)),
+            Decoder::Patch(applier) => applier.feed(chunk, more, &mut sink),
         };
         if let Err(e) = result {
             return self.fail(e);
@@ -512,10 +548,13 @@ impl<F: Flash> Session<F> {
 
     /// Checks the received image, then makes it bootable.
     fn commit(&mut self) {
-        if let Some(inflater) = &self.inflater {
-            if !inflater.is_done() || self.upload.written != self.upload.image_size {
-                return self.fail(OtaError::InvalidDeflateStream);
-            }
+        let decoded = match &self.decoder {
+            Decoder::Raw => true,
+            Decoder::Inflate(inflater) => inflater.is_done(),
+            Decoder::Patch(applier) => applier.is_done(),
+        };
+        if !decoded || self.upload.written != self.upload.image_size {
+            return self.fail(if self.upload.mode == Mode::Patch { OtaError::InvalidPatch } else { OtaError::InvalidDeflateStream });
         }
         let mut actual = [0u8; 32];
         hex::encode_into(&self.upload.md5.finalize_reset(), &mut actual);
@@ -560,10 +599,34 @@ impl<F: Flash> Session<F> {
             self.flash.abort();
         }
         if self.parked.is_none() {
-            self.inflater = None;
+            self.decoder = Decoder::Raw;
         }
         self.step = Step::Closed;
         self.outcome = Some(Err(error));
         self.events.push(Event::Error(error.code()));
+    }
+}
+
+/// Where decoded image bytes go: hashed, counted against the announced size, written; and,
+/// for a patch, where the running image is read.
+struct Sink<'a, F: Flash> {
+    flash: &'a mut F,
+    md5: &'a mut Md5,
+    written: &'a mut u64,
+    limit: u64,
+}
+
+impl<F: Flash> PatchIo for Sink<'_, F> {
+    fn read_base(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), OtaError> {
+        self.flash.read_running(offset, buf).map_err(OtaError::Flash)
+    }
+
+    fn write(&mut self, data: &[u8]) -> Result<(), OtaError> {
+        *self.written += data.len() as u64;
+        if *self.written > self.limit {
+            return Err(OtaError::InvalidDeflateStream);
+        }
+        self.md5.update(data);
+        self.flash.write(data).map_err(OtaError::Flash)
     }
 }

@@ -10,6 +10,9 @@ pub const BLOCK_SIZE: u64 = 8192;
 
 /// The OTA-type byte of the extended protocol for an application image.
 pub const OTA_TYPE_APP: u8 = 0x00;
+/// ferrota: the OTA-type byte for a patch against the running image (only after the delta
+/// flag was agreed; `docs/ota-extensions.md`). Two sizes follow: the patch's, the image's.
+pub const OTA_TYPE_APP_PATCH: u8 = 0x80;
 
 /// Status bytes the device sends (`OTAResponseTypes`); error codes live on the error types.
 pub mod response {
@@ -53,6 +56,8 @@ pub mod client_feature {
     /// ferrota: the client continues a dropped upload where the device says
     /// (`docs/ota-extensions.md`); the highest bits, which ESPHome assigns last.
     pub const RESUME: u8 = 0x40;
+    /// ferrota: the client can send a patch against the image the device runs.
+    pub const DELTA: u8 = 0x80;
 }
 
 /// Bits of the server flags byte that follows `48`.
@@ -64,4 +69,7 @@ pub mod server_feature {
     /// ferrota: binding; after `43` the device sends 4 bytes (big-endian): how many payload
     /// bytes it already has, where the client continues (`docs/ota-extensions.md`).
     pub const RESUME: u8 = 0x40;
+    /// ferrota: binding; after `41` the device sends the SHA-256 (32 bytes) and the length
+    /// (4 bytes, big-endian) of the image it runs, and takes OTA type 0x80, a patch against it.
+    pub const DELTA: u8 = 0x80;
 }

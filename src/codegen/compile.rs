@@ -153,6 +153,11 @@ pub fn compile(options: &CompileOptions, report: &mut dyn Report) -> Result<Comp
     }
     let image = image::image_path(&out_dir);
     image::install(&image, &payload).or_else(|e| fail(format!("cannot write {}: {e}", image.display())))?;
+    // Kept by content, so a device running this build can later take a patch from it.
+    let store = crate::upload::store::ImageStore::for_config(&options.config);
+    if let Err(e) = store.keep(&crate::upload::image::Image::new(payload)) {
+        report.step(&format!("cannot keep the image in {} for later delta updates: {e}", store.dir().display()));
+    }
     let size = std::fs::metadata(&image).map(|m| m.len()).unwrap_or(0);
     report.step(&format!("Firmware image {} ({size} bytes) built in {:.1} s", image.display(), started.elapsed().as_secs_f64()));
     Ok(Compiled { path: image, target: generated.target, sources: checked.sources })

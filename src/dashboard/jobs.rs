@@ -7,6 +7,7 @@ use super::devices::{Address, Fleet, Installed};
 use crate::codegen::compile::{compile, CompileOptions, Report};
 use crate::upload::image::Image;
 use crate::upload::progress::Reporter;
+use crate::upload::store::ImageStore;
 use crate::upload::{upload, Request, RetryPolicy};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -292,6 +293,7 @@ fn install(job: &Job, i: usize, file: &str, plan: &Plan, context: &Context) -> b
         password: address.password.clone(),
         image: image.clone(),
         retry: RetryPolicy::default(),
+        store: Some(ImageStore::for_config(path)),
     };
     match upload(&request, &mut UploadProgress { job, i, file, total: 0 }) {
         Ok(addr) => {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use super::fleet::{self, Job};
 use super::image::Image;
 use super::progress::{self, Style};
+use super::store::ImageStore;
 use super::target::{default_image_path, UploadSettings};
 use super::{upload, web_server, Request, RetryPolicy};
 use crate::compiler;
@@ -149,7 +150,8 @@ fn jobs_for(
                     }
                 };
                 let password = options.password.clone().or(settings.and_then(|s| s.password));
-                Job::Native(Request { hosts, port, password, image: image.clone(), retry: RetryPolicy::default() })
+                let store = Some(ImageStore::for_config(config));
+                Job::Native(Request { hosts, port, password, image: image.clone(), retry: RetryPolicy::default(), store })
             }
             Platform::WebServer => {
                 let settings = target.web_server.clone();

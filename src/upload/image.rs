@@ -1,10 +1,12 @@
 //! A firmware image and what the protocol derives from it (MD5, gzip, 4 KiB-window deflate),
 //! each computed at most once and shared by every upload of the same image (fleets).
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
+use ferrota_ota::delta::ImageId;
 use ferrota_ota::protocol::image_md5_hex;
 use flate2::{Compress, CompressError, Compression, FlushCompress, Status};
 
@@ -23,11 +25,22 @@ pub struct Image {
     worth_compressing: OnceLock<bool>,
     deflate: OnceLock<Result<Vec<u8>, CompressError>>,
     gzip: OnceLock<(Vec<u8>, String)>,
+    id: OnceLock<ImageId>,
+    /// Patches from bases (by SHA-256) to this image; `None`: none could be made.
+    patches: Mutex<HashMap<[u8; 32], Option<Arc<Vec<u8>>>>>,
 }
 
 impl Image {
     pub fn new(bytes: Vec<u8>) -> Image {
-        Image { bytes, md5: OnceLock::new(), worth_compressing: OnceLock::new(), deflate: OnceLock::new(), gzip: OnceLock::new() }
+        Image {
+            bytes,
+            md5: OnceLock::new(),
+            worth_compressing: OnceLock::new(),
+            deflate: OnceLock::new(),
+            gzip: OnceLock::new(),
+            id: OnceLock::new(),
+            patches: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn read(path: &Path) -> std::io::Result<Image> {
@@ -42,6 +55,23 @@ impl Image {
     /// Lowercase hex MD5 of the image.
     pub fn md5_hex(&self) -> &str {
         self.md5.get_or_init(|| md5_hex(&self.bytes))
+    }
+
+    /// The SHA-256 and length, as delta updates name images.
+    pub fn id(&self) -> ImageId {
+        *self.id.get_or_init(|| ImageId::of(&self.bytes))
+    }
+
+    /// The patch that makes this image from the image `base` names, with `load` fetching the
+    /// base's bytes; made once per base and shared (a fleet of devices running the same build
+    /// makes it once). `None` when the base can't be had or no patch could be made.
+    pub fn patch_from(&self, base: &ImageId, load: impl FnOnce() -> Option<Vec<u8>>) -> Option<Arc<Vec<u8>>> {
+        // Held while the patch is made: a second upload of the same pair waits for this one.
+        let mut patches = self.patches.lock().unwrap_or_else(|p| p.into_inner());
+        patches
+            .entry(base.sha256)
+            .or_insert_with(|| load().filter(|b| ImageId::of(b) == *base).and_then(|b| super::delta::make_patch(&b, &self.bytes)).map(Arc::new))
+            .clone()
     }
 
     /// Whether compressing would shrink the image by at least 5 %, judged from a few samples

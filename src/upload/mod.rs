@@ -5,6 +5,7 @@
 //! many uploads at once.
 
 pub mod command;
+pub mod delta;
 pub mod errors;
 pub mod fleet;
 pub mod image;
@@ -12,6 +13,7 @@ pub mod progress;
 pub mod protocol;
 pub mod resolve;
 pub mod session;
+pub mod store;
 pub mod target;
 pub mod web_server;
 
@@ -21,6 +23,7 @@ use std::time::Duration;
 
 use errors::UploadError;
 use image::Image;
+use store::ImageStore;
 use progress::Reporter;
 use protocol::Timeouts;
 
@@ -49,11 +52,22 @@ pub struct Request {
     pub password: Option<String>,
     pub image: Arc<Image>,
     pub retry: RetryPolicy,
+    /// Where the config's images are kept: the image is kept there, and a device running one
+    /// of them gets a patch (ferrota's delta updates). `None`: always the whole image.
+    pub store: Option<ImageStore>,
 }
 
 /// Uploads to the first address that works; returns that address.
 pub fn upload(request: &Request, reporter: &mut dyn Reporter) -> Result<SocketAddr, UploadError> {
     let addrs = resolve::resolve_all(&request.hosts, request.port)?;
+    let patches = request.store.as_ref().map(|store| {
+        if let Err(e) = store.keep(&request.image) {
+            reporter.warn(&format!("cannot keep the image in {} for later delta updates: {e}", store.dir().display()));
+        }
+        let (store, image) = (store.clone(), request.image.clone());
+        let source: protocol::PatchSource = Arc::new(move |base| image.patch_from(base, || store.find(base)));
+        source
+    });
     let total = addrs.len() + request.retry.extra_attempts;
     let mut reached_device = false;
     let mut last = None;
@@ -73,7 +87,7 @@ pub fn upload(request: &Request, reporter: &mut dyn Reporter) -> Result<SocketAd
         let result = session::connect(addr).and_then(|stream| {
             reached_device = true;
             reporter.info(&format!("Connected to {addr}"));
-            session::run(stream, request.image.clone(), request.password.clone(), Timeouts::default(), reporter)
+            session::run(stream, request.image.clone(), request.password.clone(), Timeouts::default(), patches.clone(), reporter)
         });
         match result {
             Ok(()) => {

@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ferrota_ota::delta::ImageId;
 use ferrota_ota::wire::{self, client_feature, response, server_feature};
 use md5::{Digest, Md5};
 use sha2::Sha256;
@@ -18,12 +19,18 @@ use super::image::{hex, Image};
 
 /// Every feature this client implements: gzip, SHA-256 auth, the extended protocol and
 /// streaming deflate (0x17, what ESPHome 2026.10 sends without an encryption key), plus
-/// ferrota's resume, which ESPHome's devices ignore (`docs/ota-extensions.md`).
+/// ferrota's resume and delta updates, which ESPHome's devices ignore
+/// (`docs/ota-extensions.md`).
 pub const ALL_FEATURES: u8 = client_feature::COMPRESSION
     | client_feature::SHA256_AUTH
     | client_feature::EXTENDED_PROTOCOL
     | client_feature::DEFLATE
-    | client_feature::RESUME;
+    | client_feature::RESUME
+    | client_feature::DELTA;
+
+/// Where the client gets a patch to the image it sends from the image a device runs (the
+/// image store, through [`Image::patch_from`]); `None`: no such base kept.
+pub type PatchSource = Arc<dyn Fn(&ImageId) -> Option<Arc<Vec<u8>>> + Send + Sync>;
 
 /// Socket timeout from connect through auth (spec §1.8).
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
@@ -56,6 +63,8 @@ pub enum Compression {
     Gzip,
     /// Raw deflate, 4 KiB window, inflated while receiving (flag 0x08, spec §1.5b).
     Deflate,
+    /// A patch against the image the device runs (ferrota's delta updates, flag 0x80).
+    Delta,
 }
 
 /// The challenge/response hash the device asked for.
@@ -72,6 +81,10 @@ pub enum Event {
     Connected { version: u8 },
     /// The image was compressed for this device.
     Compressed { mode: Compression, size: usize },
+    /// A patch goes instead of the image: `size` bytes instead of `whole`.
+    Delta { size: usize, whole: usize },
+    /// The device could take a patch, but the whole image goes.
+    NoDelta(NoDelta),
     /// Auth passed (`None`: the device has no password).
     Authenticated(Option<AuthMethod>),
     /// The device prepared its flash; the data phase starts.
@@ -87,6 +100,15 @@ pub enum Event {
     Committed,
 }
 
+/// Why a device that takes patches gets the whole image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoDelta {
+    /// ferrota did not keep the image the device runs (or the device can't tell).
+    UnknownBase(ImageId),
+    /// The patch would be `size` bytes: no fewer than the whole image's.
+    NotSmaller { size: usize },
+}
+
 /// What the client waits for from the device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -96,6 +118,8 @@ enum State {
     Auth,
     Nonce(AuthMethod),
     AuthResult(AuthMethod),
+    /// The SHA-256 and length of the image the device runs (delta agreed).
+    RunningImage,
     Prepare,
     ChecksumResult,
     ResumeOffset,
@@ -117,6 +141,10 @@ pub struct Client {
     extended: bool,
     /// Resume was agreed: the device says where the payload continues.
     resume: bool,
+    /// Delta updates were agreed: the device says what it runs after auth.
+    delta: bool,
+    patch_source: Option<PatchSource>,
+    patch: Option<Arc<Vec<u8>>>,
     mode: Compression,
     /// Control bytes not yet written, from `out_pos`.
     out: Vec<u8>,
@@ -152,6 +180,9 @@ impl Client {
             version: 0,
             extended: false,
             resume: false,
+            delta: false,
+            patch_source: None,
+            patch: None,
             mode: Compression::None,
             out: wire::MAGIC.to_vec(),
             out_pos: 0,
@@ -177,6 +208,12 @@ impl Client {
     /// timeout once the window is full.
     pub fn set_window(&mut self, bytes: usize) {
         self.window = (bytes / BLOCK).max(1) * BLOCK;
+    }
+
+    /// Lets the client send a patch instead of the image to a device that takes patches and
+    /// runs an image `source` has a patch from.
+    pub fn set_patch_source(&mut self, source: PatchSource) {
+        self.patch_source = Some(source);
     }
 
     /// Where the payload written may run to before the next ack.
@@ -278,6 +315,7 @@ impl Client {
             State::Version | State::Features | State::FeatureFlags | State::Auth | State::Nonce(_) | State::AuthResult(_) => {
                 timeouts.handshake
             }
+            // After auth: the device may hash the image it runs before it answers.
             _ => timeouts.data,
         }
     }
@@ -310,11 +348,16 @@ impl Client {
     }
 
     fn payload(&self) -> &[u8] {
-        match self.mode {
+        self.payload_for(self.mode)
+    }
+
+    fn payload_for(&self, mode: Compression) -> &[u8] {
+        match mode {
             Compression::None => self.image.bytes(),
             Compression::Gzip => self.image.gzip().0,
             // Deflate is agreed only after `try_deflate` succeeded (see the feature step).
             Compression::Deflate => self.image.try_deflate().unwrap_or_default(),
+            Compression::Delta => self.patch.as_deref().map_or(&[], |p| &p[..]),
         }
     }
 
@@ -336,6 +379,7 @@ impl Client {
             State::Auth => Step::Auth,
             State::Nonce(_) => Step::AuthNonce,
             State::AuthResult(_) => Step::AuthResult,
+            State::RunningImage => Step::RunningImage,
             State::Prepare => Step::Prepare,
             State::ChecksumResult => Step::ChecksumResult,
             State::ResumeOffset => Step::ResumeOffset,
@@ -363,7 +407,7 @@ impl Client {
     fn handle_byte(&mut self, byte: u8) {
         // The flags byte after `48` is a bit set, not a status: a future flag 0x80 is no error;
         // nor is the resume offset a status.
-        if !matches!(self.state, State::FeatureFlags | State::ResumeOffset) && self.check_error(byte) {
+        if !matches!(self.state, State::FeatureFlags | State::ResumeOffset | State::RunningImage) && self.check_error(byte) {
             return;
         }
         match self.state {
@@ -422,11 +466,20 @@ impl Client {
                 response::AUTH_OK => self.authenticated(Some(method)),
                 _ => self.unexpected(byte),
             },
+            State::RunningImage => {
+                self.partial.push(byte);
+                if self.partial.len() == 36 {
+                    let mut record = [0u8; 36];
+                    record.copy_from_slice(&self.partial);
+                    self.partial.clear();
+                    self.choose_payload(ImageId::from_bytes(&record));
+                }
+            }
             State::Prepare => match byte {
                 response::UPDATE_PREPARE_OK => {
                     let md5 = match self.mode {
-                        // The device hashes what it writes: the inflated image for deflate.
-                        Compression::None | Compression::Deflate => self.image.md5_hex().to_owned(),
+                        // The device hashes what it writes: the inflated or patched image.
+                        Compression::None | Compression::Deflate | Compression::Delta => self.image.md5_hex().to_owned(),
                         Compression::Gzip => self.image.gzip().1.to_owned(),
                     };
                     self.send(Step::Checksum, md5.as_bytes());
@@ -499,6 +552,7 @@ impl Client {
     fn negotiated(&mut self, flags: u8) {
         let offered = |bit: u8| self.features & bit != 0;
         self.resume = self.extended && flags & server_feature::RESUME != 0 && offered(client_feature::RESUME);
+        self.delta = self.extended && flags & server_feature::DELTA != 0 && offered(client_feature::DELTA);
         self.mode = if self.extended && flags & server_feature::DEFLATE != 0 && offered(client_feature::DEFLATE) {
             Compression::Deflate
         } else if flags & server_feature::COMPRESSION != 0 && offered(client_feature::COMPRESSION) {
@@ -528,9 +582,41 @@ impl Client {
         self.state = State::AuthResult(method);
     }
 
-    /// Auth passed: send the OTA type (extended), the size(s), and wait for the prepare ack.
+    /// Auth passed: with delta agreed, the device says what it runs next; otherwise the
+    /// header goes out now.
     fn authenticated(&mut self, method: Option<AuthMethod>) {
         self.events.push_back(Event::Authenticated(method));
+        if self.delta {
+            self.state = State::RunningImage;
+        } else {
+            self.send_header();
+        }
+    }
+
+    /// The device runs `running`: a patch from it goes if one can be had and is smaller than
+    /// the image as it would go otherwise.
+    fn choose_payload(&mut self, running: ImageId) {
+        let Some(source) = self.patch_source.clone() else { return self.send_header() };
+        if self.mode == Compression::Deflate && self.image.try_deflate().is_err() {
+            // The whole image can't be deflated: `send_header` reports it.
+            return self.send_header();
+        }
+        let patch = if running == ImageId::UNKNOWN { None } else { source(&running) };
+        let whole = self.payload().len();
+        match patch {
+            None => self.events.push_back(Event::NoDelta(NoDelta::UnknownBase(running))),
+            Some(patch) if patch.len() >= whole => self.events.push_back(Event::NoDelta(NoDelta::NotSmaller { size: patch.len() })),
+            Some(patch) => {
+                self.events.push_back(Event::Delta { size: patch.len(), whole });
+                self.patch = Some(patch);
+                self.mode = Compression::Delta;
+            }
+        }
+        self.send_header();
+    }
+
+    /// Sends the OTA type (extended), the size(s), and waits for the prepare ack.
+    fn send_header(&mut self) {
         if self.mode == Compression::Deflate {
             if let Err(e) = self.image.try_deflate() {
                 return self.fail(UploadError::Compress(e.to_string()));
@@ -538,17 +624,18 @@ impl Client {
         }
         let raw_len = self.image.bytes().len();
         let payload_len = self.payload().len();
-        if self.mode != Compression::None {
+        if !matches!(self.mode, Compression::None | Compression::Delta) {
             self.events.push_back(Event::Compressed { mode: self.mode, size: payload_len });
         }
         let Ok(size) = u32::try_from(payload_len) else {
             return self.fail(UploadError::BadImageSize(payload_len as u64));
         };
         if self.extended {
-            self.send(Step::OtaType, &[wire::OTA_TYPE_APP]);
+            let ota_type = if self.mode == Compression::Delta { wire::OTA_TYPE_APP_PATCH } else { wire::OTA_TYPE_APP };
+            self.send(Step::OtaType, &[ota_type]);
         }
         self.send(Step::Size, &size.to_be_bytes());
-        if self.mode == Compression::Deflate {
+        if matches!(self.mode, Compression::Deflate | Compression::Delta) {
             // Checked in `with_features`: the raw image fits 32 bits.
             self.send(Step::Size, &(raw_len as u32).to_be_bytes());
         }

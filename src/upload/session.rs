@@ -10,7 +10,8 @@ use socket2::SockRef;
 use super::errors::{Step, UploadError};
 use super::image::Image;
 use super::progress::Reporter;
-use super::protocol::{AuthMethod, Client, Compression, Event, Timeouts, ALL_FEATURES, HANDSHAKE_TIMEOUT};
+use super::image::hex;
+use super::protocol::{AuthMethod, Client, Compression, Event, NoDelta, PatchSource, Timeouts, ALL_FEATURES, HANDSHAKE_TIMEOUT};
 use ferrota_ota::wire::client_feature;
 
 /// The send buffer during the data phase (8 × 8192, as ESPHome): progress follows the device.
@@ -41,6 +42,7 @@ pub fn run(
     image: Arc<Image>,
     password: Option<String>,
     timeouts: Timeouts,
+    patches: Option<PatchSource>,
     reporter: &mut dyn Reporter,
 ) -> Result<(), UploadError> {
     let mut seed = [0u8; 32];
@@ -54,6 +56,9 @@ pub fn run(
     // Compression only where it pays: random or already compressed data goes as it is.
     let features = if image.worth_compressing() { ALL_FEATURES } else { ALL_FEATURES & !(client_feature::COMPRESSION | client_feature::DEFLATE) };
     let mut client = Client::with_features(image, password, seed, features);
+    if let Some(patches) = patches {
+        client.set_patch_source(patches);
+    }
     // Blocks in flight: as many as the socket's send buffer holds (the kernel's figure, which
     // counts its bookkeeping too), never fewer than MIN_WINDOW.
     let buffer = SockRef::from(&stream).send_buffer_size().unwrap_or(SEND_BUFFER);
@@ -147,6 +152,16 @@ fn report(client: &mut Client, reporter: &mut dyn Reporter, timer: &mut Timer) {
             Event::Compressed { mode, size } => {
                 let how = if mode == Compression::Deflate { " (deflate)" } else { "" };
                 reporter.info(&format!("Compressed to {size} bytes{how}"));
+            }
+            Event::Delta { size, whole } => {
+                reporter.info(&format!("Sending a delta against the build the device runs: {size} bytes instead of {whole}"))
+            }
+            Event::NoDelta(NoDelta::UnknownBase(id)) => reporter.info(&format!(
+                "The device runs a build ferrota has not kept (SHA-256 {}…): sending the whole image",
+                &hex(&id.sha256)[..12]
+            )),
+            Event::NoDelta(NoDelta::NotSmaller { size }) => {
+                reporter.info(&format!("A delta would take {size} bytes, no fewer than the whole image: sending the whole image"))
             }
             Event::Authenticated(method) => reporter.info(match method {
                 None => "Handshake complete (no password)",

@@ -5,13 +5,13 @@
 //! checked, and the same step done again completes it.
 
 use crate::nor_model::{Cut, Nor, Torn, SECTOR};
-use crate::support::esp_image;
+use crate::support::{drain, esp_image, h, md5_hex, simple_patch, ZeroRng};
 use alloc::vec::Vec;
 use core::cell::RefCell;
 use ferrota_ota::esp_image::chip_id;
 use ferrota_ota::esp_otadata::{choose, decode, encode, EspSlots, ImageState, Layout, Selection};
 use ferrota_ota::nor::Shared;
-use ferrota_ota::{Flash, FlashError, UpdateSlot};
+use ferrota_ota::{Flash, FlashError, OtaComponent, OtaConfig, OtaError, ProtocolVersion, UpdateSlot};
 
 /// `otadata` (2 sectors), then `ota_0` and `ota_1` of 3 sectors each.
 const CAP: usize = 8 * SECTOR;
@@ -57,6 +57,25 @@ fn upload(slots: &mut impl Flash, image: &[u8]) -> Result<(), FlashError> {
         slots.write(piece)?;
     }
     slots.finish()
+}
+
+/// A delta update (`docs/ota-extensions.md`) of `new` as a patch against the running build,
+/// through a whole native session as a ferrota client sends it.
+fn patch_upload(slots: &mut EspSlots<Shared<'_, Flash4>>, patch: &[u8], new: &[u8]) -> Result<(), OtaError> {
+    let ota = OtaComponent::new(OtaConfig { port: 8082, version: ProtocolVersion::V2, deflate: true });
+    let mut session = ota.start_session(slots, &mut ZeroRng, 0);
+    let mut input = h("6C26F75C45 84 80");
+    input.extend_from_slice(&(patch.len() as u32).to_be_bytes());
+    input.extend_from_slice(&(new.len() as u32).to_be_bytes());
+    input.extend_from_slice(md5_hex(new).as_bytes());
+    for part in [&input[..], patch, &[0x00]] {
+        for piece in part.chunks(1500) {
+            session.handle_input(0, piece);
+            drain(&mut session);
+        }
+    }
+    session.handle_close();
+    session.outcome().expect("the session ended")
 }
 
 /// Runs `step` on `nor` (booted from `booted`) with power lost at each of its flash operations
@@ -160,6 +179,32 @@ checks! {
                 }
                 other => panic!("cut at {at} {torn:?}: the bootloader would boot {other:?}"),
             }
+        });
+    }
+
+    /// A delta update reads the running build in `ota_0` while it writes `ota_1`: the patch
+    /// applies (the new build boots whole), and a power cut at any flash operation leaves the
+    /// old build intact and booting, or the new one complete; the update done again succeeds.
+    fn a_delta_update_cut_at_any_flash_operation_boots_the_old_build_or_the_whole_new_one() {
+        let (old, new) = (c3_image(0), c3_image(1));
+        let patch = simple_patch(&old, &new);
+        let flashed = serial_flashed(&old);
+        let whole = RefCell::new(flashed.rebooted());
+        patch_upload(&mut EspSlots::new(Shared(&whole), layout(0), "esp32c3"), &patch, &new).unwrap();
+        assert_eq!(bootloader(&whole.borrow()).map(|s| s.slot), Some(1));
+        assert!(slot_holds(&whole.borrow(), 1, &new) && slot_holds(&whole.borrow(), 0, &old));
+        let step = |slots: &mut EspSlots<Shared<'_, Flash4>>| {
+            let _ = patch_upload(slots, &patch, &new);
+        };
+        cut_everywhere(&flashed, 0, step, |nor, at, torn| match bootloader(nor) {
+            Some(Selection { slot: 1, state: ImageState::New, .. }) => assert!(slot_holds(nor, 1, &new), "cut at {at} {torn:?}: ota_1 selected but not whole"),
+            None | Some(Selection { slot: 0, .. }) => {
+                assert!(slot_holds(nor, 0, &old), "cut at {at} {torn:?}: the running build was damaged");
+                let again = RefCell::new(nor.rebooted());
+                patch_upload(&mut EspSlots::new(Shared(&again), layout(0), "esp32c3"), &patch, &new).unwrap_or_else(|e| panic!("cut at {at} {torn:?}: the retry failed: {e:?}"));
+                assert_eq!(bootloader(&again.borrow()).map(|s| s.slot), Some(1), "cut at {at} {torn:?}");
+            }
+            other => panic!("cut at {at} {torn:?}: the bootloader would boot {other:?}"),
         });
     }
 

@@ -4,6 +4,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 use alloc::{format, vec};
+use ferrota_ota::delta::{Header, ImageId};
 use ferrota_ota::{Event, Flash, FlashError, OtaError, Rng, Session, UpdateSlot};
 
 pub use crate::sample::sample;
@@ -23,6 +24,8 @@ pub struct MemFlash {
     pub writes: usize,
     /// How many times a session parked its image here.
     pub suspended: usize,
+    /// The image the device runs (a patch's base); empty: the device can't tell.
+    pub running: Vec<u8>,
     /// As an update slot: the running build has not confirmed itself (refuses `begin`).
     pub unconfirmed: bool,
 }
@@ -72,6 +75,15 @@ impl Flash for MemFlash {
         } else {
             Err(FlashError::UpdatePrepare)
         }
+    }
+    fn running_image(&mut self) -> Option<ImageId> {
+        (!self.running.is_empty()).then(|| ImageId::of(&self.running))
+    }
+    fn read_running(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), FlashError> {
+        let at = offset as usize;
+        // The applier checks its reads itself: one outside the image is a bug.
+        buf.copy_from_slice(self.running.get(at..at + buf.len()).expect("a read outside the running image"));
+        Ok(())
     }
 }
 
@@ -223,4 +235,50 @@ pub fn esp_image(chip: u16, segments: &[usize], hash: bool) -> Vec<u8> {
         out.extend_from_slice(&digest);
     }
     out
+}
+
+/// A raw deflate stream of `data` in stored blocks (no compression): what a compressor may
+/// send, made without one, so the checks can build patches on the target too.
+pub fn stored_deflate(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let blocks: Vec<&[u8]> = if data.is_empty() { vec![&[][..]] } else { data.chunks(65_535).collect() };
+    for (i, block) in blocks.iter().enumerate() {
+        out.push(u8::from(i + 1 == blocks.len()));
+        let len = block.len() as u16;
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(block);
+    }
+    out
+}
+
+/// One patch record (`docs/ota-extensions.md`): `add` bytes added to the base at the cursor,
+/// `copy` bytes as they are, then the cursor moves by `seek`.
+pub fn record(add: &[u8], copy: &[u8], seek: i64) -> Vec<u8> {
+    let mut out = Vec::new();
+    let zigzag = ((seek << 1) ^ (seek >> 63)) as u64;
+    for mut v in [add.len() as u64, copy.len() as u64, zigzag] {
+        while v >= 0x80 {
+            out.push(v as u8 | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+    out.extend_from_slice(add);
+    out.extend_from_slice(copy);
+    out
+}
+
+/// A patch from `base` to `new` with the header for `base` and `records` stored as they are.
+pub fn patch_with(base: &[u8], new_len: usize, records: &[u8]) -> Vec<u8> {
+    let mut patch = Header { base: ImageId::of(base), new_len: new_len as u32 }.emit().to_vec();
+    patch.extend(stored_deflate(records));
+    patch
+}
+
+/// The plainest patch from `base` to `new`: the common length as differences, the rest copied.
+pub fn simple_patch(base: &[u8], new: &[u8]) -> Vec<u8> {
+    let common = base.len().min(new.len());
+    let add: Vec<u8> = (0..common).map(|i| new[i].wrapping_sub(base[i])).collect();
+    patch_with(base, new.len(), &record(&add, &new[common..], 0))
 }

@@ -5,6 +5,7 @@ use crate::support::*;
 use alloc::string::String;
 use alloc::vec::Vec;
 use alloc::{format, vec};
+use ferrota_ota::delta::ImageId;
 use ferrota_ota::protocol::{DATA_TIMEOUT_MS, RESUME_KEEP_MS};
 use ferrota_ota::{Event, Flash, FlashError, OtaComponent, OtaConfig, OtaError, ProtocolVersion, Session};
 
@@ -29,6 +30,25 @@ fn v2() -> Session<MemFlash> {
 
 fn hex_ascii(s: &str) -> String {
     to_hex(s.as_bytes())
+}
+
+/// A delta client (features 0x84) up to the device's `43`, the device running `running`.
+fn delta_head<'a>(running: &[u8], patch: &[u8], new: &[u8]) -> Vec<Line<'a>> {
+    let record: &'a str = String::leak(to_hex(&ImageId::of(running).to_bytes()));
+    let sizes: &'a str = String::leak(format!("{:08x}{:08x}", patch.len(), new.len()));
+    let md5: &'a str = String::leak(md5_hex(new));
+    vec![C(MAGIC), D("0002"), C("84"), D("4880"), D("41"), D(record), C("80"), C(sizes), D("42"), Ca(md5), D("43")]
+}
+
+/// `payload` in 8 KiB blocks with version 2's acks, ending with `44 45`.
+fn blocks(payload: &[u8]) -> Vec<Line<'_>> {
+    let mut lines = Vec::new();
+    let pieces: Vec<&[u8]> = payload.chunks(8192).collect();
+    for (i, piece) in pieces.iter().enumerate() {
+        lines.push(Cb(piece));
+        lines.push(D(if i + 1 == pieces.len() { "47 44 45" } else { "47" }));
+    }
+    lines
 }
 
 checks! {
@@ -451,6 +471,100 @@ checks! {
         let parked = s.take_parked().unwrap();
         assert!(!parked.expired(7 + RESUME_KEEP_MS - 1));
         assert!(parked.expired(7 + RESUME_KEEP_MS));
+    }
+
+    fn delta_device_reports_what_it_runs_and_applies_a_patch_against_it() {
+        // 0x84: extended + delta; flags 0x80; after `41` the running image's SHA-256 and length.
+        let base = sample(20_000, 1);
+        let mut new = base.clone();
+        new[100] ^= 0xFF;
+        new.extend_from_slice(b"a new string at the end");
+        let patch = simple_patch(&base, &new);
+        let mut lines = delta_head(&base, &patch, &new);
+        lines.extend(blocks(&patch));
+        lines.push(C("00"));
+        let flash = MemFlash { running: base.clone(), ..MemFlash::default() };
+        let s = play(device(ProtocolVersion::V2, "", true, flash), 0, &lines);
+        assert_eq!(outcome(&s), Ok(()));
+        assert_eq!(s.flash().begun_with, Some(new.len() as u32), "flash gets the new image's size");
+        assert_eq!(s.flash().committed.as_deref(), Some(&new[..]));
+    }
+
+    fn a_patch_for_another_base_is_refused_before_anything_is_written() {
+        let (base, running) = (sample(9_000, 1), sample(9_000, 2));
+        let new = sample(9_000, 3);
+        let patch = simple_patch(&base, &new);
+        let mut lines = delta_head(&running, &patch, &new);
+        lines.extend([Cb(&patch[..100]), D("F0")]);
+        let s = play(device(ProtocolVersion::V2, "", false, MemFlash { running, ..MemFlash::default() }), 0, &lines);
+        assert_eq!(outcome(&s), Err(OtaError::PatchBaseMismatch));
+        assert_eq!(s.flash().writes, 0);
+        assert!(s.flash().aborted && s.flash().committed.is_none());
+    }
+
+    fn a_device_that_cannot_tell_what_it_runs_says_zeros_and_takes_no_patch() {
+        let (base, new) = (sample(9_000, 1), sample(9_000, 3));
+        let patch = simple_patch(&base, &new);
+        let sizes = format!("{:08x}{:08x}", patch.len(), new.len());
+        let s = play(
+            device(ProtocolVersion::V2, "", false, MemFlash::default()),
+            0,
+            &[C(MAGIC), D("0002"), C("84"), D("4880"), D("41"), D(&"00".repeat(36)), C("80"), C(&sizes), D("42"), Ca(&md5_hex(&new)), D("43"), Cb(&patch[..8192]), D("F0")],
+        );
+        assert_eq!(outcome(&s), Err(OtaError::PatchBaseMismatch));
+        assert_eq!(s.flash().writes, 0);
+    }
+
+    fn malformed_patches_fail_with_f1_and_commit_nothing() {
+        let base = sample(5_000, 1);
+        let new = sample(6_000, 2);
+        let cases: [(&str, Vec<u8>, &str); 5] = [
+            ("reads past the base", patch_with(&base, 6_000, &record(&[0; 5_001], &[], 0)), "F1"),
+            ("seeks before the base", patch_with(&base, 6_000, &[record(&[0; 10], &[], -11), record(&[], &new[10..], 0)].concat()), "F1"),
+            ("makes more than announced", patch_with(&base, 6_000, &record(&[], &sample(6_001, 2), 0)), "F1"),
+            ("makes less than announced", patch_with(&base, 6_000, &record(&[], &new[..5_999], 0)), "47 44 F1"),
+            ("another format version", { let mut p = simple_patch(&base, &new); p[4] = 2; p }, "F1"),
+        ];
+        for (what, patch, end) in cases {
+            let mut lines = delta_head(&base, &patch, &new);
+            lines.extend([Cb(&patch), D(end)]);
+            let s = play(device(ProtocolVersion::V2, "", false, MemFlash { running: base.clone(), ..MemFlash::default() }), 0, &lines);
+            assert_eq!(outcome(&s), Err(OtaError::InvalidPatch), "{what}");
+            assert!(s.flash().committed.is_none(), "{what}");
+        }
+    }
+
+    fn the_patch_type_without_the_delta_flag_gets_8e() {
+        let s = play(device(ProtocolVersion::V2, "", false, MemFlash::default()), 0, &[C(MAGIC), D("0002"), C("04"), D("4800 41"), C("80"), D("8E")]);
+        assert_eq!(outcome(&s), Err(OtaError::UnsupportedOtaType(0x80)));
+    }
+
+    fn a_dropped_patch_upload_resumes_with_the_applier_where_it_was() {
+        let base = sample(30_000, 1);
+        let mut new = base.clone();
+        new[20_000] ^= 1;
+        let patch = simple_patch(&base, &new);
+        let sizes = format!("{:08x}{:08x}", patch.len(), new.len());
+        let md5 = md5_hex(&new);
+        let running = to_hex(&ImageId::of(&base).to_bytes());
+        let head = |from: &'static str| [C(MAGIC), D("0002"), C("C4"), D("48C0"), D("41"), D(&running), C("80"), C(&sizes), D("42"), Ca(&md5), D(from)];
+        let mut flash = MemFlash { running: base.clone(), ..MemFlash::default() };
+        let cut = 8192 + 1234;
+        let mut first = play(device(ProtocolVersion::V2, "", false, &mut flash), 0, &[&head("43 00000000")[..], &[Cb(&patch[..8192]), D("47"), Cb(&patch[8192..cut])]].concat());
+        first.handle_close();
+        let parked = first.take_parked();
+        drop(first);
+        let from: &'static str = String::leak(format!("43 {cut:08x}"));
+        let mut lines = head(from).to_vec();
+        let rest = &patch[cut..];
+        let first_block = 16_384 - cut;
+        lines.extend([Cb(&rest[..first_block]), D("47")]);
+        lines.extend(blocks(&rest[first_block..]));
+        lines.push(C("00"));
+        let second = play(device(ProtocolVersion::V2, "", false, &mut flash).with_parked(parked), 1, &lines);
+        assert_eq!(outcome(&second), Ok(()));
+        drop(second);
+        assert_eq!(flash.committed.as_deref(), Some(&new[..]));
     }
 
     fn session_state_is_small_enough_for_a_microcontroller() {

@@ -10,6 +10,7 @@ use embassy_sync::blocking_mutex::raw::NoopRawMutex;
 use embassy_sync::blocking_mutex::Mutex;
 use embedded_storage::nor_flash::ReadNorFlash;
 use ferrota_ota::nor::{NorBootCounter, NorImageWriter};
+use ferrota_ota::delta::ImageId;
 use ferrota_ota::{FlashError, UpdateSlot};
 
 /// The Pico W's flash (W25Q16JV).
@@ -31,10 +32,20 @@ static IMAGE_LEN: [u8; 16] = ferrota_ota::image_len::SLOT;
 /// The MD5 of the running build, as `ferrota upload` computes it for the file it sends (for
 /// the web page); `None` for a build `ferrota compile` did not make.
 pub fn running_image_md5(flash: &SharedFlash, layout: FlashLayout) -> Option<[u8; 16]> {
+    let len = running_image_len(layout)?;
+    ferrota_ota::image_len::md5_of(len, |at, buf| read_active(flash, layout, at, buf))
+}
+
+/// How long the running build is (`ferrota compile` wrote it into the image).
+fn running_image_len(layout: FlashLayout) -> Option<u32> {
     // Volatile: the value is patched into the image after the build.
     let slot = unsafe { core::ptr::read_volatile(&IMAGE_LEN) };
-    let len = ferrota_ota::image_len::read(&slot).filter(|len| *len <= layout.active_size)?;
-    ferrota_ota::image_len::md5_of(len, |at, buf| flash.lock(|f| f.borrow_mut().blocking_read(layout.active + at, buf).is_ok()))
+    ferrota_ota::image_len::read(&slot).filter(|len| *len <= layout.active_size)
+}
+
+/// Reads the ACTIVE region (the running build) at `at`.
+fn read_active(flash: &SharedFlash, layout: FlashLayout, at: u32, buf: &mut [u8]) -> bool {
+    flash.lock(|f| f.borrow_mut().blocking_read(layout.active + at, buf).is_ok())
 }
 
 /// Where the firmware's regions are (offsets in flash, from the generated `memory.x`).
@@ -56,6 +67,9 @@ pub struct DfuSlot {
     updater: BlockingFirmwareUpdater<'static, Partition, Partition>,
     dfu: NorImageWriter<Partition>,
     layout: FlashLayout,
+    flash: &'static SharedFlash,
+    /// The running build's id, worked out at the first delta update (`None` before).
+    running: Option<Option<ImageId>>,
 }
 
 impl DfuSlot {
@@ -63,7 +77,7 @@ impl DfuSlot {
     pub fn new(flash: &'static SharedFlash, state: &'static mut [u8; 1], layout: FlashLayout) -> Self {
         let dfu = FirmwareUpdaterConfig::from_linkerfile_blocking(flash, flash).dfu;
         let config = FirmwareUpdaterConfig::from_linkerfile_blocking(flash, flash);
-        DfuSlot { updater: BlockingFirmwareUpdater::new(config, state), dfu: NorImageWriter::new(dfu), layout }
+        DfuSlot { updater: BlockingFirmwareUpdater::new(config, state), dfu: NorImageWriter::new(dfu), layout, flash, running: None }
     }
 }
 
@@ -127,6 +141,23 @@ impl ferrota_ota::Flash for DfuSlot {
 
     fn resume(&mut self, size: u32, written: u32) -> Result<(), FlashError> {
         self.dfu.resume(size, written)
+    }
+
+    /// The ACTIVE region up to the length `ferrota compile` wrote into the build, hashed once.
+    fn running_image(&mut self) -> Option<ImageId> {
+        let (flash, layout) = (self.flash, self.layout);
+        *self.running.get_or_insert_with(|| {
+            let len = running_image_len(layout)?;
+            ferrota_ota::image_len::id_of(len, |at, buf| read_active(flash, layout, at, buf))
+        })
+    }
+
+    fn read_running(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), FlashError> {
+        let len = self.running_image().ok_or(FlashError::Unknown)?.len;
+        if offset.checked_add(buf.len() as u32).is_none_or(|end| end > len) || !read_active(self.flash, self.layout, offset, buf) {
+            return Err(FlashError::Unknown);
+        }
+        Ok(())
     }
 }
 

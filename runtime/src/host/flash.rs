@@ -3,8 +3,12 @@
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 
+use std::os::unix::fs::FileExt;
+use std::sync::OnceLock;
+
 use super::elf;
 use super::slots::Slots;
+use crate::delta::ImageId;
 use crate::error::FlashError;
 use crate::flash::Flash;
 
@@ -15,12 +19,17 @@ pub const MAX_IMAGE_SIZE: u32 = 256 * 1024 * 1024;
 pub struct FileFlash {
     slots: Slots,
     file: Option<BufWriter<File>>,
+    /// The executable this process runs (a patch's base), opened when a patch first reads it.
+    running: Option<File>,
 }
+
+/// The running executable's id, worked out once per process (it never changes under it).
+static RUNNING: OnceLock<Option<ImageId>> = OnceLock::new();
 
 impl FileFlash {
     /// A backend staging into `slots`.
     pub fn new(slots: Slots) -> Self {
-        FileFlash { slots, file: None }
+        FileFlash { slots, file: None, running: None }
     }
 
     fn check_and_install(&mut self) -> Result<(), FlashError> {
@@ -95,6 +104,23 @@ impl Flash for FileFlash {
         file.seek(SeekFrom::End(0)).map_err(|_| FlashError::UpdatePrepare)?;
         self.file = Some(BufWriter::with_capacity(64 * 1024, file));
         Ok(())
+    }
+
+    /// The executable this process runs: the image `ferrota upload` sent (slots are installed
+    /// by renaming the staging file) or the one the supervisor started first.
+    fn running_image(&mut self) -> Option<ImageId> {
+        *RUNNING.get_or_init(|| {
+            let image = std::env::current_exe().and_then(std::fs::read).ok()?;
+            Some(ImageId::of(&image))
+        })
+    }
+
+    fn read_running(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), FlashError> {
+        if self.running.is_none() {
+            self.running = Some(std::env::current_exe().and_then(File::open).map_err(|_| FlashError::Unknown)?);
+        }
+        let file = self.running.as_ref().ok_or(FlashError::Unknown)?;
+        file.read_exact_at(buf, u64::from(offset)).map_err(|_| FlashError::Unknown)
     }
 }
 
