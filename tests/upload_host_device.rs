@@ -111,3 +111,29 @@ fn a_connection_cut_mid_image_is_resumed_not_restarted() {
     assert!(device.output().contains(&format!("keeping the {from} bytes received")), "{}", device.output());
     assert_eq!(device.image_of_boot(2), new_id, "device:\n{}", device.output());
 }
+
+#[test]
+fn the_build_an_upload_sent_is_the_base_of_the_next_delta() {
+    let dir = TempDir::new("up-delta");
+    let device = start_ours(&dir, &[]);
+    let config = write_config(&dir, "", "");
+    let port = device.port.to_string();
+    let upload = |file: &std::path::Path| ferrota(&["upload", &config, "--device", "127.0.0.1", "--port", &port, "--file", file.to_str().unwrap()]);
+    // The factory build was never kept: the whole image goes (and is kept).
+    let b = dir.path("b.bin");
+    let b_id = make_image(&host_device_binary(), &b, "build B");
+    let (code, log) = upload(&b);
+    assert_eq!(code, 0, "{log}\ndevice:\n{}", device.output());
+    assert!(log.contains("runs a build ferrota has not kept"), "{log}");
+    assert_eq!(device.image_of_boot(2), b_id, "device:\n{}", device.output());
+    // The device runs B now, which the store has: build C goes as a patch against it.
+    let c = dir.path("c.bin");
+    let c_id = make_image(&host_device_binary(), &c, "build C, one string changed");
+    let (code, log) = upload(&c);
+    assert_eq!(code, 0, "{log}\ndevice:\n{}", device.output());
+    let sizes = log.split("Sending a delta against the build the device runs: ").nth(1).unwrap_or_else(|| panic!("no delta:\n{log}"));
+    let patch: usize = sizes.split(' ').next().unwrap().parse().unwrap();
+    assert!(patch < 1_000, "{patch} bytes:\n{log}");
+    assert_eq!(device.image_of_boot(3), c_id, "device:\n{}", device.output());
+    assert!(std::fs::read_dir(dir.path(".ferrota/images")).unwrap().count() >= 2, "both builds kept");
+}

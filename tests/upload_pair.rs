@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use ferrota::upload::errors::{Step, UploadError};
 use ferrota::upload::image::Image;
-use ferrota::upload::protocol::{Client, Compression, Event, ALL_FEATURES};
+use ferrota::upload::protocol::{Client, Compression, Event, PatchSource, ALL_FEATURES};
 use ferrota_ota::protocol::Parked;
 use ferrota_ota::{OtaComponent, OtaConfig, ProtocolVersion, Rng, Session};
 use ferrota_test_support::MemFlash;
@@ -94,13 +94,14 @@ fn wrong_password_against_our_device() {
 
 #[test]
 fn our_client_offers_everything_we_implement() {
-    // ESPHome 2026.10's 0x17 plus ferrota's resume (0x40).
-    assert_eq!(ALL_FEATURES, 0x57);
+    // ESPHome 2026.10's 0x17 plus ferrota's resume (0x40) and delta updates (0x80).
+    assert_eq!(ALL_FEATURES, 0xD7);
 }
 
 /// What one connection of [`connection`] did.
 struct Connection {
     outcome: Option<Result<(), UploadError>>,
+    mode: Compression,
     /// Client-to-device bytes that got through.
     carried: usize,
     resumed_from: Option<usize>,
@@ -110,9 +111,17 @@ struct Connection {
 /// One connection between our client and our device writing to `flash`, offered `parked`;
 /// the connection drops once `cut` client-to-device bytes went through (both ends see it).
 fn connection(image: &Arc<Image>, flash: &mut MemFlash, parked: Option<Parked>, deflate: bool, cut: usize) -> Connection {
+    connection_with(image, flash, parked, deflate, cut, None)
+}
+
+/// [`connection`] with a client that makes patches from `patches`.
+fn connection_with(image: &Arc<Image>, flash: &mut MemFlash, parked: Option<Parked>, deflate: bool, cut: usize, patches: Option<PatchSource>) -> Connection {
     let ota = OtaComponent::new(OtaConfig { port: 8082, version: ProtocolVersion::V2, deflate });
     let mut device = ota.start_session(&mut *flash, &mut CountingRng(1), 0).with_parked(parked);
     let mut client = Client::new(image.clone(), None, [0x5A; 32]);
+    if let Some(patches) = patches {
+        client.set_patch_source(patches);
+    }
     let (mut carried, mut resumed_from, mut buf) = (0, None, [0u8; 333]);
     while client.outcome().is_none() && device.outcome().is_none() {
         let pending = client.pending();
@@ -143,7 +152,7 @@ fn connection(image: &Arc<Image>, flash: &mut MemFlash, parked: Option<Parked>, 
         device.handle_close();
     }
     let outcome = client.outcome().cloned();
-    Connection { outcome, carried, resumed_from, parked: device.take_parked() }
+    Connection { outcome, mode: client.compression(), carried, resumed_from, parked: device.take_parked() }
 }
 
 #[test]
@@ -172,5 +181,82 @@ fn a_drop_anywhere_then_a_retry_commits_the_image_resuming_in_the_data_phase() {
             }
         }
         assert!(resumed > 50, "deflate={deflate}: only {resumed} retries resumed");
+    }
+}
+
+/// Build A and build B: B is A with a string changed and a few bytes moved, as a rebuild does.
+fn builds() -> (Vec<u8>, Vec<u8>) {
+    let a = sample(200_000);
+    let mut b = a.clone();
+    b.splice(70_000..70_010, b"on_boot: a changed log line".iter().copied());
+    (a, b)
+}
+
+#[test]
+fn delta_with_the_right_base_the_wrong_one_none_and_one_not_smaller() {
+    let (a, b) = builds();
+    let image = Arc::new(Image::new(b.clone()));
+    let patches = |base: Vec<u8>| -> PatchSource {
+        let image = image.clone();
+        Arc::new(move |id| image.patch_from(id, || Some(base.clone())))
+    };
+    for deflate in [false, true] {
+        // Right base: a patch, far smaller than the image, rebuilds B on the device.
+        let mut flash = MemFlash { running: a.clone(), ..MemFlash::default() };
+        let whole = connection(&image, &mut MemFlash { running: a.clone(), ..MemFlash::default() }, None, deflate, usize::MAX);
+        let delta = connection_with(&image, &mut flash, None, deflate, usize::MAX, Some(patches(a.clone())));
+        assert_eq!(delta.outcome, Some(Ok(())), "deflate={deflate}");
+        assert_eq!(delta.mode, Compression::Delta);
+        assert_eq!(flash.committed.as_deref(), Some(&b[..]));
+        assert!(delta.carried * 10 < whole.carried, "deflate={deflate}: {} bytes against {}", delta.carried, whole.carried);
+        // No base kept: the whole image.
+        let mut flash = MemFlash { running: a.clone(), ..MemFlash::default() };
+        let none = connection_with(&image, &mut flash, None, deflate, usize::MAX, Some(Arc::new(|_| None)));
+        assert_eq!(none.outcome, Some(Ok(())));
+        assert_ne!(none.mode, Compression::Delta);
+        assert_eq!(flash.committed.as_deref(), Some(&b[..]));
+    }
+    // The wrong base: a client whose store misnames a build sends a patch the device refuses
+    // before writing anything; the running build is untouched.
+    let other = ferrota_test_support::sample(200_000, 7);
+    let mut flash = MemFlash { running: other.clone(), ..MemFlash::default() };
+    let wrong: PatchSource = {
+        let patch = Arc::new(ferrota::upload::delta::make_patch(&a, &b).unwrap());
+        Arc::new(move |_| Some(patch.clone()))
+    };
+    let refused = connection_with(&image, &mut flash, None, false, usize::MAX, Some(wrong));
+    assert_eq!(refused.outcome, Some(Err(UploadError::Device { step: Step::Chunk, code: 0xF0 })));
+    assert_eq!((flash.writes, flash.committed), (0, None));
+    // Not smaller: random bytes share nothing with A and don't compress; the whole image goes.
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let random = (0..30_000).map(|_| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state as u8
+    });
+    let unrelated = Arc::new(Image::new(random.collect()));
+    let mut flash = MemFlash { running: a.clone(), ..MemFlash::default() };
+    let source: PatchSource = { let u = unrelated.clone(); let a = a.clone(); Arc::new(move |id| u.patch_from(id, || Some(a.clone()))) };
+    let big = connection_with(&unrelated, &mut flash, None, false, usize::MAX, Some(source));
+    assert_eq!(big.outcome, Some(Ok(())));
+    assert_eq!(big.mode, Compression::None);
+    assert_eq!(flash.committed.as_deref(), Some(unrelated.bytes()));
+}
+
+#[test]
+fn a_delta_upload_dropped_anywhere_resumes_and_rebuilds_the_image() {
+    let (a, b) = builds();
+    let image = Arc::new(Image::new(b.clone()));
+    let source: PatchSource = { let image = image.clone(); let a = a.clone(); Arc::new(move |id| image.patch_from(id, || Some(a.clone()))) };
+    let running = || MemFlash { running: a.clone(), ..MemFlash::default() };
+    let whole = connection_with(&image, &mut running(), None, false, usize::MAX, Some(source.clone()));
+    assert_eq!(whole.mode, Compression::Delta);
+    for cut in (0..whole.carried).step_by(7) {
+        let mut flash = running();
+        let first = connection_with(&image, &mut flash, None, false, cut, Some(source.clone()));
+        let second = connection_with(&image, &mut flash, first.parked, false, usize::MAX, Some(source.clone()));
+        assert_eq!(second.outcome, Some(Ok(())), "cut={cut}");
+        assert!(flash.committed.as_deref() == Some(&b[..]), "cut={cut}: image differs");
     }
 }

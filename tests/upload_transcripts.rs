@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use ferrota::upload::errors::{Step, UploadError, DEVICE_ERRORS};
 use ferrota::upload::image::{hex, Image};
-use ferrota::upload::protocol::{Client, Compression, Event, ALL_FEATURES};
+use ferrota::upload::protocol::{Client, Compression, Event, NoDelta, ALL_FEATURES};
 
 const MAGIC: &str = "6C26F75C45";
 /// Spec §1.4 test vectors.
@@ -100,7 +100,7 @@ fn play(cl: &mut Client, lines: &[L]) {
 /// sends next is the payload. (`version_2_waits_for_one_ack_per_8192_byte_block` spells it out.)
 fn until_data(image: &[u8]) -> Vec<L> {
     let md5 = Image::new(image.to_vec()).md5_hex().to_owned();
-    vec![c(MAGIC), d("0002"), c("57"), d("4800 41"), c(&format!("00 {:08X}", image.len())), d("42"), ca(&md5), d("43")]
+    vec![c(MAGIC), d("0002"), c("D7"), d("4800 41"), c(&format!("00 {:08X}", image.len())), d("42"), ca(&md5), d("43")]
 }
 
 fn events(cl: &mut Client) -> Vec<Event> {
@@ -127,7 +127,7 @@ fn extended_device_without_compression() {
     let mut cl = client(IMAGE21, None, ALL_FEATURES);
     play(
         &mut cl,
-        &[c(MAGIC), d("0002"), c("57"), d("4800"), d("41"), c("00 00000015"), d("42"), ca(IMAGE21_MD5), d("43"), cb(IMAGE21), d("47"), d("44"), d("45"), c("00")],
+        &[c(MAGIC), d("0002"), c("D7"), d("4800"), d("41"), c("00 00000015"), d("42"), ca(IMAGE21_MD5), d("43"), cb(IMAGE21), d("47"), d("44"), d("45"), c("00")],
     );
     assert_eq!(cl.outcome(), Some(&Ok(())));
     assert_eq!(cl.compression(), Compression::None);
@@ -139,7 +139,7 @@ fn unknown_server_flags_are_not_an_error_byte() {
     let mut cl = client(IMAGE21, None, ALL_FEATURES);
     play(
         &mut cl,
-        &[c(MAGIC), d("0002"), c("57"), d("4820"), d("41"), c("00 00000015"), d("42"), ca(IMAGE21_MD5), d("43"), cb(IMAGE21), d("47"), d("44"), d("45"), c("00")],
+        &[c(MAGIC), d("0002"), c("D7"), d("4820"), d("41"), c("00 00000015"), d("42"), ca(IMAGE21_MD5), d("43"), cb(IMAGE21), d("47"), d("44"), d("45"), c("00")],
     );
     assert_eq!(cl.outcome(), Some(&Ok(())));
     assert_eq!(cl.compression(), Compression::None);
@@ -148,7 +148,7 @@ fn unknown_server_flags_are_not_an_error_byte() {
 #[test]
 fn success_needs_the_final_ack_written() {
     let mut cl = client(IMAGE21, None, ALL_FEATURES);
-    play(&mut cl, &[c(MAGIC), d("0002"), c("57"), d("4800 41"), c("00 00000015"), d("42"), ca(IMAGE21_MD5), d("43"), cb(IMAGE21), d("47 44 45")]);
+    play(&mut cl, &[c(MAGIC), d("0002"), c("D7"), d("4800 41"), c("00 00000015"), d("42"), ca(IMAGE21_MD5), d("43"), cb(IMAGE21), d("47 44 45")]);
     assert_eq!(cl.pending(), [0x00]);
     assert_eq!(cl.outcome(), None);
     cl.send_failed(&io::Error::new(io::ErrorKind::BrokenPipe, "broken pipe"));
@@ -165,7 +165,7 @@ fn sha256_auth_with_the_spec_vector() {
         &[
             c(MAGIC),
             d("0002"),
-            c("57"),
+            c("D7"),
             d("4800"),
             d("02"),
             da(NONCE64),
@@ -194,7 +194,7 @@ fn md5_auth_for_older_devices() {
         &[
             c(MAGIC),
             d("0002"),
-            c("57"),
+            c("D7"),
             d("40"),
             d("01"),
             da(&NONCE32[..5]),
@@ -224,7 +224,7 @@ fn empty_password_is_hashed_not_refused() {
         &[
             c(MAGIC),
             d("0002"),
-            c("57"),
+            c("D7"),
             d("4800 02"),
             da(NONCE64),
             ca(CNONCE64),
@@ -238,7 +238,7 @@ fn empty_password_is_hashed_not_refused() {
 #[test]
 fn wrong_password_is_a_clear_device_error() {
     let mut cl = client(IMAGE21, Some("nope"), ALL_FEATURES);
-    play(&mut cl, &[c(MAGIC), d("0002"), c("57"), d("4800 02"), da(NONCE64)]);
+    play(&mut cl, &[c(MAGIC), d("0002"), c("D7"), d("4800 02"), da(NONCE64)]);
     let sent = drain(&mut cl);
     assert_eq!(sent.len(), 128);
     cl.handle_input(&[0x82]);
@@ -252,7 +252,7 @@ fn wrong_password_is_a_clear_device_error() {
 #[test]
 fn no_password_given_but_device_asks() {
     let mut cl = client(IMAGE21, None, ALL_FEATURES);
-    play(&mut cl, &[c(MAGIC), d("0002"), c("57"), d("4800 02"), da(&NONCE64[..10])]);
+    play(&mut cl, &[c(MAGIC), d("0002"), c("D7"), d("4800 02"), da(&NONCE64[..10])]);
     assert_eq!(cl.outcome(), Some(&Err(UploadError::PasswordRequired)));
     assert!(cl.pending().is_empty(), "no cnonce is sent");
 }
@@ -262,7 +262,7 @@ fn version_1_streams_every_block_without_acks() {
     let image: Vec<u8> = (0..20_000u32).map(|i| (i * 7 % 251) as u8).collect();
     let md5 = Image::new(image.clone()).md5_hex().to_owned();
     let mut cl = client(&image, None, ALL_FEATURES);
-    play(&mut cl, &[c(MAGIC), d("0001"), c("57"), d("4800 41"), c("00 00004E20"), d("42"), ca(&md5), d("43"), cb(&image), d("44 45"), c("00")]);
+    play(&mut cl, &[c(MAGIC), d("0001"), c("D7"), d("4800 41"), c("00 00004E20"), d("42"), ca(&md5), d("43"), cb(&image), d("44 45"), c("00")]);
     assert_eq!(cl.outcome(), Some(&Ok(())));
 }
 
@@ -276,7 +276,7 @@ fn version_2_waits_for_one_ack_per_8192_byte_block() {
         &[
             c(MAGIC),
             d("0002"),
-            c("57"),
+            c("D7"),
             d("4800 41"),
             c("00 00004E20"),
             d("42"),
@@ -319,7 +319,7 @@ fn streaming_deflate_sends_both_sizes_and_the_md5_of_the_inflated_image() {
         &[
             c(MAGIC),
             d("0002"),
-            c("57"),
+            c("D7"),
             d("4808"),
             d("02"),
             da(NONCE64),
@@ -343,7 +343,7 @@ fn streaming_deflate_sends_both_sizes_and_the_md5_of_the_inflated_image() {
 fn deflate_is_only_used_with_the_extended_ack() {
     // Flag 0x08 means deflate only after `48`; a legacy `40` never selects it.
     let mut cl = client(IMAGE21, None, ALL_FEATURES);
-    play(&mut cl, &[c(MAGIC), d("0002"), c("57"), d("40 41"), c("00000015")]);
+    play(&mut cl, &[c(MAGIC), d("0002"), c("D7"), d("40 41"), c("00000015")]);
     assert_eq!(cl.compression(), Compression::None);
 }
 
@@ -356,7 +356,7 @@ fn gzip_when_the_device_asks_with_46() {
     let mut cl = client(&image, None, ALL_FEATURES);
     play(
         &mut cl,
-        &[c(MAGIC), d("0002"), c("57"), d("46"), d("41"), c(&format!("{:08X}", gz.len())), d("42"), ca(&gz_md5), d("43"), cb(&gz), d("47 44 45"), c("00")],
+        &[c(MAGIC), d("0002"), c("D7"), d("46"), d("41"), c(&format!("{:08X}", gz.len())), d("42"), ca(&gz_md5), d("43"), cb(&gz), d("47 44 45"), c("00")],
     );
     assert_eq!(cl.outcome(), Some(&Ok(())));
     assert_eq!(cl.compression(), Compression::Gzip);
@@ -367,7 +367,7 @@ fn gzip_through_the_extended_flag() {
     let img = Image::new(IMAGE21.to_vec());
     let gz_len = img.gzip().0.len();
     let mut cl = client(IMAGE21, None, ALL_FEATURES);
-    play(&mut cl, &[c(MAGIC), d("0002"), c("57"), d("4801 41"), c(&format!("00{gz_len:08X}")), d("42"), ca(img.gzip().1)]);
+    play(&mut cl, &[c(MAGIC), d("0002"), c("D7"), d("4801 41"), c(&format!("00{gz_len:08X}")), d("42"), ca(img.gzip().1)]);
     assert_eq!(cl.compression(), Compression::Gzip);
 }
 
@@ -517,7 +517,7 @@ fn a_failed_write_at_every_send_step() {
 #[test]
 fn a_read_timeout_names_the_step() {
     let mut cl = client(IMAGE21, None, ALL_FEATURES);
-    play(&mut cl, &[c(MAGIC), d("0002"), c("57"), d("4800 41"), c("00 00000015")]);
+    play(&mut cl, &[c(MAGIC), d("0002"), c("D7"), d("4800 41"), c("00 00000015")]);
     cl.receive_failed(&io::Error::new(io::ErrorKind::WouldBlock, "Resource temporarily unavailable"));
     let err = cl.outcome().unwrap().clone().unwrap_err();
     assert_eq!(err.to_string(), "receiving update prepare result: timed out");
@@ -658,7 +658,7 @@ fn resume_continues_at_the_offset_the_device_sends_with_acks_on_block_bounds() {
     let mut cl = client(&image, None, ALL_FEATURES);
     play(
         &mut cl,
-        &[c(MAGIC), d("0002"), c("57"), d("4840 41"), c("00 00004E20"), d("42"), ca(&md5), d("43 00002710"), cb(&image[10_000..16_384]), d("47"), cb(&image[16_384..]), d("47 44 45"), c("00")],
+        &[c(MAGIC), d("0002"), c("D7"), d("4840 41"), c("00 00004E20"), d("42"), ca(&md5), d("43 00002710"), cb(&image[10_000..16_384]), d("47"), cb(&image[16_384..]), d("47 44 45"), c("00")],
     );
     assert_eq!(cl.outcome(), Some(&Ok(())));
     assert_eq!(
@@ -677,20 +677,20 @@ fn resume_continues_at_the_offset_the_device_sends_with_acks_on_block_bounds() {
 #[test]
 fn resume_from_zero_is_a_plain_upload_and_the_offset_is_no_status_byte() {
     let mut cl = client(IMAGE21, None, ALL_FEATURES);
-    play(&mut cl, &[c(MAGIC), d("0002"), c("57"), d("4840 41"), c("00 00000015"), d("42"), ca(IMAGE21_MD5), d("43 00000000"), cb(IMAGE21), d("47 44 45"), c("00")]);
+    play(&mut cl, &[c(MAGIC), d("0002"), c("D7"), d("4840 41"), c("00 00000015"), d("42"), ca(IMAGE21_MD5), d("43 00000000"), cb(IMAGE21), d("47 44 45"), c("00")]);
     assert_eq!(cl.outcome(), Some(&Ok(())));
     // An offset whose bytes are >= 0x80 (0x00008000 = 32 768) is read as an offset too.
     let image = ferrota_test_support::sample(40_000, 2);
     let md5 = Image::new(image.clone()).md5_hex().to_owned();
     let mut cl = client(&image, None, ALL_FEATURES);
-    play(&mut cl, &[c(MAGIC), d("0002"), c("57"), d("4840 41"), c("00 00009C40"), d("42"), ca(&md5), d("43 00008000"), cb(&image[32_768..]), d("47 44 45"), c("00")]);
+    play(&mut cl, &[c(MAGIC), d("0002"), c("D7"), d("4840 41"), c("00 00009C40"), d("42"), ca(&md5), d("43 00008000"), cb(&image[32_768..]), d("47 44 45"), c("00")]);
     assert_eq!(cl.outcome(), Some(&Ok(())));
 }
 
 #[test]
 fn an_offset_at_or_past_the_end_is_refused() {
     let mut cl = client(IMAGE21, None, ALL_FEATURES);
-    play(&mut cl, &[c(MAGIC), d("0002"), c("57"), d("4840 41"), c("00 00000015"), d("42"), ca(IMAGE21_MD5), d("43 00000015")]);
+    play(&mut cl, &[c(MAGIC), d("0002"), c("D7"), d("4840 41"), c("00 00000015"), d("42"), ca(IMAGE21_MD5), d("43 00000015")]);
     let err = cl.outcome().unwrap().clone().unwrap_err();
     assert_eq!(err, UploadError::BadResumeOffset { offset: 21, size: 21 });
     assert!(!err.is_retryable());
@@ -701,5 +701,81 @@ fn an_offset_at_or_past_the_end_is_refused() {
 fn without_the_resume_flag_no_offset_is_read() {
     // Flags 0x00: `43` is followed by the payload at once (ESPHome's devices).
     let mut cl = client(IMAGE21, None, ALL_FEATURES);
-    play(&mut cl, &[c(MAGIC), d("0002"), c("57"), d("4800 41"), c("00 00000015"), d("42"), ca(IMAGE21_MD5), d("43"), cb(IMAGE21)]);
+    play(&mut cl, &[c(MAGIC), d("0002"), c("D7"), d("4800 41"), c("00 00000015"), d("42"), ca(IMAGE21_MD5), d("43"), cb(IMAGE21)]);
+}
+
+/// A device that takes patches (flags 0x80) and runs `running`, up to our header.
+fn delta_device_until_header(running: &[u8]) -> Vec<L> {
+    let record = ferrota_ota::delta::ImageId::of(running).to_bytes();
+    vec![c(MAGIC), d("0002"), c("D7"), d("4880 41"), d(&hex_of(&record))]
+}
+
+fn patch_source(base: Vec<u8>, new: Arc<Image>) -> ferrota::upload::protocol::PatchSource {
+    Arc::new(move |id| new.patch_from(id, || Some(base.clone())))
+}
+
+#[test]
+fn delta_sends_a_patch_against_the_running_image() {
+    let base = ferrota_test_support::sample(50_000, 1);
+    let mut new = base.clone();
+    new[30_000] ^= 0xFF;
+    let image = Arc::new(Image::new(new.clone()));
+    let patch = ferrota::upload::delta::make_patch(&base, &new).unwrap();
+    let mut cl = Client::new(image.clone(), None, [0x5A; 32]);
+    cl.set_patch_source(patch_source(base.clone(), image.clone()));
+    let mut lines = delta_device_until_header(&base);
+    lines.extend([c(&format!("80 {:08X} {:08X}", patch.len(), new.len())), d("42"), ca(image.md5_hex()), d("43"), cb(&patch), d("47 44 45"), c("00")]);
+    play(&mut cl, &lines);
+    assert_eq!(cl.outcome(), Some(&Ok(())));
+    assert_eq!(cl.compression(), Compression::Delta);
+    let events = events(&mut cl);
+    assert!(events.contains(&Event::Delta { size: patch.len(), whole: new.len() }), "{events:?}");
+}
+
+#[test]
+fn delta_falls_back_to_the_whole_image_without_a_base_or_a_smaller_patch() {
+    let (base, new) = (ferrota_test_support::sample(20_000, 1), ferrota_test_support::sample(20_000, 2));
+    let image = Arc::new(Image::new(new.clone()));
+    // No base kept for what the device runs.
+    let mut cl = Client::new(image.clone(), None, [0x5A; 32]);
+    cl.set_patch_source(Arc::new(|_| None));
+    let mut lines = delta_device_until_header(&base);
+    lines.extend([c(&format!("00 {:08X}", new.len())), d("42")]);
+    play(&mut cl, &lines);
+    let running = ferrota_ota::delta::ImageId::of(&base);
+    assert!(events(&mut cl).contains(&Event::NoDelta(NoDelta::UnknownBase(running))));
+    // A patch no smaller than the image.
+    let mut cl = Client::new(image.clone(), None, [0x5A; 32]);
+    let big = Arc::new(vec![0u8; 20_000]);
+    cl.set_patch_source(Arc::new(move |_| Some(big.clone())));
+    play(&mut cl, &lines);
+    assert!(events(&mut cl).contains(&Event::NoDelta(NoDelta::NotSmaller { size: 20_000 })));
+    // A device that can't tell what it runs (zeros): the source is not even asked.
+    let mut cl = Client::new(image, None, [0x5A; 32]);
+    cl.set_patch_source(Arc::new(|_| panic!("asked for a base the device did not name")));
+    play(&mut cl, &[c(MAGIC), d("0002"), c("D7"), d("4880 41"), d(&"00".repeat(36)), c(&format!("00 {:08X}", new.len()))]);
+}
+
+#[test]
+fn the_running_image_record_is_not_read_as_status_bytes() {
+    // A SHA-256 starting with 0x8B would be MD5_MISMATCH as a status byte.
+    let mut record = [0x8Bu8; 36];
+    record[32..].copy_from_slice(&1000u32.to_be_bytes());
+    let mut cl = client(IMAGE21, None, ALL_FEATURES);
+    play(&mut cl, &[c(MAGIC), d("0002"), c("D7"), d("4880 41"), d(&hex_of(&record)), c("00 00000015"), d("42")]);
+    assert_eq!(cl.outcome(), None);
+}
+
+#[test]
+fn a_device_refusing_the_patch_base_is_a_clear_error() {
+    let base = ferrota_test_support::sample(9_000, 1);
+    let image = Arc::new(Image::new(ferrota_test_support::sample(9_000, 2)));
+    let mut cl = Client::new(image.clone(), None, [0x5A; 32]);
+    cl.set_patch_source(Arc::new(|_| Some(Arc::new(vec![1u8; 100]))));
+    let mut lines = delta_device_until_header(&base);
+    lines.extend([c(&format!("80 {:08X} {:08X}", 100, 9_000)), d("42"), ca(image.md5_hex()), d("43"), cb(&[1u8; 100]), d("F0")]);
+    play(&mut cl, &lines);
+    let err = cl.outcome().unwrap().clone().unwrap_err();
+    assert_eq!(err, UploadError::Device { step: Step::Chunk, code: 0xF0 });
+    assert!(err.to_string().contains("FERROTA_PATCH_BASE_MISMATCH"), "{err}");
 }

@@ -169,8 +169,10 @@ enum Step {
     Copying(u64),
 }
 
-/// The inflated record stream: `add`, `copy`, `seek` as LEB128 varints (seek zigzag-encoded),
-/// then `add` bytes to add to the base, then `copy` bytes to copy.
+/// The inflated record stream: `add × 2 + same`, `copy`, `seek` as LEB128 varints (seek
+/// zigzag-encoded), then the `add` bytes to add to the base (none when `same`: the base's
+/// bytes go unchanged, the common case that would otherwise be runs of zeros), then `copy`
+/// bytes to copy.
 struct Records {
     step: Step,
     varint: u64,
@@ -212,7 +214,7 @@ impl Records {
                     if i < 2 {
                         self.step = Step::Field(i + 1);
                     } else {
-                        self.start_record()?;
+                        self.start_record(io)?;
                     }
                 }
                 Step::Adding(left) => {
@@ -243,9 +245,11 @@ impl Records {
         Ok(())
     }
 
-    /// All three fields are in: check the record against the base and the new length.
-    fn start_record(&mut self) -> Result<(), OtaError> {
+    /// All three fields are in: check the record against the base and the new length; a run
+    /// of the base's bytes that go unchanged is written at once (no input follows for it).
+    fn start_record(&mut self, io: &mut impl PatchIo) -> Result<(), OtaError> {
         let [add, copy, seek] = self.fields;
+        let (add, same) = (add >> 1, add & 1 == 1);
         let seek = (seek >> 1) as i64 ^ -((seek & 1) as i64);
         let after_add = self.cursor.checked_add(add).filter(|&c| c <= self.base_len).ok_or(OtaError::InvalidPatch)?;
         let made = self.produced.checked_add(add).and_then(|p| p.checked_add(copy)).filter(|&p| p <= self.new_len);
@@ -255,7 +259,21 @@ impl Records {
             return Err(OtaError::InvalidPatch);
         }
         self.next_cursor = next as u64;
-        self.step = Step::Adding(add);
+        self.fields[1] = copy;
+        if same {
+            let mut buf = [0u8; CHUNK];
+            let end = self.cursor + add;
+            while self.cursor < end {
+                let n = CHUNK.min((end - self.cursor) as usize);
+                io.read_base(self.cursor as u32, &mut buf[..n])?;
+                io.write(&buf[..n])?;
+                self.cursor += n as u64;
+                self.produced += n as u64;
+            }
+            self.step = Step::Adding(0);
+        } else {
+            self.step = Step::Adding(add);
+        }
         self.end_part();
         Ok(())
     }

@@ -28,11 +28,19 @@ pub fn make_patch(base: &[u8], new: &[u8]) -> Option<Vec<u8>> {
 fn records(base: &[u8], new: &[u8]) -> Option<Vec<u8>> {
     let mut records = Vec::with_capacity(new.len() / 8);
     let mut translator = bidiff::Translator::new(base, new, |control: &bidiff::Control| -> Result<(), std::io::Error> {
-        write_varint(&mut records, control.add.len() as u64);
-        write_varint(&mut records, control.copy.len() as u64);
-        write_varint(&mut records, ((control.seek << 1) ^ (control.seek >> 63)) as u64);
-        records.extend_from_slice(control.add);
-        records.extend_from_slice(control.copy);
+        // Runs of the base left as they are (zero differences) go as `same` records.
+        let add = control.add;
+        let (mut start, mut at) = (0, 0);
+        while at < add.len() {
+            let run = add[at..].iter().take_while(|&&b| b == 0).count();
+            if run >= MIN_SAME {
+                push_record(&mut records, &add[start..at], None, &[], 0);
+                push_record(&mut records, &[], Some(run), &[], 0);
+                start = at + run;
+            }
+            at += run.max(1);
+        }
+        push_record(&mut records, &add[start..], None, control.copy, control.seek);
         Ok(())
     });
     bidiff::diff(base, new, &bidiff::DiffParams::default(), |m| translator.translate(m)).ok()?;
@@ -68,6 +76,26 @@ pub fn apply(base: &[u8], patch: &[u8], new_len: u32) -> Result<Vec<u8>, OtaErro
         return Err(OtaError::InvalidPatch);
     }
     Ok(io.out)
+}
+
+/// The shortest run of unchanged base bytes worth a record of its own.
+const MIN_SAME: usize = 32;
+
+/// One record: `add` (or `same` unchanged bytes of the base), `copy`, then the cursor's `seek`.
+/// An empty record (nothing added, copied or moved) is left out.
+fn push_record(records: &mut Vec<u8>, add: &[u8], same: Option<usize>, copy: &[u8], seek: i64) {
+    let (len, flag) = match same {
+        Some(n) => (n, 1),
+        None => (add.len(), 0),
+    };
+    if len == 0 && copy.is_empty() && seek == 0 {
+        return;
+    }
+    write_varint(records, (len as u64) << 1 | flag);
+    write_varint(records, copy.len() as u64);
+    write_varint(records, ((seek << 1) ^ (seek >> 63)) as u64);
+    records.extend_from_slice(add);
+    records.extend_from_slice(copy);
 }
 
 /// LEB128: seven bits a byte, low first, the high bit set on all but the last.

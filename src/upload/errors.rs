@@ -180,6 +180,16 @@ pub const DEVICE_ERRORS: &[(u8, DeviceErrorText)] = &[
         meaning: "the device requires an encrypted OTA connection, which ferrota does not offer yet",
         remedy: "upload with ESPHome's own client, or flash a build without `ota: encryption:`",
     }),
+    (0xF0, DeviceErrorText {
+        name: "FERROTA_PATCH_BASE_MISMATCH",
+        meaning: "the device runs another build than the one the delta was made from; nothing was written",
+        remedy: "upload again: ferrota asks the device what it runs each time and sends the whole image when it has no patch for it",
+    }),
+    (0xF1, DeviceErrorText {
+        name: "FERROTA_INVALID_PATCH",
+        meaning: "the device could not apply the delta (malformed, or it makes another image than announced); the running build is untouched",
+        remedy: "upload again; if it happens again, delete the config's .ferrota/images/ folder so the whole image is sent, and report it",
+    }),
     (0xFF, DeviceErrorText {
         name: "ERROR_UNKNOWN",
         meaning: "the device reported an unknown error (often a timeout on its side)",

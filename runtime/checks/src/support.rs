@@ -253,11 +253,12 @@ pub fn stored_deflate(data: &[u8]) -> Vec<u8> {
 }
 
 /// One patch record (`docs/ota-extensions.md`): `add` bytes added to the base at the cursor,
-/// `copy` bytes as they are, then the cursor moves by `seek`.
+/// `copy` bytes as they are, then the cursor moves by `seek`. (Runs of the base kept as they
+/// are, `same` records, come from the client's encoder and its tests.)
 pub fn record(add: &[u8], copy: &[u8], seek: i64) -> Vec<u8> {
     let mut out = Vec::new();
     let zigzag = ((seek << 1) ^ (seek >> 63)) as u64;
-    for mut v in [add.len() as u64, copy.len() as u64, zigzag] {
+    for mut v in [(add.len() as u64) << 1, copy.len() as u64, zigzag] {
         while v >= 0x80 {
             out.push(v as u8 | 0x80);
             v >>= 7;
