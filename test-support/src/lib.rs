@@ -544,3 +544,55 @@ impl CuttingProxy {
         CuttingProxy { port, connections }
     }
 }
+
+/// A slow link on loopback (this kernel has no netem): connections to its port are forwarded to `upstream` with `delay` each
+/// way and `rate` bytes per second each way, through a queue of `queue` bytes (a router's
+/// buffer: when it is full, TCP's flow control holds the sender back).
+pub struct Link {
+    pub port: u16,
+}
+
+impl Link {
+    pub fn start(upstream: u16, delay: Duration, rate: f64, queue: usize) -> Link {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(device) = TcpStream::connect(("127.0.0.1", upstream)) else { continue };
+                for (from, to) in [(client.try_clone().unwrap(), device.try_clone().unwrap()), (device, client)] {
+                    std::thread::spawn(move || pump(from, to, delay, rate, queue));
+                }
+            }
+        });
+        Link { port }
+    }
+}
+
+/// One direction: read as the queue has room, send each piece when the link is free and
+/// `delay` has passed.
+fn pump(mut from: TcpStream, mut to: TcpStream, delay: Duration, rate: f64, queue: usize) {
+    const PIECE: usize = 4096;
+    let (tx, rx) = mpsc::sync_channel::<(Instant, Vec<u8>)>((queue / PIECE).max(1));
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; PIECE];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 || tx.send((Instant::now(), buf[..n].to_vec())).is_err() {
+                break;
+            }
+        }
+    });
+    let mut free_at = Instant::now();
+    for (arrived, piece) in rx {
+        let start = free_at.max(arrived);
+        free_at = start + Duration::from_secs_f64(piece.len() as f64 / rate);
+        let delivered = free_at + delay;
+        if let Some(wait) = delivered.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        if to.write_all(&piece).is_err() {
+            return;
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Write);
+}
+
