@@ -99,7 +99,7 @@ fn a_connection_cut_mid_image_is_resumed_not_restarted() {
     let new_id = make_image(&host_device_binary(), &image, "resume");
     let size = std::fs::metadata(&image).unwrap().len() as usize;
     let cut = size / 2;
-    let proxy = ferrota_test_support::CuttingProxy::start(device.port, cut);
+    let proxy = ferrota_test_support::CuttingProxy::start("127.0.0.1", device.port, cut);
     let config = write_config(&dir, "", "");
     let port = proxy.port.to_string();
     let (code, log) = ferrota(&["upload", &config, "--device", "127.0.0.1", "--port", &port, "--file", image.to_str().unwrap()]);

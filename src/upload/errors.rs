@@ -340,7 +340,8 @@ mod tests {
             assert!(!text.meaning.is_empty() && !text.remedy.is_empty());
             assert!(DEVICE_ERRORS[i + 1..].iter().all(|(c, _)| c != code), "duplicate {code:02X}");
         }
-        assert_eq!(DEVICE_ERRORS.len(), 22);
+        // ESPHome 2026.10's 22, and ferrota's two for delta updates (F0, F1).
+        assert_eq!(DEVICE_ERRORS.len(), 24);
     }
 
     #[test]

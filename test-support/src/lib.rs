@@ -493,7 +493,7 @@ pub fn start_device(ferrota: &Path, dir: &TempDir, config: &Path, name: &str, po
 }
 
 
-/// A loopback TCP proxy in front of `target` that cuts its first connection once the client
+/// A loopback TCP proxy in front of `host:port` that cuts its first connection once the client
 /// has sent `cut_after` bytes through it (both directions closed, as a lost WiFi link looks to
 /// both ends); later connections pass whole. For uploads that must survive a drop.
 pub struct CuttingProxy {
@@ -502,7 +502,8 @@ pub struct CuttingProxy {
 }
 
 impl CuttingProxy {
-    pub fn start(target: u16, cut_after: usize) -> CuttingProxy {
+    pub fn start(host: &str, port: u16, cut_after: usize) -> CuttingProxy {
+        let target = (host.to_string(), port);
         use std::net::{Shutdown, TcpListener};
         use std::sync::atomic::{AtomicUsize, Ordering};
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -512,7 +513,7 @@ impl CuttingProxy {
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { return };
-                let Ok(device) = TcpStream::connect(("127.0.0.1", target)) else { continue };
+                let Ok(device) = TcpStream::connect((target.0.as_str(), target.1)) else { continue };
                 let limit = if count.fetch_add(1, Ordering::SeqCst) == 0 { cut_after } else { usize::MAX };
                 let (mut from_client, mut to_device) = (client.try_clone().unwrap(), device.try_clone().unwrap());
                 let (mut from_device, mut to_client) = (device, client);

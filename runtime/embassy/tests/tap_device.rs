@@ -64,15 +64,37 @@ struct Seen {
     events: Vec<String>,
 }
 
-/// The update slot in memory.
+/// The update slot in memory; the device runs `RUNNING` (a delta update's base).
 struct MemSlot {
     seen: Arc<Mutex<Seen>>,
     data: Vec<u8>,
+    /// An image is being written (begun, not finished or aborted): it may be resumed.
+    open: bool,
+}
+
+/// The image every TAP device runs.
+fn running() -> Vec<u8> {
+    image(7)
 }
 
 impl Flash for MemSlot {
     fn begin(&mut self, _size: u32) -> Result<(), FlashError> {
         self.data.clear();
+        self.open = true;
+        Ok(())
+    }
+    fn suspend(&mut self) -> Result<(), FlashError> {
+        Ok(())
+    }
+    fn resume(&mut self, _size: u32, written: u32) -> Result<(), FlashError> {
+        if self.open && self.data.len() == written as usize { Ok(()) } else { Err(FlashError::UpdatePrepare) }
+    }
+    fn running_image(&mut self) -> Option<ferrota_ota::delta::ImageId> {
+        Some(ferrota_ota::delta::ImageId::of(&running()))
+    }
+    fn read_running(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), FlashError> {
+        let at = offset as usize;
+        buf.copy_from_slice(&running()[at..at + buf.len()]);
         Ok(())
     }
     fn write(&mut self, data: &[u8]) -> Result<(), FlashError> {
@@ -80,10 +102,13 @@ impl Flash for MemSlot {
         Ok(())
     }
     fn finish(&mut self) -> Result<(), FlashError> {
+        self.open = false;
         self.seen.lock().unwrap().committed = Some(self.data.clone());
         Ok(())
     }
-    fn abort(&mut self) {}
+    fn abort(&mut self) {
+        self.open = false;
+    }
 }
 
 impl UpdateSlot for MemSlot {
@@ -206,15 +231,15 @@ fn start_device(tap: Tap) -> (String, Arc<Mutex<Seen>>, mpsc::Receiver<()>) {
     (format!("{net}.2"), seen, rx)
 }
 
-#[embassy_executor::task(pool_size = 4)]
+#[embassy_executor::task(pool_size = 8)]
 async fn net_task(mut runner: Runner<'static, TunTapDevice>) -> ! {
     runner.run().await
 }
 
-#[embassy_executor::task(pool_size = 4)]
+#[embassy_executor::task(pool_size = 8)]
 async fn device_task(stack: Stack<'static>, seen: Arc<Mutex<Seen>>) -> ! {
     let safe_mode = SafeModeConfig { enabled: true, num_attempts: 10, boot_is_good_after_ms: 60_000, reboot_timeout_ms: 300_000 };
-    let slot = MemSlot { seen: seen.clone(), data: Vec::new() };
+    let slot = MemSlot { seen: seen.clone(), data: Vec::new(), open: false };
     let mut server = Server::boot(safe_mode, Counter(0), slot, OsRng, reset).await;
     let ota = OtaComponent::new(OtaConfig { port: OTA_PORT, version: ProtocolVersion::V2, deflate: true });
     ota.try_set_auth_password(PASSWORD).unwrap();
@@ -232,13 +257,20 @@ fn image(seed: u32) -> Vec<u8> {
 }
 
 fn native(host: &str, password: &str, bytes: &[u8]) -> (Result<std::net::SocketAddr, String>, Vec<String>) {
-    let request = upload::Request {
+    native_with(host, OTA_PORT, password, bytes, |_| {})
+}
+
+/// [`native`] to `port`, with the request changed by `adjust` (retries, an image store).
+fn native_with(host: &str, port: u16, password: &str, bytes: &[u8], adjust: impl FnOnce(&mut upload::Request)) -> (Result<std::net::SocketAddr, String>, Vec<String>) {
+    let mut request = upload::Request {
         hosts: vec![host.to_string()],
-        port: OTA_PORT,
+        port,
         password: Some(password.to_string()),
         image: Arc::new(Image::new(bytes.to_vec())),
         retry: RetryPolicy { extra_attempts: 0, delay: Duration::from_millis(100) },
+        store: None,
     };
+    adjust(&mut request);
     let mut log = Collect::default();
     let result = upload::upload(&request, &mut log).map_err(|e| e.to_string());
     (result, log.lines)
@@ -353,6 +385,39 @@ fn esphomes_own_client_updates_the_chip_loop() {
         .unwrap();
     let _ = std::fs::remove_dir_all(&dir);
     assert!(out.status.success(), "run_ota failed:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    resets.recv_timeout(Duration::from_secs(10)).expect("the device reboots into the update");
+    assert_eq!(seen.lock().unwrap().committed.as_deref(), Some(&new[..]));
+}
+
+#[test]
+fn a_cut_upload_resumes_and_a_kept_base_gets_a_delta_on_the_chip_loop() {
+    // Resume: the first connection is cut halfway through the image; the retry goes on.
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let Some(tap) = Tap::new(n, "resume_and_delta") else { return };
+    let net = tap.net.clone();
+    let (host, seen, resets) = start_device(tap);
+    let new = image(5);
+    let proxy = ferrota_test_support::CuttingProxy::start(&host, OTA_PORT, 50_000);
+    let (result, log) = native_with("127.0.0.1", proxy.port, PASSWORD, &new, |r| r.retry.extra_attempts = 1);
+    assert!(result.is_ok(), "{result:?} {log:?}\n{}", device_log(&net));
+    assert!(log.iter().any(|l| l.starts_with("Resuming at byte")), "{log:?}");
+    assert!(device_log(&net).contains("keeping the"), "{}", device_log(&net));
+    resets.recv_timeout(Duration::from_secs(10)).expect("the device reboots into the update");
+    assert_eq!(seen.lock().unwrap().committed.as_deref(), Some(&new[..]));
+
+    // Delta: a device running a build the client kept takes a patch.
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let Some(tap) = Tap::new(n, "resume_and_delta") else { return };
+    let (host, seen, resets) = start_device(tap);
+    let store_dir = std::env::temp_dir().join(format!("ferrota-tap-store-{}-{n}", std::process::id()));
+    let store = ferrota::upload::store::ImageStore::new(&store_dir);
+    store.keep(&Image::new(running())).unwrap();
+    let mut new = running();
+    new[150_000..150_020].copy_from_slice(b"a changed log line!!");
+    let (result, log) = native_with(&host, OTA_PORT, PASSWORD, &new, |r| r.store = Some(store));
+    let _ = std::fs::remove_dir_all(&store_dir);
+    assert!(result.is_ok(), "{result:?} {log:?}");
+    assert!(log.iter().any(|l| l.starts_with("Sending a delta")), "{log:?}");
     resets.recv_timeout(Duration::from_secs(10)).expect("the device reboots into the update");
     assert_eq!(seen.lock().unwrap().committed.as_deref(), Some(&new[..]));
 }
