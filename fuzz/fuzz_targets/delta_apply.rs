@@ -10,6 +10,7 @@
 
 use ferrota_ota::delta::{Applier, Header, ImageId, PatchIo};
 use ferrota_ota::OtaError;
+use ferrota_ota_checks::support::stored_deflate;
 use libfuzzer_sys::fuzz_target;
 
 struct Io<'a> {
@@ -32,18 +33,6 @@ impl PatchIo for Io<'_> {
     }
 }
 
-fn stored(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let blocks: Vec<&[u8]> = if data.is_empty() { vec![&[][..]] } else { data.chunks(65_535).collect() };
-    for (i, block) in blocks.iter().enumerate() {
-        out.push(u8::from(i + 1 == blocks.len()));
-        out.extend_from_slice(&(block.len() as u16).to_le_bytes());
-        out.extend_from_slice(&(!(block.len() as u16)).to_le_bytes());
-        out.extend_from_slice(block);
-    }
-    out
-}
-
 fuzz_target!(|data: &[u8]| {
     if data.len() < 5 {
         return;
@@ -53,7 +42,7 @@ fuzz_target!(|data: &[u8]| {
     let mode = data[4];
     let (base, rest) = data[5..].split_at(base_len);
     let mut patch = Header { base: ImageId::of(base), new_len }.emit().to_vec();
-    patch.extend(if mode & 1 != 0 { stored(rest) } else { rest.to_vec() });
+    patch.extend(if mode & 1 != 0 { stored_deflate(rest) } else { rest.to_vec() });
     let mut applier = Applier::new(ImageId::of(base), new_len);
     let mut io = Io { base, written: 0, limit: new_len as usize };
     let piece = usize::from(mode >> 1) + 1;

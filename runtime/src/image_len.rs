@@ -36,26 +36,18 @@ pub fn read(slot: &[u8; 16]) -> Option<u32> {
 
 /// The delta-update id (SHA-256 and length) of the first `len` bytes of a region, read in
 /// pieces through `read(offset, buf)` (false: the read failed).
-pub fn id_of(len: u32, mut read: impl FnMut(u32, &mut [u8]) -> bool) -> Option<crate::delta::ImageId> {
-    use sha2::{Digest, Sha256};
-    let mut sha = Sha256::new();
-    let mut buf = [0u8; 512];
-    let mut at = 0;
-    while at < len {
-        let n = buf.len().min((len - at) as usize);
-        if !read(at, &mut buf[..n]) {
-            return None;
-        }
-        sha.update(&buf[..n]);
-        at += n as u32;
-    }
-    Some(crate::delta::ImageId { sha256: sha.finalize().into(), len })
+pub fn id_of(len: u32, read: impl FnMut(u32, &mut [u8]) -> bool) -> Option<crate::delta::ImageId> {
+    Some(crate::delta::ImageId { sha256: digest_of::<sha2::Sha256>(len, read)?.into(), len })
 }
 
 /// The MD5 of the first `len` bytes of a region, read the same way.
-pub fn md5_of(len: u32, mut read: impl FnMut(u32, &mut [u8]) -> bool) -> Option<[u8; 16]> {
-    use md5::{Digest, Md5};
-    let mut md5 = Md5::new();
+pub fn md5_of(len: u32, read: impl FnMut(u32, &mut [u8]) -> bool) -> Option<[u8; 16]> {
+    Some(digest_of::<md5::Md5>(len, read)?.into())
+}
+
+/// A hash of the first `len` bytes of a region, read in 512-byte pieces.
+fn digest_of<D: md5::Digest>(len: u32, mut read: impl FnMut(u32, &mut [u8]) -> bool) -> Option<md5::digest::Output<D>> {
+    let mut hash = D::new();
     let mut buf = [0u8; 512];
     let mut at = 0;
     while at < len {
@@ -63,8 +55,8 @@ pub fn md5_of(len: u32, mut read: impl FnMut(u32, &mut [u8]) -> bool) -> Option<
         if !read(at, &mut buf[..n]) {
             return None;
         }
-        md5.update(&buf[..n]);
+        hash.update(&buf[..n]);
         at += n as u32;
     }
-    Some(md5.finalize().into())
+    Some(hash.finalize())
 }
