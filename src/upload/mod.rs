@@ -52,8 +52,9 @@ pub struct Request {
     pub password: Option<String>,
     pub image: Arc<Image>,
     pub retry: RetryPolicy,
-    /// Where the config's images are kept: the image is kept there, and a device running one
-    /// of them gets a patch (ferrota's delta updates). `None`: always the whole image.
+    /// Where the config's images are kept: the image is kept there once a device takes
+    /// patches, and a device running one of them gets a patch (ferrota's delta updates).
+    /// `None`: always the whole image.
     pub store: Option<ImageStore>,
 }
 
@@ -61,11 +62,18 @@ pub struct Request {
 pub fn upload(request: &Request, reporter: &mut dyn Reporter) -> Result<SocketAddr, UploadError> {
     let addrs = resolve::resolve_all(&request.hosts, request.port)?;
     let patches = request.store.as_ref().map(|store| {
-        if let Err(e) = store.keep(&request.image) {
-            reporter.warn(&format!("cannot keep the image in {} for later delta updates: {e}", store.dir().display()));
-        }
         let (store, image) = (store.clone(), request.image.clone());
-        let source: protocol::PatchSource = Arc::new(move |base| image.patch_from(base, || store.find(base)));
+        let kept = std::sync::Once::new();
+        let source: protocol::PatchSource = Arc::new(move |base| {
+            // Kept once the device takes patches: then it is the base of its next update (for
+            // an ESPHome device it would only cost a hash and a copy).
+            kept.call_once(|| {
+                if let Err(e) = store.keep(&image) {
+                    eprintln!("WARNING cannot keep the image in {} for later delta updates: {e}", store.dir().display());
+                }
+            });
+            image.patch_from(base, || store.find(base))
+        });
         source
     });
     let total = addrs.len() + request.retry.extra_attempts;
