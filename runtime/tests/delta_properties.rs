@@ -30,18 +30,6 @@ impl PatchIo for Bounded<'_> {
     }
 }
 
-fn split_at<'a>(bytes: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
-    let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
-    cuts.sort_unstable();
-    let mut pieces = Vec::new();
-    let mut at = 0;
-    for c in cuts.into_iter().chain([bytes.len()]) {
-        pieces.push(&bytes[at..c]);
-        at = c;
-    }
-    pieces
-}
-
 fn varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push(v as u8 | 0x80);
@@ -127,7 +115,7 @@ proptest! {
         let patch = patch_with(&base, new_len as usize, &stream);
         let mut applier = Applier::new(ImageId::of(&base), new_len);
         let mut io = Bounded { base: &base, written: 0, limit: new_len as usize };
-        let pieces = split_at(&patch, &cuts);
+        let pieces = split(&patch, &cuts);
         let mut result = Ok(());
         for (i, piece) in pieces.iter().enumerate() {
             result = applier.feed(piece, i + 1 < pieces.len(), &mut io);
@@ -154,14 +142,14 @@ proptest! {
         prop_assume!(!new.is_empty());
         let patch = simple_patch(&base, &new);
         let script = patch_script(&patch, &new);
-        let (outcome, committed) = device_commits(&base, &split_at(&script, &cuts));
+        let (outcome, committed) = device_commits(&base, &split(&script, &cuts));
         prop_assert_eq!(outcome, Some(Ok(())));
         prop_assert_eq!(committed.as_deref(), Some(&new[..]));
         // One byte of the patch changed: refused, or (a change that cancels out) the same image.
         let mut bad = patch.clone();
         let at = flip_at % bad.len();
         bad[at] ^= flip;
-        let (outcome, committed) = device_commits(&base, &split_at(&patch_script(&bad, &new), &cuts));
+        let (outcome, committed) = device_commits(&base, &split(&patch_script(&bad, &new), &cuts));
         match committed {
             Some(image) => prop_assert_eq!(image, new),
             None => prop_assert!(matches!(outcome, Some(Err(_))), "{:?}", outcome),

@@ -86,18 +86,6 @@ fn run(setup: Setup, pieces: &[&[u8]], close: bool) -> Run {
     Run { output, outcome: s.outcome(), committed: s.flash().committed.clone(), aborted: s.flash().aborted, events }
 }
 
-fn split<'a>(bytes: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
-    let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
-    cuts.sort_unstable();
-    let mut pieces = Vec::new();
-    let mut at = 0;
-    for c in cuts.into_iter().chain([bytes.len()]) {
-        pieces.push(&bytes[at..c]);
-        at = c;
-    }
-    pieces
-}
-
 fn images() -> impl Strategy<Value = Vec<u8>> {
     (0usize..20_000, any::<u32>()).prop_map(|(len, seed)| sample(len, seed))
 }

@@ -7,7 +7,7 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 
-use common::{MemFlash, INFO};
+use common::{split, MemFlash, INFO};
 use ferrota_ota::web_update::{Credentials, Outcome, WebUpdate};
 use ferrota_ota::{Event, FlashError};
 use proptest::prelude::*;
@@ -71,18 +71,6 @@ fn run_with(flash: MemFlash, creds: Option<Credentials<'static>>, pieces: &[&[u8
 /// The events with progress values left out (they depend on where the reads split).
 fn kinds(events: &[Event]) -> Vec<Event> {
     events.iter().map(|e| if let Event::Progress(_) = e { Event::Progress(0.0) } else { *e }).collect()
-}
-
-fn split<'a>(bytes: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
-    let mut at: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
-    at.sort_unstable();
-    let mut pieces = Vec::new();
-    let mut prev = 0;
-    for c in at.into_iter().chain([bytes.len()]) {
-        pieces.push(&bytes[prev..c]);
-        prev = c;
-    }
-    pieces
 }
 
 /// Non-empty images rich in CRs, dashes and boundary letters, with every full delimiter broken up.

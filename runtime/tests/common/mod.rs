@@ -17,3 +17,16 @@ pub fn deflate(data: &[u8]) -> Vec<u8> {
     out
 }
 
+
+/// `bytes` cut into reads at the `cuts` (taken modulo its length, in order; empty reads too).
+pub fn split<'a>(bytes: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
+    let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+    cuts.sort_unstable();
+    let mut pieces = Vec::new();
+    let mut at = 0;
+    for c in cuts.into_iter().chain([bytes.len()]) {
+        pieces.push(&bytes[at..c]);
+        at = c;
+    }
+    pieces
+}
