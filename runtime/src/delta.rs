@@ -259,12 +259,10 @@ impl Records {
             return Err(OtaError::InvalidPatch);
         }
         self.next_cursor = next as u64;
-        self.fields[1] = copy;
         if same {
             let mut buf = [0u8; CHUNK];
-            let end = self.cursor + add;
-            while self.cursor < end {
-                let n = CHUNK.min((end - self.cursor) as usize);
+            while self.cursor < after_add {
+                let n = CHUNK.min((after_add - self.cursor) as usize);
                 io.read_base(self.cursor as u32, &mut buf[..n])?;
                 io.write(&buf[..n])?;
                 self.cursor += n as u64;

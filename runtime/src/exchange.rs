@@ -8,7 +8,7 @@ use core::fmt;
 use crate::error::OtaError;
 use crate::events::Event;
 use crate::flash::Flash;
-use crate::protocol::Session;
+use crate::protocol::{Parked, Session};
 use crate::web_update::{Outcome, WebUpdate};
 
 /// One connection's handler.
@@ -54,6 +54,42 @@ pub enum Ending {
     Unauthorized,
     /// Nothing worth a log line (a page served, a request refused for its form).
     Quiet,
+}
+
+/// The upload a device loop keeps between connections for a resume (at most one), and the
+/// rules for it that every platform's loop follows alike.
+#[derive(Default)]
+pub struct Resumable(Option<Parked>);
+
+impl Resumable {
+    /// For the next native session ([`Session::with_parked`]).
+    pub fn offer(&mut self) -> Option<Parked> {
+        self.0.take()
+    }
+
+    /// What the session left ([`Session::take_parked`]); the bytes it holds, for the log.
+    pub fn keep(&mut self, parked: Option<Parked>) -> Option<u64> {
+        self.0 = parked;
+        self.0.as_ref().map(Parked::received)
+    }
+
+    /// A web server exchange ended: an upload through the page used the slot, so nothing
+    /// parked in it is left.
+    pub fn web_ended(&mut self, ending: Ending) {
+        if matches!(ending, Ending::Updated | Ending::WebFailed | Ending::WebAborted) {
+            self.0 = None;
+        }
+    }
+
+    /// True once the kept upload expired at `now`: it is dropped, and the loop must abort the
+    /// partial image in its flash.
+    pub fn expire(&mut self, now: u64) -> bool {
+        let expired = self.0.as_ref().is_some_and(|p| p.expired(now));
+        if expired {
+            self.0 = None;
+        }
+        expired
+    }
 }
 
 /// How loud a log line is.

@@ -175,8 +175,7 @@ pub struct Session<F: Flash> {
     /// Delta updates were agreed: the client may send a patch against `running`.
     delta: bool,
     running: ImageId,
-    /// How this session's payload is sent (set by the auth and OTA-type steps).
-    mode: Mode,
+    /// The image being received; its mode is set by the auth and OTA-type steps.
     upload: Upload,
     acked: u64,
     decoder: Decoder,
@@ -207,7 +206,6 @@ impl<F: Flash> Session<F> {
             resume: false,
             delta: false,
             running: ImageId::UNKNOWN,
-            mode: Mode::Raw,
             upload: Upload::new(),
             acked: 0,
             decoder: Decoder::Raw,
@@ -258,7 +256,7 @@ impl<F: Flash> Session<F> {
                 // Any byte will do: ESPHome logs a wrong final ack and carries on.
                 self.complete();
             } else {
-                let need = self.step.field_len(self.mode != Mode::Raw);
+                let need = self.step.field_len(self.upload.mode != Mode::Raw);
                 let take = data.len().min(need - self.field_len);
                 self.field[self.field_len..self.field_len + take].copy_from_slice(&data[..take]);
                 self.field_len += take;
@@ -389,7 +387,7 @@ impl<F: Flash> Session<F> {
             Step::OtaType => {
                 match field[0] {
                     OTA_TYPE_APP => {}
-                    OTA_TYPE_APP_PATCH if self.delta => self.mode = Mode::Patch,
+                    OTA_TYPE_APP_PATCH if self.delta => self.upload.mode = Mode::Patch,
                     other => return self.fail(OtaError::UnsupportedOtaType(other)),
                 }
                 self.step = Step::Size;
@@ -449,7 +447,7 @@ impl<F: Flash> Session<F> {
 
     fn auth_passed(&mut self) {
         self.outbox.push(response::AUTH_OK);
-        self.mode = if self.deflate { Mode::Deflate } else { Mode::Raw };
+        self.upload.mode = if self.deflate { Mode::Deflate } else { Mode::Raw };
         if self.delta {
             // Only now: what a device runs is for those who may update it.
             self.running = self.flash.running_image().unwrap_or(ImageId::UNKNOWN);
@@ -462,13 +460,11 @@ impl<F: Flash> Session<F> {
         let be = |b: &[u8]| u64::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
         self.upload.wire_size = be(&field[..4]);
         // With deflate or a patch the second field is the image's size: what the flash receives.
-        self.upload.image_size = if self.mode == Mode::Raw { self.upload.wire_size } else { be(&field[4..8]) };
-        self.upload.mode = self.mode;
+        self.upload.image_size = if self.upload.mode == Mode::Raw { self.upload.wire_size } else { be(&field[4..8]) };
         self.events.push(Event::Started);
         // A parked upload of the same sizes may be this one: which, the MD5 tells.
-        let same_sizes = |(parked, _): &(Upload, u64)| {
-            (parked.wire_size, parked.image_size, parked.mode) == (self.upload.wire_size, self.upload.image_size, self.mode)
-        };
+        let this = &self.upload;
+        let same_sizes = |(parked, _): &(Upload, u64)| (parked.wire_size, parked.image_size, parked.mode) == (this.wire_size, this.image_size, this.mode);
         if !(self.resume && self.parked.as_ref().is_some_and(same_sizes)) {
             if let Err(e) = self.begin() {
                 return self.fail(OtaError::Flash(e));
@@ -481,12 +477,11 @@ impl<F: Flash> Session<F> {
     /// Starts a new image in the flash; a parked one is gone from here on.
     fn begin(&mut self) -> Result<(), FlashError> {
         self.parked = None;
-        self.decoder = Decoder::Raw;
         // Both sizes came from 32-bit fields, so the conversion cannot fail.
         let size = u32::try_from(self.upload.image_size).unwrap_or(u32::MAX);
         self.flash.begin(size)?;
         self.flash_begun = true;
-        self.decoder = match self.mode {
+        self.decoder = match self.upload.mode {
             Mode::Raw => Decoder::Raw,
             Mode::Deflate => Decoder::Inflate(Inflater::new()),
             Mode::Patch => Decoder::Patch(Applier::new(self.running, size)),
@@ -591,13 +586,11 @@ impl<F: Flash> Session<F> {
             let lost = matches!(error, OtaError::PeerClosed | OtaError::DataTimeout);
             if self.resume && self.step == Step::Data && lost && self.flash.suspend().is_ok() {
                 self.parked = Some((self.upload.clone(), self.last_input_at));
-                self.step = Step::Closed;
-                self.outcome = Some(Err(error));
-                self.events.push(Event::Error(error.code()));
-                return;
+            } else {
+                self.flash.abort();
             }
-            self.flash.abort();
         }
+        // A parked upload (this one's, or the one offered) keeps its decoder.
         if self.parked.is_none() {
             self.decoder = Decoder::Raw;
         }

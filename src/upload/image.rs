@@ -63,15 +63,14 @@ impl Image {
     }
 
     /// The patch that makes this image from the image `base` names, with `load` fetching the
-    /// base's bytes; made once per base and shared (a fleet of devices running the same build
-    /// makes it once). `None` when the base can't be had or no patch could be made.
+    /// base's bytes (checked to be that image: `ImageStore::find` does); made once per base and
+    /// shared (a fleet of devices running the same build makes it once). `None` when the base
+    /// can't be had or no patch could be made. (A patch always names the bytes it was made
+    /// from, so one made from the wrong bytes is refused by the device, never misapplied.)
     pub fn patch_from(&self, base: &ImageId, load: impl FnOnce() -> Option<Vec<u8>>) -> Option<Arc<Vec<u8>>> {
         // Held while the patch is made: a second upload of the same pair waits for this one.
         let mut patches = self.patches.lock().unwrap_or_else(|p| p.into_inner());
-        patches
-            .entry(base.sha256)
-            .or_insert_with(|| load().filter(|b| ImageId::of(b) == *base).and_then(|b| super::delta::make_patch(&b, &self.bytes)).map(Arc::new))
-            .clone()
+        patches.entry(base.sha256).or_insert_with(|| load().and_then(|b| super::delta::make_patch(&b, &self.bytes)).map(Arc::new)).clone()
     }
 
     /// Whether compressing would shrink the image by at least 5 %, judged from a few samples

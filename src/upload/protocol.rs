@@ -348,11 +348,7 @@ impl Client {
     }
 
     fn payload(&self) -> &[u8] {
-        self.payload_for(self.mode)
-    }
-
-    fn payload_for(&self, mode: Compression) -> &[u8] {
-        match mode {
+        match self.mode {
             Compression::None => self.image.bytes(),
             Compression::Gzip => self.image.gzip().0,
             // Deflate is agreed only after `try_deflate` succeeded (see the feature step).

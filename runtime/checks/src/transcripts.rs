@@ -6,6 +6,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use alloc::{format, vec};
 use ferrota_ota::delta::ImageId;
+use ferrota_ota::exchange::{Ending, Resumable};
 use ferrota_ota::protocol::{DATA_TIMEOUT_MS, RESUME_KEEP_MS};
 use ferrota_ota::{Event, Flash, FlashError, OtaComponent, OtaConfig, OtaError, ProtocolVersion, Session};
 
@@ -460,7 +461,7 @@ checks! {
         assert!(s.flash().aborted && s.flash().suspended == 0);
     }
 
-    fn a_parked_upload_expires() {
+    fn a_parked_upload_expires_and_a_web_upload_drops_it() {
         let image = sample(9_000, 1);
         let mut s = play(
             device(ProtocolVersion::V2, "", false, MemFlash::default()),
@@ -468,9 +469,29 @@ checks! {
             &[C(MAGIC), D("0002"), C("44"), D("4840"), D("41"), C("00"), C("00002328"), D("42"), Ca(&md5_hex(&image)), D("43 00000000"), Cb(&image[..100])],
         );
         s.handle_close();
-        let parked = s.take_parked().unwrap();
-        assert!(!parked.expired(7 + RESUME_KEEP_MS - 1));
-        assert!(parked.expired(7 + RESUME_KEEP_MS));
+        // What every device loop keeps between connections (`exchange::Resumable`).
+        let mut kept = Resumable::default();
+        assert_eq!(kept.keep(s.take_parked()), Some(100));
+        assert!(!kept.expire(7 + RESUME_KEEP_MS - 1));
+        // A page served is no upload; an upload through the page (here one it aborted) used the slot.
+        kept.web_ended(Ending::Quiet);
+        kept.web_ended(Ending::Unauthorized);
+        let parked = kept.offer().expect("kept through a page view and a 401");
+        kept.keep(Some(parked));
+        kept.web_ended(Ending::WebAborted);
+        assert!(kept.offer().is_none());
+        kept.keep(s.take_parked());
+        assert!(!kept.expire(7 + RESUME_KEEP_MS), "nothing left to expire");
+        let mut s = play(
+            device(ProtocolVersion::V2, "", false, MemFlash::default()),
+            7,
+            &[C(MAGIC), D("0002"), C("44"), D("4840"), D("41"), C("00"), C("00002328"), D("42"), Ca(&md5_hex(&image)), D("43 00000000"), Cb(&image[..100])],
+        );
+        s.handle_close();
+        kept.keep(s.take_parked());
+        assert!(!kept.expire(7 + RESUME_KEEP_MS - 1));
+        assert!(kept.expire(7 + RESUME_KEEP_MS), "expired: the loop aborts the flash");
+        assert!(kept.offer().is_none());
     }
 
     fn delta_device_reports_what_it_runs_and_applies_a_patch_against_it() {

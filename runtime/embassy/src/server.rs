@@ -8,8 +8,7 @@ use embassy_net::Stack;
 use embassy_time::{Duration, Instant, Timer};
 use ferrota_ota::device::{Action, Device};
 use ferrota_ota::events::{dispatch, OtaListener};
-use ferrota_ota::exchange::{Ending, Exchange, Level};
-use ferrota_ota::protocol::Parked;
+use ferrota_ota::exchange::{Ending, Exchange, Level, Resumable};
 use ferrota_ota::web_update::{WebServer, WebUpdate, BUSY_REPLY};
 use ferrota_ota::{BootCounterStore, ConfirmFirst, OtaComponent, Rng, SafeMode, SafeModeConfig, UpdateSlot};
 
@@ -33,7 +32,7 @@ pub struct Server<S: UpdateSlot, B: BootCounterStore, R: Rng> {
     /// Safe mode found the boot good while a session held the slot: confirm when it lets go.
     confirm_due: Cell<bool>,
     /// An upload a dropped connection left in the slot for its client to resume.
-    parked: Option<Parked>,
+    parked: Resumable,
 }
 
 impl<S: UpdateSlot, B: BootCounterStore, R: Rng> Server<S, B, R> {
@@ -42,7 +41,7 @@ impl<S: UpdateSlot, B: BootCounterStore, R: Rng> Server<S, B, R> {
     pub async fn boot(config: SafeModeConfig, boot_counter: B, mut slot: S, rng: R, reset: fn() -> !) -> Self {
         let unconfirmed = slot.unconfirmed();
         let device = Device::boot(config, boot_counter, now(), unconfirmed);
-        let mut server = Server { device, slot, rng, reset, confirm_due: Cell::new(false), parked: None };
+        let mut server = Server { device, slot, rng, reset, confirm_due: Cell::new(false), parked: Resumable::default() };
         if server.device.safe_mode().is_active() {
             log::warn!("[W][safe_mode]: SAFE MODE IS ACTIVE");
         } else {
@@ -92,11 +91,10 @@ impl<S: UpdateSlot, B: BootCounterStore, R: Rng> Server<S, B, R> {
                     let automations: &mut dyn OtaListener = if safe_mode { &mut () } else { &mut *automations };
                     let mut session = ota
                         .start_session(ConfirmFirst::new(&mut self.slot, &self.confirm_due), &mut self.rng, now())
-                        .with_parked(self.parked.take());
+                        .with_parked(self.parked.offer());
                     let ending = serve(&mut socket, &mut session, automations, &mut self.device, &self.confirm_due, [web_a, web_b]).await;
-                    self.parked = session.take_parked();
-                    if let Some(kept) = &self.parked {
-                        log::info!("[I][ota]: keeping the {} bytes received for the client to resume", kept.received());
+                    if let Some(bytes) = self.parked.keep(session.take_parked()) {
+                        log::info!("[I][ota]: keeping the {bytes} bytes received for the client to resume");
                     }
                     ending
                 }
@@ -107,10 +105,7 @@ impl<S: UpdateSlot, B: BootCounterStore, R: Rng> Server<S, B, R> {
                     let mut request = WebUpdate::new(now(), ConfirmFirst::new(&mut self.slot, &self.confirm_due), web.credentials, info);
                     let (this, other) = if second { (web_b, web_a) } else { (web_a, web_b) };
                     let ending = serve(this, &mut request, automations, &mut self.device, &self.confirm_due, [other]).await;
-                    // An upload through the page used the slot: nothing parked is left.
-                    if matches!(ending, Ending::Updated | Ending::WebFailed | Ending::WebAborted) {
-                        self.parked = None;
-                    }
+                    self.parked.web_ended(ending);
                     ending
                 }
                 None => continue,
@@ -125,9 +120,8 @@ impl<S: UpdateSlot, B: BootCounterStore, R: Rng> Server<S, B, R> {
 
     /// The clock moved: what the device's rules ask now.
     async fn tick(&mut self) {
-        if self.parked.as_ref().is_some_and(|p| p.expired(now())) {
+        if self.parked.expire(now()) {
             log::info!("[I][ota]: the partial upload kept for a resume expired: dropped");
-            self.parked = None;
             self.slot.abort();
         }
         self.device.handle_timeout(now());

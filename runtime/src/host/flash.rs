@@ -109,10 +109,7 @@ impl Flash for FileFlash {
     /// The executable this process runs: the image `ferrota upload` sent (slots are installed
     /// by renaming the staging file) or the one the supervisor started first.
     fn running_image(&mut self) -> Option<ImageId> {
-        *RUNNING.get_or_init(|| {
-            let image = std::env::current_exe().and_then(std::fs::read).ok()?;
-            Some(ImageId::of(&image))
-        })
+        *RUNNING.get_or_init(|| hash_executable(|len, read| crate::image_len::id_of(len, read)))
     }
 
     fn read_running(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), FlashError> {
@@ -122,6 +119,14 @@ impl Flash for FileFlash {
         let file = self.running.as_ref().ok_or(FlashError::Unknown)?;
         file.read_exact_at(buf, u64::from(offset)).map_err(|_| FlashError::Unknown)
     }
+}
+
+/// A hash (`image_len::md5_of`, `image_len::id_of`) of the executable this process runs,
+/// read in pieces; `None` when it can't be read.
+pub(super) fn hash_executable<T>(hash: impl FnOnce(u32, &mut dyn FnMut(u32, &mut [u8]) -> bool) -> Option<T>) -> Option<T> {
+    let mut file = std::env::current_exe().and_then(File::open).ok()?;
+    let len = u32::try_from(file.metadata().ok()?.len()).ok()?;
+    hash(len, &mut |_, buf| file.read_exact(buf).is_ok())
 }
 
 impl Drop for FileFlash {

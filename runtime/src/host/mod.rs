@@ -29,9 +29,8 @@ pub use store::{FileCounterStore, OsRng};
 use crate::component::OtaComponent;
 use crate::device::{Action, Device};
 use crate::events::{dispatch, Event, OtaListener};
-use crate::exchange::{Ending, Exchange};
+use crate::exchange::{Ending, Exchange, Resumable};
 use crate::flash::Flash;
-use crate::protocol::Parked;
 use crate::safe_mode::SafeModeConfig;
 use crate::web_page::DeviceInfo;
 use crate::web_update::{WebServer, WebUpdate, BUSY_REPLY};
@@ -83,9 +82,7 @@ impl HostPlatform {
     /// The running build's MD5 in hex, of the executable this process runs (as `ferrota
     /// upload` computes it for the image it sends); empty when it can't be read.
     pub fn image_md5(&self) -> String {
-        let Ok(mut file) = std::env::current_exe().and_then(std::fs::File::open) else { return String::new() };
-        let Some(len) = file.metadata().ok().and_then(|m| u32::try_from(m.len()).ok()) else { return String::new() };
-        let Some(md5) = crate::image_len::md5_of(len, |_, buf| file.read_exact(buf).is_ok()) else { return String::new() };
+        let Some(md5) = flash::hash_executable(|len, read| crate::image_len::md5_of(len, read)) else { return String::new() };
         let mut hex = [0u8; 32];
         crate::hex::encode_into(&md5, &mut hex).to_string()
     }
@@ -114,15 +111,14 @@ impl HostPlatform {
         // A web client that arrived while an idle connection held the loop: served next.
         let mut next_web = None;
         // An upload a dropped connection left for its client to resume.
-        let mut parked: Option<Parked> = None;
+        let mut parked = Resumable::default();
         loop {
             device.handle_timeout(self.now_ms());
             if let Some(error) = self.act(device) {
                 return error;
             }
-            if parked.as_ref().is_some_and(|p| p.expired(self.now_ms())) {
+            if parked.expire(self.now_ms()) {
                 println!("[ota] the partial upload kept for a resume expired: dropped");
-                parked = None;
                 FileFlash::new(self.slots.clone()).abort();
             }
             if let Some(stream) = next_web.take().or_else(|| accept(web_server.as_ref(), "web_server")).filter(|_| web.is_some()) {
@@ -132,17 +128,13 @@ impl HostPlatform {
                 let mut request = WebUpdate::new(self.now_ms(), FileFlash::new(self.slots.clone()), web.credentials, info);
                 let ending;
                 (ending, next_web) = self.serve(stream, &mut request, automations, device, web_server.as_ref());
-                // An upload through the page used the staging file: nothing parked is left.
-                if matches!(ending, Ending::Updated | Ending::WebFailed | Ending::WebAborted) {
-                    parked = None;
-                }
+                parked.web_ended(ending);
             } else if let (Some(stream), Some((component, automations))) = (accept(ota_server.as_ref(), "ota"), ota.as_mut()) {
                 let automations: &mut dyn OtaListener = if safe_mode { &mut () } else { &mut **automations };
-                let mut session = component.start_session(FileFlash::new(self.slots.clone()), &mut OsRng, self.now_ms()).with_parked(parked.take());
+                let mut session = component.start_session(FileFlash::new(self.slots.clone()), &mut OsRng, self.now_ms()).with_parked(parked.offer());
                 (_, next_web) = self.serve(stream, &mut session, automations, device, web_server.as_ref());
-                parked = session.take_parked();
-                if let Some(kept) = &parked {
-                    println!("[ota] keeping the {} bytes received for the client to resume", kept.received());
+                if let Some(bytes) = parked.keep(session.take_parked()) {
+                    println!("[ota] keeping the {bytes} bytes received for the client to resume");
                 }
             } else {
                 std::thread::sleep(IDLE_POLL);
